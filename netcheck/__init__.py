@@ -1,0 +1,5 @@
+"""netcheck: connectivity diagnostics and test harness for container networks."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,278 @@
+"""The resolved, validated plan of a scenario: frozen, no I/O.
+
+The scenario loader (netcheck.scenario) turns YAML into a `Plan`; runtimes build it, probes
+test it, reporters describe it. Names here are the names the user wrote in the YAML.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from netcheck.errors import Location
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Driver(StrEnum):
+    MACVLAN = "macvlan"
+    IPVLAN = "ipvlan"
+    OVERLAY = "overlay"
+    BRIDGE = "bridge"
+
+
+class MacvlanMode(StrEnum):
+    BRIDGE = "bridge"
+    PRIVATE = "private"
+    VEPA = "vepa"
+    PASSTHRU = "passthru"
+
+
+class IpvlanMode(StrEnum):
+    L2 = "l2"
+    L3 = "l3"
+
+
+class ProbeKind(StrEnum):
+    ARP = "arp"
+    ICMP = "icmp"
+    TCP = "tcp"
+    UDP = "udp"
+    DNS = "dns"
+
+
+class NodeKind(StrEnum):
+    """What a probe source or target is in the topology."""
+
+    ENDPOINT = "endpoint"  # a container
+    MACHINE = "machine"  # a plain machine on a lab LAN (a NAS, a database server)
+    HOST = "host"  # a container host
+    ROUTER = "router"  # the lab router
+
+
+# --- lab underlay -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lan:
+    """One L2 segment of the lab's physical network (a LAN, or one VLAN of a trunk)."""
+
+    name: str
+    subnet: IPNetwork
+    gateway: IPAddress | None  # the router's leg on this LAN, when there is a router
+    vlan: int | None = None
+    # A real switch does not send a frame back out of the port it came in on; VEPA needs it.
+    hairpin: bool = False
+    mtu: int = 1500
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Router:
+    name: str = "router"
+    forward: bool = True  # net.ipv4.ip_forward on the router
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Port:
+    """A port a node listens on, so TCP/UDP probes to it can be answered."""
+
+    proto: ProbeKind  # TCP or UDP
+    number: int
+
+    def __str__(self) -> str:
+        return f"{self.proto.value}/{self.number}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Machine:
+    """A plain machine on a lab LAN."""
+
+    name: str
+    lan: str
+    ip: IPAddress
+    listen: tuple[Port, ...] = ()
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Uplink:
+    """A host interface wired to a lab LAN: the parent of macvlan/ipvlan networks.
+
+    `ifname` is the name inside the host (e.g. `eth0`, `trunk0.100`); `ip` is the host's own
+    address on that LAN, or None for a parent without an address.
+    """
+
+    ifname: str
+    lan: str
+    ip: IPAddress | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Host:
+    """A container host. In the lab it is a namespace; `docker_url` points at a real daemon."""
+
+    name: str
+    uplinks: tuple[Uplink, ...] = ()
+    docker_url: str | None = None  # None: a lab host (or the local daemon for the docker runtime)
+    listen: tuple[Port, ...] = ()
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lab:
+    lans: tuple[Lan, ...] = ()
+    router: Router | None = None
+    machines: tuple[Machine, ...] = ()
+    hosts: tuple[Host, ...] = ()
+
+    def lan(self, name: str) -> Lan:
+        for lan in self.lans:
+            if lan.name == name:
+                return lan
+        raise KeyError(name)
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+
+# --- Docker-level networks and containers ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subnet:
+    subnet: IPNetwork
+    gateway: IPAddress | None = None
+    ip_range: IPNetwork | None = None
+    aux_addresses: Mapping[str, IPAddress] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Network:
+    name: str
+    driver: Driver
+    parent: str | None = None
+    macvlan_mode: MacvlanMode | None = None  # set for macvlan (default bridge)
+    ipvlan_mode: IpvlanMode | None = None  # set for ipvlan (default l2)
+    subnets: tuple[Subnet, ...] = ()
+    mtu: int | None = None
+    internal: bool = False
+    attachable: bool = True
+    options: Mapping[str, str] = field(default_factory=dict)  # extra driver options, verbatim
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attachment:
+    """An endpoint's membership in one network."""
+
+    network: str
+    ip: IPAddress | None = None  # None: allocated by IPAM (the runtime reports the real one)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """A container."""
+
+    name: str
+    host: str | None  # None: the only/default host
+    attachments: tuple[Attachment, ...]
+    image: str | None = None
+    listen: tuple[Port, ...] = ()
+    location: Location | None = None
+
+
+# --- expectations --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeSpec:
+    """What to send. Canonical text form: arp, icmp, icmp/df/1400, tcp/80, udp/53, dns/NAME."""
+
+    kind: ProbeKind
+    port: int | None = None  # tcp/udp
+    size: int | None = None  # icmp: payload bytes, sent with DF set
+    qname: str | None = None  # dns: the name to resolve
+
+    def __str__(self) -> str:
+        if self.kind in (ProbeKind.TCP, ProbeKind.UDP):
+            return f"{self.kind.value}/{self.port}"
+        if self.kind is ProbeKind.ICMP and self.size is not None:
+            return f"icmp/df/{self.size}"
+        if self.kind is ProbeKind.DNS:
+            return f"dns/{self.qname}"
+        return self.kind.value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """Where a probe goes: a named node, optionally pinned to one of its networks/LANs."""
+
+    node: str
+    via: str | None = None  # a network or LAN name: which of the node's addresses to use
+
+    def __str__(self) -> str:
+        return f"{self.node}@{self.via}" if self.via else self.node
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expectation:
+    """One expanded expectation: one source, one target, one probe, one expected outcome.
+
+    Group forms in the YAML (mesh, isolated) are expanded by the loader into these.
+    """
+
+    id: str  # stable: "icmp:c1->c2", "tcp/80:c1->nas", "icmp:c1->host1@lan"
+    source: str
+    target: Target
+    probe: ProbeSpec
+    reachable: bool
+    reason: str | None = None  # an expected finding/observation id, e.g. macvlan-host-isolation
+    dns_server: str | None = None  # for dns probes: a node name; None = the source's resolver
+    description: str | None = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    name: str
+    source: str  # the scenario file path
+    description: str | None
+    lab: Lab
+    networks: tuple[Network, ...]
+    endpoints: tuple[Endpoint, ...]
+    expectations: tuple[Expectation, ...]
+    runtime: str | None = None  # the scenario's preferred runtime; CLI --runtime wins
+    image: str | None = None  # default container image
+    variables: Mapping[str, str] = field(default_factory=dict)  # as resolved
+
+    def network(self, name: str) -> Network:
+        for net in self.networks:
+            if net.name == name:
+                return net
+        raise KeyError(name)
+
+    def endpoint(self, name: str) -> Endpoint:
+        for ep in self.endpoints:
+            if ep.name == name:
+                return ep
+        raise KeyError(name)
+
+    def node_kind(self, name: str) -> NodeKind | None:
+        if any(ep.name == name for ep in self.endpoints):
+            return NodeKind.ENDPOINT
+        if any(m.name == name for m in self.lab.machines):
+            return NodeKind.MACHINE
+        if any(h.name == name for h in self.lab.hosts):
+            return NodeKind.HOST
+        if self.lab.router is not None and self.lab.router.name == name:
+            return NodeKind.ROUTER
+        return None

@@ -1,0 +1,164 @@
+"""What came out of a run: built topology, probe observations, findings, verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from netcheck.model.plan import IPAddress, IPNetwork, NodeKind, Port, ProbeSpec
+
+# --- the built topology (what a runtime hands to probes and diagnosis) -----------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interface:
+    """One interface of a built node, as it exists in the node's namespace."""
+
+    ifname: str
+    network: str  # the network or LAN name this interface sits on
+    address: IPAddress | None
+    prefix: IPNetwork | None  # the on-link subnet
+    mac: str | None = None
+    kind: str | None = None  # veth, macvlan, ipvlan, bridge...
+    parent: str | None = None  # "<host>:<ifname>" for macvlan/ipvlan children
+    mode: str | None = None  # macvlan/ipvlan mode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Node:
+    """A place probes can be sent from or to."""
+
+    name: str
+    kind: NodeKind
+    netns: str  # path to the network namespace (/run/netns/X or /proc/PID/ns/net)
+    interfaces: tuple[Interface, ...]
+    host: str | None = None  # for endpoints: the host they run on
+    listen: tuple[Port, ...] = ()
+    resolver: IPAddress | None = None  # DNS server this node uses (Docker: 127.0.0.11)
+
+    def address_on(self, network: str) -> IPAddress | None:
+        for iface in self.interfaces:
+            if iface.network == network and iface.address is not None:
+                return iface.address
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Topology:
+    """What the runtime built. Runtimes fill `skipped` with expectation ids they cannot build."""
+
+    run_id: str
+    runtime: str
+    nodes: Mapping[str, Node]
+    facts: Mapping[str, str] = field(default_factory=dict)  # kernel, docker version, ...
+
+
+# --- probe observations ----------------------------------------------------------------------
+
+
+class Observation(StrEnum):
+    """What a probe saw. Only ERROR means "could not test"."""
+
+    ANSWERED = "answered"  # echo reply, SYN-ACK, UDP reply, ARP reply, DNS NOERROR answer
+    REFUSED = "refused"  # TCP RST or ICMP port-unreachable: host reached, port closed
+    ICMP_ERROR = "icmp-error"  # another ICMP error (host/net unreachable, frag needed, ...)
+    DNS_ERROR = "dns-error"  # the server answered with an error rcode (NXDOMAIN, SERVFAIL...)
+    CONFLICT = "conflict"  # ARP: more than one MAC answered
+    SILENT = "silent"  # the packet left and nothing came back before the timeout
+    TOO_BIG = "too-big"  # DF probe: the local stack refused it (EMSGSIZE)
+    ERROR = "error"  # could not send: no route, no interface, worker crashed...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Packet:
+    """A packet as evidence: a one-line summary plus who sent it."""
+
+    summary: str
+    src: str | None = None
+    dst: str | None = None
+    time: float | None = None  # seconds since the probe started
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeResult:
+    probe_id: str  # the expectation id this result answers
+    source: str
+    target: str
+    target_address: IPAddress | None
+    probe: ProbeSpec
+    observation: Observation
+    detail: str  # one line: "echo reply from 10.0.0.3 in 0.41 ms", "no route to host"
+    rtt_ms: float | None = None
+    sent: tuple[Packet, ...] = ()
+    received: tuple[Packet, ...] = ()
+    answered_by: tuple[str, ...] = ()  # MACs (arp) or addresses that answered
+    source_interface: str | None = None
+    source_address: IPAddress | None = None
+
+    @property
+    def reached(self) -> bool:
+        return self.observation is Observation.ANSWERED
+
+
+# --- diagnosis -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    id: str  # macvlan-host-isolation, rp-filter, no-route, ...
+    summary: str  # one line
+    evidence: tuple[str, ...]
+    fix: str | None = None
+
+
+# --- verdicts --------------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"  # the expectation was not met
+    ERROR = "error"  # could not test
+    SKIP = "skip"  # not tested, with a reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    expectation_id: str
+    outcome: Outcome
+    message: str  # "expected reachable, observed silent (no echo reply in 1.0 s)"
+    expected: str  # "reachable" / "unreachable" (+ reason)
+    observed: str  # the observation, or the skip/error reason
+    result: ProbeResult | None = None
+    findings: tuple[Finding, ...] = ()
+    duration_s: float = 0.0
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """Everything a reporter needs; the JSON report is this, serialised in full."""
+
+    run_id: str
+    scenario: str  # plan name
+    source: str  # scenario file
+    runtime: str
+    started_at: str  # ISO 8601, UTC
+    duration_s: float
+    phase_s: Mapping[str, float]  # build, probe, diagnose, teardown
+    facts: Mapping[str, str]  # kernel, docker version, netcheck version, host name
+    verdicts: tuple[Verdict, ...]
+    topology: Topology | None = None
+    timeout_s: float = 1.0
+
+    def counts(self) -> dict[Outcome, int]:
+        out = dict.fromkeys(Outcome, 0)
+        for v in self.verdicts:
+            out[v.outcome] += 1
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return all(v.outcome in (Outcome.PASS, Outcome.SKIP) for v in self.verdicts)
