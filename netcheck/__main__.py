@@ -1,0 +1,2 @@
+from netcheck.cli.main import main
+raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""Turn expectations into probe tasks against a built topology (pure: no I/O)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from netcheck.errors import UsageError
+from netcheck.model.plan import Expectation, IPAddress, ProbeKind
+from netcheck.model.results import Node, Topology
+from netcheck.probes.base import ListenTask, ProbeTask
+
+
+def select(expectations: Sequence[Expectation], patterns: Iterable[str]) -> list[Expectation]:
+    """Keep the expectations whose id matches any glob (`icmp:c1->*`); all when none given."""
+    pats = [p for p in patterns if p]
+    if not pats:
+        return list(expectations)
+    chosen = [e for e in expectations if any(fnmatch.fnmatchcase(e.id, p) for p in pats)]
+    if not chosen:
+        known = ", ".join(e.id for e in expectations[:6])
+        raise UsageError(
+            f"--only {' '.join(pats)!s}: matches no expectation. Ids look like: {known}"
+        )
+    return chosen
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unresolved:
+    """An expectation that cannot become a probe, and why."""
+
+    expectation_id: str
+    reason: str
+    skip: bool  # True: the runtime could not build a node (skip); False: could not test (error)
+
+
+def _shares_subnet(a: Node, addr: IPAddress) -> bool:
+    return any(i.prefix is not None and addr in i.prefix for i in a.interfaces)
+
+
+def target_address(source: Node, target: Node, via: str | None) -> IPAddress | None:
+    """The address a probe from `source` should use for `target`.
+
+    Prefer, in order: the address on the network/LAN named by `via`; an address on a subnet
+    the source is directly on (what a user means by "c1 reaches the NAS"); the first address.
+    """
+    if via is not None:
+        return target.address_on(via)
+    addrs = [i.address for i in target.interfaces if i.address is not None]
+    for addr in addrs:
+        if _shares_subnet(source, addr):
+            return addr
+    same_family = [a for a in addrs if any(
+        i.address is not None and i.address.version == a.version for i in source.interfaces
+    )]
+    return (same_family or addrs or [None])[0]
+
+
+def build_tasks(
+    expectations: Sequence[Expectation],
+    topology: Topology,
+    unavailable: Mapping[str, str],
+) -> tuple[list[ProbeTask], list[Unresolved]]:
+    tasks: list[ProbeTask] = []
+    unresolved: list[Unresolved] = []
+    nodes = topology.nodes
+    for exp in expectations:
+        missing = [n for n in (exp.source, exp.target.node) if n in unavailable]
+        if missing:
+            unresolved.append(
+                Unresolved(
+                    expectation_id=exp.id,
+                    reason=f"{missing[0]}: {unavailable[missing[0]]}",
+                    skip=True,
+                )
+            )
+            continue
+        src = nodes.get(exp.source)
+        dst = nodes.get(exp.target.node)
+        if src is None or dst is None:
+            absent = exp.source if src is None else exp.target.node
+            unresolved.append(
+                Unresolved(
+                    expectation_id=exp.id,
+                    reason=f"{absent}: not built by the {topology.runtime} runtime",
+                    skip=False,
+                )
+            )
+            continue
+        addr = target_address(src, dst, exp.target.via)
+        if addr is None:
+            where = f" on {exp.target.via}" if exp.target.via else ""
+            unresolved.append(
+                Unresolved(
+                    expectation_id=exp.id,
+                    reason=f"{exp.target.node} has no address{where}",
+                    skip=False,
+                )
+            )
+            continue
+        dns_server: IPAddress | None = None
+        if exp.probe.kind is ProbeKind.DNS:
+            dns_server = _dns_server(exp, src, nodes)
+            if dns_server is None:
+                unresolved.append(
+                    Unresolved(
+                        expectation_id=exp.id,
+                        reason=f"{exp.source} has no DNS resolver to ask",
+                        skip=False,
+                    )
+                )
+                continue
+        tasks.append(
+            ProbeTask(
+                probe_id=exp.id,
+                source=exp.source,
+                source_netns=src.netns,
+                target=str(exp.target),
+                target_address=addr,
+                probe=exp.probe,
+                dns_server=dns_server,
+            )
+        )
+    return tasks, unresolved
+
+
+def _dns_server(exp: Expectation, src: Node, nodes: Mapping[str, Node]) -> IPAddress | None:
+    if exp.dns_server is not None:
+        server = nodes.get(exp.dns_server)
+        return None if server is None else target_address(src, server, None)
+    return src.resolver
+
+
+def listen_tasks(topology: Topology, needed: Iterable[str]) -> list[ListenTask]:
+    """Responders only for nodes some probe targets: idle listeners cost a process each."""
+    wanted = set(needed)
+    return [
+        ListenTask(node=n.name, netns=n.netns, ports=n.listen)
+        for n in topology.nodes.values()
+        if n.listen and n.name in wanted
+    ]

@@ -1,0 +1,225 @@
+"""The engine: build, listen, probe, diagnose, judge, tear down; emits typed events.
+
+The CLI and the pytest plugin both drive this one function, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import platform
+import secrets
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+
+import netcheck
+from netcheck.engine import events as ev
+from netcheck.engine.judge import judge, not_tested
+from netcheck.engine.plan_tasks import build_tasks, listen_tasks, select
+from netcheck.errors import EnvironmentProblem, UsageError
+from netcheck.model.plan import Expectation, Plan
+from netcheck.model.results import ProbeResult, RunRecord, Topology, Verdict
+from netcheck.runtime.base import BuildResult, Runtime, RuntimeOptions, registered
+
+log = logging.getLogger(__name__)
+
+# Importing a runtime module registers it; docker's is optional (its SDK may be absent).
+_RUNTIME_MODULES = ("netcheck.runtime.netns", "netcheck.runtime.docker")
+
+
+class Interrupted(BaseException):
+    """SIGTERM, raised in the main thread so every `finally` (teardown) runs."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signum}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    runtime: str = "auto"  # netns | docker | auto
+    timeout: float = 1.0
+    only: tuple[str, ...] = ()
+    docker_host: str | None = None
+    allow_uplink: bool = False
+    image: str | None = None
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    # Called with the topology after probing, before teardown (the pytest fixture uses it).
+    inspect: Callable[[Topology], None] | None = None
+
+
+def load_runtimes() -> None:
+    for mod in _RUNTIME_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            log.debug("runtime %s not available: %s", mod, exc)
+
+
+def choose_runtime(name: str, plan: Plan, docker_host: str | None) -> str:
+    load_runtimes()
+    available = registered()
+    if name == "auto":
+        name = plan.runtime if plan.runtime and plan.runtime != "auto" else "auto"
+    if name == "auto":
+        name = "netns"
+        if "docker" in available:
+            from netcheck.runtime.docker import docker_available
+
+            if docker_available(docker_host):
+                name = "docker"
+    if name not in available:
+        known = ", ".join(sorted(available)) or "none"
+        raise UsageError(f"--runtime {name}: not a runtime. Choose one of: {known}, auto")
+    return name
+
+
+def _facts() -> dict[str, str]:
+    return {
+        "kernel": platform.release(),
+        "hostname": platform.node(),
+        "netcheck": netcheck.__version__,
+        "python": platform.python_version(),
+    }
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into an exception so teardown runs, as it does for Ctrl-C."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: the caller owns signal handling
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_plan(
+    plan: Plan, options: RunOptions, listener: ev.Listener | None = None
+) -> RunRecord:
+    emit: ev.Listener = listener or (lambda _e: None)
+    expectations = select(plan.expectations, options.only)
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(
+            "netcheck run needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN) to build "
+            "namespaces and send raw packets. Run it with sudo."
+        )
+    runtime_name = choose_runtime(options.runtime, plan, options.docker_host)
+    runtime: Runtime = registered()[runtime_name](
+        RuntimeOptions(
+            run_id=options.run_id,
+            docker_host=options.docker_host,
+            allow_uplink=options.allow_uplink,
+            image=options.image or plan.image,
+        )
+    )
+    started = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    phases: dict[str, float] = {}
+    emit(
+        ev.RunStarted(
+            run_id=options.run_id,
+            scenario=plan.name,
+            runtime=runtime_name,
+            expectations=len(expectations),
+        )
+    )
+    topology: Topology | None = None
+    verdicts: list[Verdict] = []
+    with _sigterm_raises():
+        try:
+            with _phase("build", phases, emit):
+                built = runtime.build(
+                    plan, lambda msg: emit(ev.Progress(phase="build", message=msg))
+                )
+            topology = built.topology
+            verdicts = _probe_and_judge(plan, expectations, built, options, phases, emit)
+            if options.inspect is not None:
+                options.inspect(topology)
+        finally:
+            with _phase("teardown", phases, emit):
+                runtime.teardown()
+    facts = {**_facts(), **(topology.facts if topology else {})}
+    record = RunRecord(
+        run_id=options.run_id,
+        scenario=plan.name,
+        source=plan.source,
+        runtime=runtime_name,
+        started_at=started_at,
+        duration_s=round(time.monotonic() - started, 3),
+        phase_s=phases,
+        facts=facts,
+        verdicts=tuple(verdicts),
+        topology=topology,
+        timeout_s=options.timeout,
+    )
+    emit(ev.RunFinished(record=record))
+    return record
+
+
+@contextmanager
+def _phase(name: str, phases: dict[str, float], emit: ev.Listener) -> Iterator[None]:
+    emit(ev.PhaseStarted(phase=name))
+    t0 = time.monotonic()
+    try:
+        yield
+    finally:
+        phases[name] = round(time.monotonic() - t0, 3)
+        emit(ev.PhaseFinished(phase=name, seconds=phases[name]))
+
+
+def _probe_and_judge(
+    plan: Plan,
+    expectations: Sequence[Expectation],
+    built: BuildResult,
+    options: RunOptions,
+    phases: dict[str, float],
+    emit: ev.Listener,
+) -> list[Verdict]:
+    from netcheck.diagnose import diagnose
+    from netcheck.probes import Responders, run_probes
+
+    topology = built.topology
+    tasks, unresolved = build_tasks(expectations, topology, built.unavailable)
+    by_id = {e.id: e for e in expectations}
+    results: dict[str, ProbeResult] = {}
+    with ExitStack() as stack:
+        with _phase("listen", phases, emit):
+            # Only targets need listeners; a responder is a process per namespace.
+            targets = {t.target.split("@")[0] for t in tasks}
+            stack.enter_context(Responders(listen_tasks(topology, targets)))
+        with _phase("probe", phases, emit):
+            done = 0
+
+            def on_result(r: ProbeResult) -> None:
+                nonlocal done
+                done += 1
+                emit(ev.Progress(phase="probe", message=f"{done}/{len(tasks)}"))
+
+            for r in run_probes(tasks, options.timeout, on_result):
+                results[r.probe_id] = r
+        with _phase("diagnose", phases, emit):
+            pairs = [(by_id[pid], r) for pid, r in results.items()]
+            findings = diagnose(plan, topology, pairs)
+    verdicts: dict[str, Verdict] = {}
+    for u in unresolved:
+        verdicts[u.expectation_id] = not_tested(by_id[u.expectation_id], u.reason, skip=u.skip)
+    for pid, r in results.items():
+        verdicts[pid] = judge(by_id[pid], r, findings.get(pid, ()))
+    ordered = [verdicts[e.id] for e in expectations if e.id in verdicts]
+    for v in ordered:
+        emit(ev.VerdictReady(verdict=v))
+    return ordered
