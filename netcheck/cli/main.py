@@ -14,8 +14,6 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from netcheck import __version__
-from netcheck.model.plan import Plan
-from netcheck.model.results import RunRecord
 from netcheck.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -24,6 +22,8 @@ from netcheck.errors import (
     ScenarioErrors,
     UsageError,
 )
+from netcheck.model.plan import Plan
+from netcheck.model.results import RunRecord
 
 log = logging.getLogger("netcheck")
 
@@ -57,7 +57,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
         if args.list:
             for exp in plan.expectations:
-                out.print(f"  {escape(exp.id)}  expect {'reachable' if exp.reachable else 'unreachable'}")
+                want = "reachable" if exp.reachable else "unreachable"
+                out.print(f"  {escape(exp.id)}  expect {want}")
     return EXIT_OK
 
 

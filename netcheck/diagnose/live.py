@@ -71,7 +71,8 @@ class LiveState:
             with IPRoute(netns=netns, flags=0) as ipr:
                 routes = ipr.route("get", **kwargs)
         except NetlinkError as exc:
-            return f"route get {dst}: error {exc.code} ({exc.args[1] if len(exc.args) > 1 else exc})"
+            text = exc.args[1] if len(exc.args) > 1 else str(exc)
+            return f"route get {dst}: error {exc.code} ({text})"
         except OSError as exc:
             return f"route get {dst}: {exc}"
         parts = []

@@ -54,7 +54,8 @@ def target_address(source: Node, target: Node, via: str | None) -> IPAddress | N
     same_family = [a for a in addrs if any(
         i.address is not None and i.address.version == a.version for i in source.interfaces
     )]
-    return (same_family or addrs or [None])[0]
+    pool = same_family or addrs
+    return pool[0] if pool else None
 
 
 def build_tasks(
