@@ -1,0 +1,237 @@
+"""The console: live progress from the engine's events, and a summary table at the end.
+
+Everything that came from a scenario (names, ids, reasons) or from the network (packet
+summaries) is put on screen as `rich.text.Text`, never as a markup string, so `[red]` in a
+node name is shown as written and `:smile:` stays text. (No markup is composed here; a caller
+that does must pass user text through `rich.markup.escape`.)
+
+On a terminal a transient status line shows the phase and a count; elsewhere (CI logs,
+pipes) there is no spinner, only plain lines that are worth keeping in a log.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich import box
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+from rich.text import Text
+
+from netcheck.engine.events import (
+    Event,
+    PhaseFinished,
+    PhaseStarted,
+    Progress,
+    RunFinished,
+    RunStarted,
+    VerdictReady,
+)
+from netcheck.model.results import Finding, Outcome, RunRecord, Verdict
+from netcheck.reports.text import outcome_label
+
+OUTCOME_STYLE: dict[Outcome, str] = {
+    Outcome.PASS: "green",
+    Outcome.FAIL: "bold red",
+    Outcome.ERROR: "bold magenta",
+    Outcome.SKIP: "yellow",
+}
+
+# Failures first: they are what the reader came for.
+_ORDER: dict[Outcome, int] = {Outcome.FAIL: 0, Outcome.ERROR: 1, Outcome.SKIP: 2, Outcome.PASS: 3}
+
+_PHASE_LABEL: dict[str, str] = {
+    "build": "building lab",
+    "listen": "starting listeners",
+    "probe": "probing",
+    "diagnose": "diagnosing",
+    "teardown": "tearing down",
+}
+
+
+def _phase_label(phase: str) -> str:
+    return _PHASE_LABEL.get(phase, phase)
+
+
+def _glyphs(console: Console) -> tuple[str, str]:
+    """(ellipsis, arrow) that the console's encoding can show."""
+    if console.options.ascii_only:
+        return "...", "->"
+    return "…", "↳"
+
+
+def outcome_text(outcome: Outcome) -> Text:
+    return Text(outcome_label(outcome), style=OUTCOME_STYLE[outcome])
+
+
+def _finding_lines(finding: Finding, arrow: str) -> list[Text]:
+    lines = [Text.assemble(f"  {arrow} ", (finding.id, "yellow"), ": ", finding.summary)]
+    if finding.fix:
+        lines.append(Text.assemble("    fix: ", (finding.fix, "cyan")))
+    return lines
+
+
+class ConsoleListener:
+    """An engine listener (`netcheck.engine.events.Listener`) that draws progress.
+
+    Use it as a context manager, or call `close()`, so the status line is removed even when
+    the run raises before `RunFinished`.
+    """
+
+    def __init__(self, console: Console, *, verbose: bool = False) -> None:
+        self.console = console
+        # A spinner only where it can redraw in place; in logs it would be noise.
+        self.live = console.is_terminal and not console.is_dumb_terminal
+        self.verbose = verbose
+        self.expectations = 0
+        self.verdicts = 0
+        self.phase: str | None = None
+        self._status: Status | None = None
+
+    def __enter__(self) -> ConsoleListener:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __call__(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self.expectations = event.expectations
+                self.console.print(
+                    Text.assemble(
+                        "netcheck ",
+                        (event.scenario, "bold"),
+                        f": run {event.run_id}, runtime {event.runtime}, "
+                        f"{event.expectations} expectations",
+                    )
+                )
+            case PhaseStarted():
+                self.phase = event.phase
+                ellipsis, _ = _glyphs(self.console)
+                if self.live:
+                    self._show(
+                        self._counted(event.phase) or f"{_phase_label(event.phase)}{ellipsis}"
+                    )
+                else:
+                    self.console.print(Text(f"{_phase_label(event.phase)}{ellipsis}"))
+            case Progress():
+                ellipsis, _ = _glyphs(self.console)
+                line = f"{_phase_label(event.phase)}{ellipsis} {event.message}"
+                if self.live:
+                    self._show(self._counted(event.phase) or line)
+                elif self.verbose:
+                    self.console.print(Text(line, style="dim"))
+            case PhaseFinished():
+                self.console.print(
+                    Text(f"{event.phase} done in {event.seconds:.2f} s", style="dim")
+                )
+                if self.phase == event.phase:
+                    self.phase = None
+                    self.close()
+            case VerdictReady():
+                self.verdicts += 1
+                if self.live and self.phase is not None:
+                    counted = self._counted(self.phase)
+                    if counted:
+                        self._show(counted)
+                if event.verdict.outcome in (Outcome.FAIL, Outcome.ERROR):
+                    self.print_verdict(event.verdict)
+            case RunFinished():
+                self.close()
+
+    def _counted(self, phase: str) -> str | None:
+        if phase != "probe":
+            return None
+        return f"{_phase_label(phase)} {self.verdicts}/{self.expectations}"
+
+    def _show(self, line: str) -> None:
+        text = Text(line)
+        if self._status is None:
+            self._status = Status(text, console=self.console)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def print_verdict(self, verdict: Verdict) -> None:
+        _, arrow = _glyphs(self.console)
+        self.console.print(
+            Text.assemble(
+                outcome_text(verdict.outcome),
+                " ",
+                (verdict.expectation_id, "bold"),
+                "  ",
+                verdict.message,
+            )
+        )
+        for finding in verdict.findings:
+            for line in _finding_lines(finding, arrow):
+                self.console.print(line)
+
+
+def summary_table(record: RunRecord, *, arrow: str = "↳") -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("expectation", overflow="fold", ratio=3)
+    table.add_column("expected", overflow="fold", ratio=2)
+    table.add_column("observed", overflow="fold", ratio=4)
+    ordered = sorted(record.verdicts, key=lambda v: _ORDER[v.outcome])
+    for verdict in ordered:
+        table.add_row(
+            outcome_text(verdict.outcome),
+            Text(verdict.expectation_id),
+            Text(verdict.expected),
+            Text(verdict.observed),
+        )
+        if verdict.outcome not in (Outcome.FAIL, Outcome.ERROR):
+            continue
+        for finding in verdict.findings:
+            detail = Text(finding.summary)
+            if finding.fix:
+                detail.append("\nfix: ")
+                detail.append(finding.fix, style="cyan")
+            table.add_row(Text(""), Text(f"{arrow} {finding.id}", style="yellow"), Text(""), detail)
+    return table
+
+
+def counts_line(record: RunRecord) -> Text:
+    counts = record.counts()
+    parts = [
+        (f"{counts[Outcome.PASS]} passed", Outcome.PASS),
+        (f"{counts[Outcome.FAIL]} failed", Outcome.FAIL),
+        (
+            f"{counts[Outcome.ERROR]} " + ("error" if counts[Outcome.ERROR] == 1 else "errors"),
+            Outcome.ERROR,
+        ),
+        (f"{counts[Outcome.SKIP]} skipped", Outcome.SKIP),
+    ]
+    line = Text.assemble(
+        ("OK" if record.ok else "FAILED", "bold green" if record.ok else "bold red"), "  "
+    )
+    for i, (label, outcome) in enumerate(parts):
+        if i:
+            line.append(", ")
+        line.append(label, style=OUTCOME_STYLE[outcome] if counts[outcome] else "dim")
+    line.append(f" in {record.duration_s:.2f} s ({record.scenario}, run {record.run_id})")
+    return line
+
+
+def render_summary(record: RunRecord, console: Console) -> None:
+    """The end-of-run summary: one row per expectation, failures first; then the counts."""
+    _, arrow = _glyphs(console)
+    if record.verdicts:
+        console.print(summary_table(record, arrow=arrow))
+    else:
+        console.print(Text("no expectations were run", style="yellow"))
+    console.print(counts_line(record))
