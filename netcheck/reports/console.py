@@ -100,6 +100,10 @@ class ConsoleListener:
     ) -> None:
         self.close()
 
+    @property
+    def status_active(self) -> bool:
+        return self._status is not None
+
     def close(self) -> None:
         if self._status is not None:
             self._status.stop()
@@ -166,43 +170,46 @@ class ConsoleListener:
 
     def print_verdict(self, verdict: Verdict) -> None:
         _, arrow = _glyphs(self.console)
-        self.console.print(
-            Text.assemble(
-                outcome_text(verdict.outcome),
-                " ",
-                (verdict.expectation_id, "bold"),
-                "  ",
-                verdict.message,
-            )
-        )
-        for finding in verdict.findings:
-            for line in _finding_lines(finding, arrow):
-                self.console.print(line)
+        for line in verdict_lines(verdict, arrow):
+            self.console.print(line)
 
 
-def summary_table(record: RunRecord, *, arrow: str = "↳") -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+def summary_table(record: RunRecord) -> Table:
+    """One row per expectation, failures first; a failure's row names its findings."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("outcome", no_wrap=True)
-    table.add_column("expectation", overflow="fold", ratio=3)
-    table.add_column("expected", overflow="fold", ratio=2)
-    table.add_column("observed", overflow="fold", ratio=4)
-    ordered = sorted(record.verdicts, key=lambda v: _ORDER[v.outcome])
-    for verdict in ordered:
+    # Ids fold rather than lose their tail to an ellipsis: they are what people grep for.
+    table.add_column("expectation", overflow="fold")
+    table.add_column("expected", overflow="fold")
+    table.add_column("observed", overflow="fold")
+    for verdict in sorted(record.verdicts, key=lambda v: _ORDER[v.outcome]):
+        observed = Text(verdict.observed)
+        if verdict.findings and verdict.outcome in (Outcome.FAIL, Outcome.ERROR):
+            observed.append("\nfindings: ", style="dim")
+            observed.append(", ".join(f.id for f in verdict.findings), style="yellow")
         table.add_row(
             outcome_text(verdict.outcome),
             Text(verdict.expectation_id),
             Text(verdict.expected),
-            Text(verdict.observed),
+            observed,
         )
-        if verdict.outcome not in (Outcome.FAIL, Outcome.ERROR):
-            continue
-        for finding in verdict.findings:
-            detail = Text(finding.summary)
-            if finding.fix:
-                detail.append("\nfix: ")
-                detail.append(finding.fix, style="cyan")
-            table.add_row(Text(""), Text(f"{arrow} {finding.id}", style="yellow"), Text(""), detail)
     return table
+
+
+def verdict_lines(verdict: Verdict, arrow: str = "↳") -> list[Text]:
+    """A failing verdict as a few full-width lines: id, message, then each finding and fix."""
+    lines = [
+        Text.assemble(
+            outcome_text(verdict.outcome),
+            " ",
+            (verdict.expectation_id, "bold"),
+            "  ",
+            verdict.message,
+        )
+    ]
+    for finding in verdict.findings:
+        lines.extend(_finding_lines(finding, arrow))
+    return lines
 
 
 def counts_line(record: RunRecord) -> Text:
@@ -228,10 +235,17 @@ def counts_line(record: RunRecord) -> Text:
 
 
 def render_summary(record: RunRecord, console: Console) -> None:
-    """The end-of-run summary: one row per expectation, failures first; then the counts."""
+    """The end-of-run summary: a table with failures first, each failure's findings and fix
+    below it, then one line of counts per outcome and the duration."""
     _, arrow = _glyphs(console)
-    if record.verdicts:
-        console.print(summary_table(record, arrow=arrow))
-    else:
+    if not record.verdicts:
         console.print(Text("no expectations were run", style="yellow"))
+    else:
+        console.print(summary_table(record))
+        failing = [v for v in record.verdicts if v.outcome in (Outcome.FAIL, Outcome.ERROR)]
+        if failing:
+            console.print()
+        for verdict in sorted(failing, key=lambda v: _ORDER[v.outcome]):
+            for line in verdict_lines(verdict, arrow):
+                console.print(line)
     console.print(counts_line(record))

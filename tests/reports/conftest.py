@@ -59,9 +59,7 @@ def _topology() -> Topology:
             name="host1",
             kind=NodeKind.HOST,
             netns="/run/netns/nc-ab12cd-host1",
-            interfaces=(
-                Interface(ifname="eth0", network="lan", address=ip(HOST1), prefix=None),
-            ),
+            interfaces=(Interface(ifname="eth0", network="lan", address=ip(HOST1), prefix=None),),
         ),
         "nas": Node(
             name="nas",
@@ -126,8 +124,14 @@ def verdicts() -> tuple[Verdict, ...]:
         probe=ProbeSpec(kind=ProbeKind.ICMP),
         observation=Observation.SILENT,
         detail="no echo reply in 1.0 s",
-        sent=(Packet(summary="IP / ICMP 172.16.86.10 > 172.16.86.250 echo-request 0", src=C1,
-                     dst=HOST1, time=0.0),),
+        sent=(
+            Packet(
+                summary="IP / ICMP 172.16.86.10 > 172.16.86.250 echo-request 0",
+                src=C1,
+                dst=HOST1,
+                time=0.0,
+            ),
+        ),
     )
     rp = ProbeResult(
         probe_id="icmp/df/1400:c1->nas",
@@ -137,8 +141,14 @@ def verdicts() -> tuple[Verdict, ...]:
         probe=ProbeSpec(kind=ProbeKind.ICMP, size=1400),
         observation=Observation.SILENT,
         detail="no echo reply in 1.0 s",
-        sent=(Packet(summary="IP / ICMP 172.16.86.10 > 172.16.86.20 echo-request 0 / Raw",
-                     src=C1, dst=NAS, time=0.0),),
+        sent=(
+            Packet(
+                summary="IP / ICMP 172.16.86.10 > 172.16.86.20 echo-request 0 / Raw",
+                src=C1,
+                dst=NAS,
+                time=0.0,
+            ),
+        ),
         source_interface="eth0",
         source_address=ip(C1),
     )

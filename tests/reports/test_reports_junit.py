@@ -71,7 +71,7 @@ def test_system_out_holds_evidence(record: RunRecord, tmp_path: Path) -> None:
 
 def test_properties(record: RunRecord, tmp_path: Path) -> None:
     suite = next(iter(JUnitXml.fromfile(str(_write(record, tmp_path)))))
-    props = {p.name: p.value for p in suite.properties()}
+    props = {p.name: p.value for p in suite.properties()}  # type: ignore[no-untyped-call]
     assert props["run_id"] == "ab12cd"
     assert props["runtime"] == "netns"
     assert props["kernel"] == "6.1.0-test"
