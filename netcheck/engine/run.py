@@ -84,7 +84,7 @@ def _facts() -> dict[str, str]:
     return {
         "kernel": platform.release(),
         "hostname": platform.node(),
-        "netcheck": netcheck.__version__,
+        "netcheck_version": netcheck.__version__,
         "python": platform.python_version(),
     }
 
