@@ -1,0 +1,112 @@
+"""`netcheck clean` for Docker: remove what dead runs left, found by the io.netcheck.run label."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from netcheck.runtime.docker.client import make_client
+from netcheck.runtime.docker.daemon import (
+    DATA_DIR,
+    RUN_DIR,
+    LabDaemon,
+    _cmdline,
+    _pid_alive,
+    kill_bounded,
+)
+from netcheck.runtime.docker.ipam import RUN_LABEL
+from netcheck.runtime.docker.runtime import OWNER_FILE
+from netcheck.runtime.naming import is_run_id
+
+log = logging.getLogger(__name__)
+
+
+def _owner_alive(run_id: str) -> bool:
+    try:
+        pid = int((RUN_DIR / run_id / OWNER_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return _pid_alive(pid)
+
+
+def run_alive(run_id: str) -> bool:
+    """A run is alive while its process is: netcheck.runtime.state knows, or our owner file."""
+    try:
+        state = importlib.import_module("netcheck.runtime.state")
+    except ImportError:
+        state = None
+    probe = getattr(state, "run_alive", None) or getattr(state, "is_alive", None)
+    if callable(probe):
+        with contextlib.suppress(Exception):
+            if probe(run_id):
+                return True
+    return _owner_alive(run_id)
+
+
+def clean_docker(docker_host: str | None, dry_run: bool = False) -> list[str]:
+    """Remove labelled containers and networks of dead runs; never an unlabelled object."""
+    removed: list[str] = []
+    client: Any = make_client(docker_host, timeout=30)
+    try:
+        for c in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+            run_id = c.labels.get(RUN_LABEL, "")
+            if not is_run_id(run_id) or run_alive(run_id):
+                continue
+            removed.append(f"docker container {c.name} (run {run_id})")
+            if not dry_run:
+                c.remove(force=True, v=True)
+        for n in client.networks.list(filters={"label": RUN_LABEL}):
+            run_id = (n.attrs.get("Labels") or {}).get(RUN_LABEL, "")
+            if not is_run_id(run_id) or run_alive(run_id):
+                continue
+            removed.append(f"docker network {n.name} (run {run_id})")
+            if not dry_run:
+                n.remove()
+    finally:
+        client.close()
+    removed += clean_lab_daemons(dry_run)
+    return removed
+
+
+def clean_lab_daemons(dry_run: bool = False) -> list[str]:
+    """Stop lab dockerds of dead runs (by the pid in their pid file) and remove their files."""
+    removed: list[str] = []
+    if not RUN_DIR.is_dir():
+        return removed
+    for run_dir in sorted(RUN_DIR.iterdir()):
+        if not is_run_id(run_dir.name) or run_alive(run_dir.name):
+            continue
+        for host_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
+            lab = LabDaemon(run_id=run_dir.name, host=host_dir.name, netns="", default_pool="")
+            pid = _daemon_pid(lab.pidfile, lab)
+            removed.append(
+                f"lab dockerd {run_dir.name}/{host_dir.name}" + (f" (pid {pid})" if pid else "")
+            )
+            if dry_run:
+                continue
+            if pid:
+                kill_bounded([pid])
+            lab.stop(timeout=2.0)
+        if not dry_run:
+            with contextlib.suppress(OSError):
+                (run_dir / OWNER_FILE).unlink()
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
+            with contextlib.suppress(OSError):
+                (DATA_DIR / run_dir.name).rmdir()
+    return removed
+
+
+def _daemon_pid(pidfile: Path, lab: LabDaemon) -> int | None:
+    """The pid in the file, only if that process still is this lab's dockerd."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    cmd = _cmdline(pid)
+    if cmd and Path(cmd[0]).name == "dockerd" and str(lab.exec_root) in cmd:
+        return pid
+    return None

@@ -1,0 +1,655 @@
+"""The docker runtime: real containers on real Docker networks.
+
+Lab mode (the plan declares lab hosts): the netns runtime builds the underlay (switch,
+router, machines, one namespace per host with its uplinks); each lab host then gets its own
+dockerd inside its namespace. Real-host mode (no lab hosts): the configured daemon is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import logging
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from netcheck.errors import NetcheckError, RuntimeBuildError
+from netcheck.image import DEFAULT_IMAGE, ensure_image
+from netcheck.model.plan import Driver, Endpoint, IPAddress, Network, NodeKind, Plan
+from netcheck.model.results import Interface, Node, Topology
+from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions
+from netcheck.runtime.docker import ipam
+from netcheck.runtime.docker.client import daemon_url, make_client
+from netcheck.runtime.docker.daemon import RUN_DIR, LabDaemon, start_all
+from netcheck.runtime.docker.kernel import ipvlan_missing
+from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
+
+log = logging.getLogger(__name__)
+
+RESOLVER = ipaddress.ip_address("127.0.0.11")
+SLEEP_CMD = ["sleep", "2147483647"]
+_WORKERS = 16
+DEFAULT_KEY = ""  # the daemon of real-host mode (options.docker_host / DOCKER_HOST)
+OWNER_FILE = "docker-owner.pid"
+
+T = TypeVar("T")
+
+
+def docker_name(run_id: str, name: str) -> str:
+    """Docker-side name of a plan network or container; plan names become DNS aliases."""
+    return f"nc-{run_id}-{name}"
+
+
+def _api_message(exc: BaseException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc)
+
+
+def _parallel(fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
+    """Run `fn` over items in threads; raise the first error after all have finished."""
+    items = list(items)
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(items))) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]  # type: ignore[misc]
+    return [f.result() for f in futures]
+
+
+@dataclass(slots=True, kw_only=True)
+class _Daemon:
+    """A daemon this run talks to: a lab daemon or a real one."""
+
+    key: str  # host name, or DEFAULT_KEY
+    url: str
+    client: Any
+    lab: LabDaemon | None = None
+    advertise: str | None = None  # swarm advertise address (a lab host's uplink address)
+    swarm_ours: bool = False
+    networks: dict[str, str] = field(default_factory=dict)  # plan name -> docker id
+
+
+class DockerRuntime:
+    name = "docker"
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.run_id = options.run_id
+        self._underlay: Runtime | None = None
+        self._daemons: dict[str, _Daemon] = {}
+        self._containers: list[tuple[str, str]] = []  # (daemon key, container id)
+        self._lock = threading.Lock()
+        self._owner_file: Path | None = None
+        self._overlay_members: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    # --- build ---------------------------------------------------------------------------
+
+    def build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
+        import docker.errors
+
+        try:
+            return self._build(plan, progress)
+        except docker.errors.DockerException as exc:
+            self.teardown()
+            raise RuntimeBuildError(f"docker: {_api_message(exc)}") from exc
+        except BaseException:
+            self.teardown()
+            raise
+
+    def _timed(self, phase: str, start: float) -> None:
+        self.timings[phase] = time.monotonic() - start
+
+    def _build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
+        self._mark_owner()
+        unavailable, skipped_nets = self._unavailable(plan)
+        lab_hosts = [h for h in plan.lab.hosts if h.docker_url is None]
+        facts: dict[str, str] = {"kernel": platform.release()}
+        nodes: dict[str, Node] = {}
+
+        t = time.monotonic()
+        if plan.lab.lans or plan.lab.hosts or plan.lab.machines or plan.lab.router:
+            progress("building the lab underlay")
+            nodes.update(self._build_underlay(plan, progress))
+        self._timed("underlay", t)
+
+        t = time.monotonic()
+        self._connect_daemons(plan, lab_hosts, nodes, progress)
+        self._timed("daemons", t)
+        first = next(iter(self._daemons.values()))
+        version = first.client.version()
+        facts["docker.server_version"] = str(version.get("Version", "?"))
+        facts["docker.api_version"] = str(version.get("ApiVersion", "?"))
+        facts["docker.mode"] = "lab" if lab_hosts else "host"
+        for d in self._daemons.values():
+            if d.lab is not None and d.lab.ready_s is not None:
+                facts[f"docker.{d.key}.daemon_ready_s"] = f"{d.lab.ready_s:.2f}"
+
+        endpoints = [ep for ep in plan.endpoints if ep.name not in unavailable]
+        placement = {ep.name: self._daemon_key(ep, plan) for ep in endpoints}
+        networks = [n for n in plan.networks if n.name not in skipped_nets]
+        homes = self._network_homes(plan, networks, endpoints, placement)
+
+        if not lab_hosts:
+            self._refuse_uplink_parents(networks, homes)
+        self._check_conflicts(plan, networks, homes)
+
+        t = time.monotonic()
+        if any(n.driver is Driver.OVERLAY for n in networks):
+            progress("joining swarm")
+            self._ensure_swarm(networks, homes)
+        self._timed("swarm", t)
+
+        t = time.monotonic()
+        self._ensure_images(plan, endpoints, placement)
+        self._timed("images", t)
+
+        t = time.monotonic()
+        progress(f"creating {len(networks)} network(s)")
+        for net in networks:
+            for key in homes[net.name]:
+                self._create_network(self._daemons[key], net)
+        self._timed("networks", t)
+
+        t = time.monotonic()
+        progress(f"starting {len(endpoints)} container(s)")
+        infos = _parallel(
+            lambda ep: (ep, self._start_container(plan, ep, self._daemons[placement[ep.name]])),
+            endpoints,
+        )
+        self._timed("containers", t)
+
+        for ep, info in infos:
+            node = self._endpoint_node(plan, ep, placement[ep.name], info, facts)
+            nodes[ep.name] = node
+        for phase, secs in self.timings.items():
+            facts[f"docker.build.{phase}_s"] = f"{secs:.2f}"
+        topo = Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts)
+        return BuildResult(topology=topo, unavailable=unavailable)
+
+    def _mark_owner(self) -> None:
+        """Record this process as the run's owner, so `netcheck clean` can tell it is alive."""
+        path = RUN_DIR / self.run_id / OWNER_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{os.getpid()}\n")
+        self._owner_file = path
+
+    def _unavailable(self, plan: Plan) -> tuple[dict[str, str], set[str]]:
+        unavailable: dict[str, str] = {}
+        skipped: set[str] = set()
+        ipvlan_nets = {n.name for n in plan.networks if n.driver is Driver.IPVLAN}
+        if ipvlan_nets:
+            reason = ipvlan_missing()
+            if reason is not None:
+                skipped |= ipvlan_nets
+                for ep in plan.endpoints:
+                    hit = sorted({a.network for a in ep.attachments} & ipvlan_nets)
+                    if hit:
+                        unavailable[ep.name] = f"{reason}; needed by network {hit[0]!r}"
+        return unavailable, skipped
+
+    def _build_underlay(self, plan: Plan, progress: ProgressFn) -> dict[str, Node]:
+        from netcheck.runtime.netns import NetnsRuntime
+
+        underlay_plan = dataclasses.replace(plan, networks=(), endpoints=(), expectations=())
+        self._underlay = NetnsRuntime(self.options)
+        built = self._underlay.build(underlay_plan, progress)
+        return dict(built.topology.nodes)
+
+    def _connect_daemons(
+        self, plan: Plan, lab_hosts: list[Any], nodes: Mapping[str, Node], progress: ProgressFn
+    ) -> None:
+        if lab_hosts:
+            pool = ipam.lab_pool(plan)
+            bip = ipam.lab_bip(plan)
+            wants_bridge = self._hosts_with_default_bridge(plan)
+            labs: list[LabDaemon] = []
+            for host in lab_hosts:
+                node = nodes.get(host.name)
+                if node is None:
+                    raise RuntimeBuildError(f"the lab underlay has no namespace for {host.name!r}")
+                labs.append(
+                    LabDaemon(
+                        run_id=self.run_id,
+                        host=host.name,
+                        netns=node.netns,
+                        default_pool=pool,
+                        bip=bip if host.name in wants_bridge else None,
+                    )
+                )
+            progress(f"starting {len(labs)} lab dockerd(s)")
+            for lab in labs:
+                self._daemons[lab.host] = _Daemon(key=lab.host, url=lab.url, client=None, lab=lab)
+            start_all(labs)
+            for lab in labs:
+                d = self._daemons[lab.host]
+                d.client = make_client(lab.url)
+                addrs = [u.ip for u in plan.lab.host(lab.host).uplinks if u.ip is not None]
+                d.advertise = str(addrs[0]) if addrs else None
+        for host in plan.lab.hosts:
+            if host.docker_url is not None:
+                self._daemons[host.name] = _Daemon(
+                    key=host.name, url=host.docker_url, client=make_client(host.docker_url)
+                )
+        if not lab_hosts and not any(h.docker_url for h in plan.lab.hosts):
+            url = daemon_url(self.options.docker_host)
+            self._daemons[DEFAULT_KEY] = _Daemon(
+                key=DEFAULT_KEY, url=url, client=make_client(self.options.docker_host)
+            )
+        for d in self._daemons.values():
+            if d.lab is None:
+                try:
+                    d.client.ping()
+                except Exception as exc:
+                    raise RuntimeBuildError(
+                        f"no Docker daemon answers at {d.url}: {_api_message(exc)}. "
+                        "Start one (scripts/start-dockerd.sh) or pass --docker-host"
+                    ) from exc
+
+    def _hosts_with_default_bridge(self, plan: Plan) -> set[str]:
+        hosts = {h.name for h in plan.lab.hosts if h.docker_url is None}
+        out: set[str] = set()
+        for ep in plan.endpoints:
+            if any(ipam.is_default_bridge(a.network, plan) for a in ep.attachments):
+                out.add(ep.host if ep.host is not None else next(iter(sorted(hosts)), ""))
+        return out
+
+    def _daemon_key(self, ep: Endpoint, plan: Plan) -> str:
+        if ep.host is not None:
+            if ep.host not in self._daemons:
+                raise RuntimeBuildError(
+                    f"endpoint {ep.name!r}: host {ep.host!r} is not a Docker host of this run"
+                )
+            return ep.host
+        if len(self._daemons) == 1:
+            return next(iter(self._daemons))
+        raise RuntimeBuildError(
+            f"endpoint {ep.name!r} names no host and the lab has {len(self._daemons)}: "
+            "set `host:` on it"
+        )
+
+    def _network_homes(
+        self,
+        plan: Plan,
+        networks: list[Network],
+        endpoints: list[Endpoint],
+        placement: Mapping[str, str],
+    ) -> dict[str, list[str]]:
+        """Which daemons each network is created on (overlay: the swarm manager only)."""
+        homes: dict[str, list[str]] = {}
+        order = list(self._daemons)
+        for net in networks:
+            keys = {
+                placement[ep.name]
+                for ep in endpoints
+                if any(a.network == net.name for a in ep.attachments)
+            }
+            ordered = [k for k in order if k in keys] or order
+            homes[net.name] = ordered[:1] if net.driver is Driver.OVERLAY else ordered
+        # The overlay's other hosts must be swarm members too.
+        self._overlay_members = sorted(
+            {
+                placement[ep.name]
+                for ep in endpoints
+                for a in ep.attachments
+                if any(a.network == n.name and n.driver is Driver.OVERLAY for n in networks)
+            },
+            key=order.index,
+        )
+        return homes
+
+    def _refuse_uplink_parents(
+        self, networks: list[Network], homes: Mapping[str, list[str]]
+    ) -> None:
+        if self.options.allow_uplink:
+            return
+        local = [
+            n
+            for n in networks
+            if n.parent and any(self._daemons[k].url.startswith("unix://") for k in homes[n.name])
+        ]
+        if not local:
+            return
+        uplinks = default_route_links()
+        for net in local:
+            assert net.parent is not None
+            if uplink_parents([net.parent], uplinks):
+                raise RuntimeBuildError(
+                    f"network {net.name!r}: parent {net.parent!r} carries this machine's default "
+                    "route; containers on it would sit on the real network. Use a lab uplink, or "
+                    "pass --allow-uplink on a host where that is what you want"
+                )
+
+    def _check_conflicts(
+        self, plan: Plan, networks: list[Network], homes: Mapping[str, list[str]]
+    ) -> None:
+        problems: list[str] = []
+        for key, d in self._daemons.items():
+            wanted = [n for n in networks if key in homes[n.name]]
+            if not wanted:
+                continue
+            existing = ipam.existing_from_api(d.client.api.networks())
+            where = f"host {key!r}" if key else f"the daemon at {d.url}"
+            problems += ipam.find_conflicts(wanted, existing, where)
+        if problems:
+            raise RuntimeBuildError(
+                "subnets overlap networks already on the daemon; nothing was created:\n  "
+                + "\n  ".join(problems)
+                + "\nRemove the other network (or `netcheck clean` a dead run's), or change "
+                "the scenario's subnets"
+            )
+
+    # --- swarm -----------------------------------------------------------------------------
+
+    def _ensure_swarm(self, networks: list[Network], homes: Mapping[str, list[str]]) -> None:
+        managers = {homes[n.name][0] for n in networks if n.driver is Driver.OVERLAY}
+        members = list(dict.fromkeys([*sorted(managers), *self._overlay_members]))
+        if len(managers) > 1:
+            raise RuntimeBuildError("all overlay networks of a run must share one swarm manager")
+        manager = self._daemons[members[0]]
+        if not self._in_swarm(manager):
+            kwargs: dict[str, Any] = {"listen_addr": "0.0.0.0:2377"}
+            if manager.advertise:
+                kwargs["advertise_addr"] = manager.advertise
+            manager.client.swarm.init(**kwargs)
+            manager.swarm_ours = True
+        token = manager.client.swarm.attrs["JoinTokens"]["Worker"]
+        addr = manager.advertise or manager.client.info()["Swarm"]["NodeAddr"]
+        for key in members[1:]:
+            worker = self._daemons[key]
+            if self._in_swarm(worker):
+                continue
+            worker.client.swarm.join(
+                remote_addrs=[f"{addr}:2377"],
+                join_token=token,
+                advertise_addr=worker.advertise,
+                listen_addr="0.0.0.0:2377",
+            )
+            worker.swarm_ours = True
+
+    @staticmethod
+    def _in_swarm(d: _Daemon) -> bool:
+        state = d.client.info().get("Swarm", {}).get("LocalNodeState", "inactive")
+        return bool(state == "active")
+
+    # --- images, networks, containers ---------------------------------------------------
+
+    def _image_for(self, plan: Plan, ep: Endpoint) -> str:
+        return ep.image or plan.image or self.options.image or DEFAULT_IMAGE
+
+    def _ensure_images(
+        self, plan: Plan, endpoints: list[Endpoint], placement: Mapping[str, str]
+    ) -> None:
+        wanted = {(placement[ep.name], self._image_for(plan, ep)) for ep in endpoints}
+
+        def one(item: tuple[str, str]) -> None:
+            key, ref = item
+            d = self._daemons[key]
+            if d.lab is not None and ref != DEFAULT_IMAGE:
+                self._copy_image_to_lab(d, ref)
+            ensure_image(d.client, ref)
+
+        _parallel(one, sorted(wanted))
+
+    def _copy_image_to_lab(self, d: _Daemon, ref: str) -> None:
+        """A lab daemon starts empty and there is no registry: copy from the real daemon."""
+        import docker.errors
+
+        try:
+            d.client.images.get(ref)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        src = make_client(self.options.docker_host)
+        try:
+            data = src.api.get_image(ref)
+            d.client.images.load(b"".join(data))
+        except docker.errors.DockerException as exc:
+            log.debug("cannot copy %s into lab host %s: %s", ref, d.key, exc)
+        finally:
+            src.close()
+
+    def _create_network(self, d: _Daemon, net: Network) -> None:
+        kwargs = ipam.create_kwargs(net, docker_name(self.run_id, net.name), self.run_id)
+        try:
+            res = d.client.api.create_network(**kwargs)
+        except Exception as exc:
+            where = f" on host {d.key!r}" if d.key else ""
+            raise RuntimeBuildError(
+                f"network {net.name!r}{where}: Docker refused it: {_api_message(exc)}"
+            ) from exc
+        d.networks[net.name] = res["Id"]
+
+    def _network_ref(self, plan: Plan, name: str) -> str:
+        return (
+            ipam.DEFAULT_BRIDGE
+            if ipam.is_default_bridge(name, plan)
+            else docker_name(self.run_id, name)
+        )
+
+    def _endpoint_config(self, d: _Daemon, plan: Plan, ep: Endpoint, idx: int) -> dict[str, Any]:
+        att = ep.attachments[idx]
+        if ipam.is_default_bridge(att.network, plan):
+            return {}  # the default bridge takes neither fixed addresses nor aliases
+        cfg: dict[str, Any] = {"Aliases": [ep.name, *att.aliases]}
+        if att.ip is not None:
+            key = "IPv4Address" if att.ip.version == 4 else "IPv6Address"
+            cfg["IPAMConfig"] = {key: str(att.ip)}
+        return cfg
+
+    def _start_container(self, plan: Plan, ep: Endpoint, d: _Daemon) -> dict[str, Any]:
+        api = d.client.api
+        name = docker_name(self.run_id, ep.name)
+        first_net = self._network_ref(plan, ep.attachments[0].network) if ep.attachments else "none"
+        host_config = api.create_host_config(network_mode=first_net)
+        networking = None
+        if ep.attachments:
+            networking = {"EndpointsConfig": {first_net: self._endpoint_config(d, plan, ep, 0)}}
+        created = api.create_container(
+            self._image_for(plan, ep),
+            command=SLEEP_CMD,
+            name=name,
+            hostname=ep.name,
+            labels={ipam.RUN_LABEL: self.run_id, "io.netcheck.node": ep.name},
+            host_config=host_config,
+            networking_config=networking,
+            detach=True,
+        )
+        cid = created["Id"]
+        with self._lock:
+            self._containers.append((d.key, cid))
+        for idx in range(1, len(ep.attachments)):
+            cfg = self._endpoint_config(d, plan, ep, idx)
+            ipam_cfg = cfg.get("IPAMConfig", {})
+            api.connect_container_to_network(
+                cid,
+                self._network_ref(plan, ep.attachments[idx].network),
+                ipv4_address=ipam_cfg.get("IPv4Address"),
+                ipv6_address=ipam_cfg.get("IPv6Address"),
+                aliases=cfg.get("Aliases"),
+            )
+        api.start(cid)
+        info: dict[str, Any] = api.inspect_container(cid)
+        return info
+
+    def _endpoint_node(
+        self, plan: Plan, ep: Endpoint, key: str, info: Mapping[str, Any], facts: dict[str, str]
+    ) -> Node:
+        pid = int(info["State"]["Pid"])
+        netns = f"/proc/{pid}/ns/net"
+        macs = _macs_in(pid)
+        nets = info["NetworkSettings"]["Networks"] or {}
+        interfaces: list[Interface] = []
+        for att in ep.attachments:
+            settings = nets.get(self._network_ref(plan, att.network))
+            if not settings:
+                continue
+            mac = (settings.get("MacAddress") or "").lower() or None
+            ifname = macs.get(mac, "?") if mac else "?"
+            declared = None
+            with contextlib.suppress(KeyError):
+                declared = plan.network(att.network)
+            kind, parent, mode = _link_shape(declared, key)
+            for addr_key, len_key in (
+                ("IPAddress", "IPPrefixLen"),
+                ("GlobalIPv6Address", "GlobalIPv6PrefixLen"),
+            ):
+                raw = settings.get(addr_key)
+                if not raw:
+                    continue
+                address: IPAddress = ipaddress.ip_address(raw)
+                prefix = ipaddress.ip_network(f"{raw}/{settings.get(len_key)}", strict=False)
+                interfaces.append(
+                    Interface(
+                        ifname=ifname,
+                        network=att.network,
+                        address=address,
+                        prefix=prefix,
+                        mac=mac,
+                        kind=kind,
+                        parent=parent,
+                        mode=mode,
+                    )
+                )
+            self._gateway_fact(att.network, key, settings, declared, facts)
+        return Node(
+            name=ep.name,
+            kind=NodeKind.ENDPOINT,
+            netns=netns,
+            interfaces=tuple(interfaces),
+            host=key or None,
+            listen=ep.listen,
+            resolver=RESOLVER,
+        )
+
+    @staticmethod
+    def _gateway_fact(
+        network: str,
+        key: str,
+        settings: Mapping[str, Any],
+        declared: Network | None,
+        facts: dict[str, str],
+    ) -> None:
+        gw = settings.get("Gateway") or ""
+        fact = f"network.{network}.gateway"
+        if fact in facts and facts[fact] != gw:
+            facts[f"{fact}@{key}"] = gw
+        else:
+            facts.setdefault(fact, gw)
+        if declared is None:
+            return
+        given = [s.gateway for s in declared.subnets if s.gateway is not None]
+        if not given and gw:
+            ranges = [s.ip_range for s in declared.subnets if s.ip_range is not None]
+            facts[f"network.{network}.gateway.note"] = (
+                f"no gateway in the scenario; Docker chose {gw}"
+                + (f" (ip_range {ranges[0]})" if ranges else "")
+            )
+
+    # --- teardown ------------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        errors: list[str] = []
+
+        def remove(item: tuple[str, str]) -> None:
+            key, cid = item
+            d = self._daemons.get(key)
+            if d is None or d.client is None:
+                return
+            try:
+                d.client.api.remove_container(cid, force=True, v=True)
+            except Exception as exc:
+                if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                    errors.append(f"container {cid[:12]}: {_api_message(exc)}")
+
+        with contextlib.suppress(Exception):
+            _parallel(remove, list(self._containers))
+        self._containers.clear()
+        for d in self._daemons.values():
+            for name, nid in list(d.networks.items()):
+                try:
+                    d.client.api.remove_network(nid)
+                except Exception as exc:
+                    if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                        errors.append(f"network {name}: {_api_message(exc)}")
+                d.networks.pop(name, None)
+        for d in reversed(list(self._daemons.values())):
+            if d.swarm_ours and d.lab is None:
+                try:
+                    d.client.swarm.leave(force=True)
+                except Exception as exc:
+                    errors.append(f"swarm leave: {_api_message(exc)}")
+            d.swarm_ours = False
+        labs = [d.lab for d in self._daemons.values() if d.lab is not None]
+        for d in self._daemons.values():
+            if d.client is not None:
+                with contextlib.suppress(Exception):
+                    d.client.close()
+        with contextlib.suppress(Exception):
+            _parallel(lambda lab: lab.stop(), labs)
+        self._daemons.clear()
+        if self._underlay is not None:
+            try:
+                self._underlay.teardown()
+            except NetcheckError as exc:
+                errors.append(f"underlay: {exc}")
+            self._underlay = None
+        if self._owner_file is not None:
+            with contextlib.suppress(OSError):
+                self._owner_file.unlink()
+            with contextlib.suppress(OSError):
+                self._owner_file.parent.rmdir()
+            self._owner_file = None
+        for err in errors:
+            log.warning("teardown: %s", err)
+
+
+def _macs_in(pid: int) -> dict[str, str]:
+    """MAC -> interface name inside a container's network namespace.
+
+    The container's own /sys is a sysfs mounted from inside its namespace, so reading it
+    through /proc/PID/root lists its links without entering anything; pyroute2 is the
+    fallback when that view is unavailable.
+    """
+    out: dict[str, str] = {}
+    base = Path(f"/proc/{pid}/root/sys/class/net")
+    try:
+        for dev in base.iterdir():
+            with contextlib.suppress(OSError):
+                out[(dev / "address").read_text().strip().lower()] = dev.name
+    except OSError:
+        pass
+    if out:
+        return out
+    try:
+        from pyroute2 import IPRoute
+
+        with IPRoute(netns=f"/proc/{pid}/ns/net", flags=0) as ipr:
+            for link in ipr.get_links():
+                mac = link.get_attr("IFLA_ADDRESS")
+                if mac:
+                    out[str(mac).lower()] = str(link.get_attr("IFLA_IFNAME"))
+    except Exception as exc:
+        log.debug("cannot list links of pid %d: %s", pid, exc)
+    return out
+
+
+def _link_shape(net: Network | None, host: str) -> tuple[str, str | None, str | None]:
+    if net is None:
+        return "veth", None, None
+    parent = f"{host}:{net.parent}" if net.parent and host else net.parent
+    if net.driver is Driver.MACVLAN:
+        return "macvlan", parent, (net.macvlan_mode.value if net.macvlan_mode else "bridge")
+    if net.driver is Driver.IPVLAN:
+        return "ipvlan", parent, (net.ipvlan_mode.value if net.ipvlan_mode else "l2")
+    return "veth", None, None
