@@ -1,0 +1,393 @@
+"""The host's network state, as far as reachability depends on it: a snapshot to diff later.
+
+Links, addresses, routes and rules come from netlink (pyroute2); the sysctls that decide
+forwarding and reverse-path filtering come from procfs. Net sysctls are per namespace and
+the main process never calls setns, so a namespace's sysctls are read by a short-lived
+forked child that enters it. Docker networks are read when a daemon answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from netcheck.model.results import Topology
+
+log = logging.getLogger(__name__)
+
+ROOT = "host"  # the key of the machine's own (root) namespace in a snapshot
+
+# Per-interface sysctls that decide whether a packet is forwarded, answered or dropped.
+CONF_KEYS = ("rp_filter", "log_martians", "arp_ignore", "arp_announce", "forwarding")
+GLOBAL_KEYS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
+
+_SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+_TABLES = {253: "default", 254: "main", 255: "local"}
+_PROTOS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}
+_RULE_MATCHES = (("FRA_IIFNAME", "iif"), ("FRA_OIFNAME", "oif"), ("FRA_FWMARK", "fwmark"))
+_RULE_ACTIONS = {1: "lookup", 2: "goto", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetnsSnapshot:
+    """One namespace: links by name (attributes as text), addresses, routes, rules, sysctls."""
+
+    links: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # ifname -> cidrs
+    routes: tuple[str, ...] = ()  # one line each, `ip route` style
+    rules: tuple[str, ...] = ()
+    sysctls: Mapping[str, str] = field(default_factory=dict)  # "net.ipv4.conf.eth0.rp_filter"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostSnapshot:
+    taken_at: str
+    hostname: str
+    kernel: str
+    # ROOT for the machine itself; a lab's node names for the namespaces a run built.
+    namespaces: Mapping[str, NetnsSnapshot] = field(default_factory=dict)
+    # None: no Docker daemon answered (not the same as a daemon with no networks).
+    docker_networks: Mapping[str, Mapping[str, str]] | None = None
+    run_id: str | None = None  # set when taken of a run's topology: names carry it
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _attr(msg: Any, name: str) -> Any:
+    return msg.get_attr(name)
+
+
+def _links(ipr: Any) -> tuple[dict[str, dict[str, str]], dict[int, str]]:
+    links: dict[str, dict[str, str]] = {}
+    names: dict[int, str] = {}
+    msgs = list(ipr.get_links())
+    for msg in msgs:
+        names[int(msg["index"])] = str(_attr(msg, "IFLA_IFNAME"))
+    for msg in msgs:
+        name = names[int(msg["index"])]
+        info = _attr(msg, "IFLA_LINKINFO")
+        kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+        attrs: dict[str, str] = {
+            "state": str(_attr(msg, "IFLA_OPERSTATE") or "UNKNOWN"),
+            "mtu": str(_attr(msg, "IFLA_MTU") or 0),
+        }
+        if kind:
+            attrs["kind"] = str(kind)
+        if info is not None and kind in ("macvlan", "macvtap", "ipvlan", "vxlan"):
+            data = info.get_attr("IFLA_INFO_DATA")
+            if data is not None:
+                for key in ("IFLA_MACVLAN_MODE", "IFLA_IPVLAN_MODE", "IFLA_VXLAN_ID"):
+                    value = data.get_attr(key)
+                    if value is not None:
+                        attrs["mode" if key.endswith("MODE") else "vni"] = str(value)
+        master = _attr(msg, "IFLA_MASTER")
+        if master:
+            attrs["master"] = names.get(int(master), str(master))
+        parent = _attr(msg, "IFLA_LINK")
+        if parent and int(parent) != int(msg["index"]):
+            # A parent in another namespace (veth peer) shows as an index only.
+            attrs["link"] = names.get(int(parent), f"if{parent}")
+        links[name] = attrs
+    return links, names
+
+
+def _addresses(ipr: Any, names: Mapping[int, str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for msg in ipr.get_addr():
+        ifname = names.get(int(msg["index"]), str(msg["index"]))
+        addr = _attr(msg, "IFA_ADDRESS") or _attr(msg, "IFA_LOCAL")
+        if addr is None:
+            continue
+        out.setdefault(ifname, []).append(f"{addr}/{msg['prefixlen']}")
+    return {k: tuple(sorted(v)) for k, v in sorted(out.items())}
+
+
+def _route_line(msg: Any, names: Mapping[int, str]) -> str:
+    dst = _attr(msg, "RTA_DST")
+    parts = [f"{dst}/{msg['dst_len']}" if dst else "default"]
+    gateway = _attr(msg, "RTA_GATEWAY")
+    if gateway:
+        parts.append(f"via {gateway}")
+    oif = _attr(msg, "RTA_OIF")
+    if oif:
+        parts.append(f"dev {names.get(int(oif), oif)}")
+    table = int(_attr(msg, "RTA_TABLE") or msg["table"])
+    if table != 254:
+        parts.append(f"table {_TABLES.get(table, table)}")
+    proto = int(msg["proto"])
+    if proto in _PROTOS and proto != 3:
+        parts.append(f"proto {_PROTOS[proto]}")
+    scope = int(msg["scope"])
+    if scope:
+        parts.append(f"scope {_SCOPES.get(scope, scope)}")
+    src = _attr(msg, "RTA_PREFSRC")
+    if src:
+        parts.append(f"src {src}")
+    if int(msg["type"]) not in (1, 2):  # not unicast/local: blackhole, unreachable, ...
+        parts.append(f"type {msg['type']}")
+    return " ".join(str(p) for p in parts)
+
+
+def _routes(ipr: Any, names: Mapping[int, str]) -> tuple[str, ...]:
+    lines = set()
+    for family, label in ((socket.AF_INET, ""), (socket.AF_INET6, "inet6 ")):
+        for msg in ipr.route("dump", family=family):
+            table = int(_attr(msg, "RTA_TABLE") or msg["table"])
+            if table == 255:  # the local table mirrors addresses; its churn is noise
+                continue
+            lines.add(label + _route_line(msg, names))
+    return tuple(sorted(lines))
+
+
+def _rules(ipr: Any) -> tuple[str, ...]:
+    lines = []
+    for family, label in ((socket.AF_INET, ""), (socket.AF_INET6, "inet6 ")):
+        for msg in ipr.get_rules(family=family):
+            prio = _attr(msg, "FRA_PRIORITY") or 0
+            parts = [f"{prio}:"]
+            src = _attr(msg, "FRA_SRC")
+            parts.append(f"from {src}/{msg['src_len']}" if src else "from all")
+            dst = _attr(msg, "FRA_DST")
+            if dst:
+                parts.append(f"to {dst}/{msg['dst_len']}")
+            for key, word in _RULE_MATCHES:
+                value = _attr(msg, key)
+                if value:
+                    parts.append(f"{word} {value}")
+            action = int(msg["action"])
+            table = int(_attr(msg, "FRA_TABLE") or msg["table"])
+            word = _RULE_ACTIONS.get(action, f"action{action}")
+            parts.append(f"{word} {_TABLES.get(table, table)}" if action == 1 else word)
+            lines.append(label + " ".join(str(p) for p in parts))
+    return tuple(sorted(lines))
+
+
+def read_sysctls_here(ifnames: Iterable[str] | None = None) -> dict[str, str]:
+    """The sysctls that matter, as seen by this process's namespace."""
+    base = Path("/proc/sys/net/ipv4/conf")
+    values: dict[str, str] = {}
+    for key in GLOBAL_KEYS:
+        path = Path("/proc/sys") / key.replace(".", "/")
+        try:
+            values[key] = path.read_text(encoding="ascii").strip()
+        except OSError:
+            continue
+    try:
+        present = sorted(p.name for p in base.iterdir())
+    except OSError:
+        return values
+    wanted = set(ifnames) | {"all", "default"} if ifnames is not None else set(present)
+    for ifname in present:
+        if ifname not in wanted:
+            continue
+        for key in CONF_KEYS:
+            try:
+                text = (base / ifname / key).read_text(encoding="ascii").strip()
+            except OSError:
+                continue
+            values[f"net.ipv4.conf.{ifname}.{key}"] = text
+    return values
+
+
+def _enter_netns(path: str) -> None:
+    import ctypes
+    import ctypes.util
+
+    setns = getattr(os, "setns", None)  # Python >= 3.12
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if setns is not None:
+            setns(fd, 0x40000000)
+            return
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.setns(fd, 0x40000000) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def read_sysctls(netns: str | None) -> dict[str, str]:
+    """Sysctls of `netns` (a path), or of our own namespace when None."""
+    if netns is None:
+        return read_sysctls_here()
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child: enter, read, report, leave without cleanup
+        code = 1
+        try:
+            os.close(rfd)
+            _enter_netns(netns)
+            data = json.dumps(read_sysctls_here()).encode()
+            with os.fdopen(wfd, "wb") as fh:
+                fh.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as fh:
+        raw = fh.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or not raw:
+        log.warning("could not read sysctls in %s", netns)
+        return {}
+    values = json.loads(raw)
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def snapshot_netns(netns: str | None) -> NetnsSnapshot:
+    """Read one namespace (a path such as /run/netns/X), or our own when None."""
+    from pyroute2 import IPRoute
+
+    kwargs: dict[str, Any] = {} if netns is None else {"netns": netns, "flags": 0}
+    with IPRoute(**kwargs) as ipr:
+        links, names = _links(ipr)
+        addresses = _addresses(ipr, names)
+        routes = _routes(ipr, names)
+        rules = _rules(ipr)
+    return NetnsSnapshot(
+        links=links, addresses=addresses, routes=routes, rules=rules, sysctls=read_sysctls(netns)
+    )
+
+
+def docker_networks(docker_host: str | None = None) -> dict[str, dict[str, str]] | None:
+    """Docker networks with what decides reachability, or None when no daemon answers."""
+    try:
+        import docker
+
+        client = (
+            docker.DockerClient(base_url=docker_host)
+            if docker_host
+            else (docker.from_env(timeout=3))
+        )
+        try:
+            nets = client.networks.list()
+        finally:
+            client.close()
+    except Exception as exc:  # any failure means "no daemon to read"
+        log.debug("docker networks: %s", exc)
+        return None
+    out: dict[str, dict[str, str]] = {}
+    for net in nets:
+        attrs = net.attrs or {}
+        info: dict[str, str] = {"driver": str(attrs.get("Driver", ""))}
+        for key, value in sorted((attrs.get("Options") or {}).items()):
+            info[f"option.{key}"] = str(value)
+        configs = (attrs.get("IPAM") or {}).get("Config") or []
+        for i, cfg in enumerate(configs):
+            for key in ("Subnet", "Gateway", "IPRange"):
+                if cfg.get(key):
+                    info[f"ipam.{i}.{key.lower()}"] = str(cfg[key])
+        if attrs.get("Internal"):
+            info["internal"] = "true"
+        out[str(attrs.get("Name", net.name))] = info
+    return out
+
+
+def _header(run_id: str | None = None) -> dict[str, Any]:
+    return {
+        "taken_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "hostname": platform.node(),
+        "kernel": platform.release(),
+        "run_id": run_id,
+    }
+
+
+def take_snapshot(*, docker: bool = True, docker_host: str | None = None) -> HostSnapshot:
+    """`netcheck snapshot`: this machine's own namespace, and its Docker networks."""
+    return HostSnapshot(
+        **_header(),
+        namespaces={ROOT: snapshot_netns(None)},
+        docker_networks=docker_networks(docker_host) if docker else None,
+    )
+
+
+def snapshot_topology(
+    topology: Topology, *, root: bool = True, docker_host: str | None = None
+) -> HostSnapshot:
+    """A run's snapshot, taken before teardown: every namespace the run built (by node name),
+    the machine's own namespace, and Docker networks when the runtime is docker."""
+    namespaces: dict[str, NetnsSnapshot] = {}
+    if root:
+        namespaces[ROOT] = snapshot_netns(None)
+    for name, node in sorted(topology.nodes.items()):
+        try:
+            namespaces[name] = snapshot_netns(node.netns)
+        except OSError as exc:
+            log.warning("snapshot of %s (%s): %s", name, node.netns, exc)
+    nets = docker_networks(docker_host) if topology.runtime == "docker" else None
+    return HostSnapshot(**_header(topology.run_id), namespaces=namespaces, docker_networks=nets)
+
+
+# --- (de)serialising ------------------------------------------------------------------------
+
+
+def snapshot_to_dict(snap: HostSnapshot) -> dict[str, Any]:
+    return {
+        "taken_at": snap.taken_at,
+        "hostname": snap.hostname,
+        "kernel": snap.kernel,
+        "run_id": snap.run_id,
+        "namespaces": {
+            name: {
+                "links": {k: dict(v) for k, v in ns.links.items()},
+                "addresses": {k: list(v) for k, v in ns.addresses.items()},
+                "routes": list(ns.routes),
+                "rules": list(ns.rules),
+                "sysctls": dict(ns.sysctls),
+            }
+            for name, ns in snap.namespaces.items()
+        },
+        "docker_networks": (
+            None
+            if snap.docker_networks is None
+            else {k: dict(v) for k, v in snap.docker_networks.items()}
+        ),
+    }
+
+
+def _str_map(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        raise ValueError(f"expected an object, got {type(data).__name__}")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _str_tuple(data: Any) -> tuple[str, ...]:
+    if not isinstance(data, list):
+        raise ValueError(f"expected a list, got {type(data).__name__}")
+    return tuple(str(v) for v in data)
+
+
+def snapshot_from_dict(data: Any) -> HostSnapshot:
+    """Inverse of snapshot_to_dict; raises ValueError on a malformed document."""
+    if not isinstance(data, dict):
+        raise ValueError("snapshot: not an object")
+    namespaces = {}
+    for name, ns in (data.get("namespaces") or {}).items():
+        if not isinstance(ns, dict):
+            raise ValueError(f"snapshot.namespaces.{name}: not an object")
+        namespaces[str(name)] = NetnsSnapshot(
+            links={str(k): _str_map(v) for k, v in (ns.get("links") or {}).items()},
+            addresses={str(k): _str_tuple(v) for k, v in (ns.get("addresses") or {}).items()},
+            routes=_str_tuple(ns.get("routes") or []),
+            rules=_str_tuple(ns.get("rules") or []),
+            sysctls=_str_map(ns.get("sysctls") or {}),
+        )
+    nets = data.get("docker_networks")
+    return HostSnapshot(
+        taken_at=str(data.get("taken_at", "")),
+        hostname=str(data.get("hostname", "")),
+        kernel=str(data.get("kernel", "")),
+        run_id=None if data.get("run_id") is None else str(data["run_id"]),
+        namespaces=namespaces,
+        docker_networks=None if nets is None else {str(k): _str_map(v) for k, v in nets.items()},
+    )

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from netcheck.baseline.diff import diff_records, diff_snapshots
+from netcheck.baseline.snapshot import (
+    ROOT,
+    HostSnapshot,
+    NetnsSnapshot,
+    snapshot_from_dict,
+    snapshot_to_dict,
+)
+from netcheck.model.results import Observation, Outcome
+from tests.baseline.records import record, verdict
+
+
+def snap(run_id: str | None = None, **ns: NetnsSnapshot) -> HostSnapshot:
+    return HostSnapshot(
+        taken_at="t",
+        hostname="h",
+        kernel="k",
+        namespaces=ns,
+        run_id=run_id,
+        docker_networks={"pub": {"driver": "macvlan", "option.parent": "eth0"}},
+    )
+
+
+BASE = NetnsSnapshot(
+    links={"trunk0.136": {"state": "UP", "mtu": "1500", "kind": "veth"}},
+    addresses={"trunk0.136": ("10.136.0.2/24",)},
+    routes=("10.136.0.0/24 dev trunk0.136 proto kernel scope link src 10.136.0.2",),
+    rules=("0: from all lookup local",),
+    sysctls={"net.ipv4.conf.trunk0.136.rp_filter": "2", "net.ipv4.ip_forward": "1"},
+)
+
+
+def test_sysctl_change_named_like_an_operator_would() -> None:
+    after = NetnsSnapshot(
+        links=BASE.links,
+        addresses=BASE.addresses,
+        routes=BASE.routes,
+        rules=BASE.rules,
+        sysctls={"net.ipv4.conf.trunk0.136.rp_filter": "1", "net.ipv4.ip_forward": "1"},
+    )
+    changes = diff_snapshots(snap(**{ROOT: BASE}), snap(**{ROOT: after}))
+    assert [c.text for c in changes] == ["rp_filter on trunk0.136 went 2 -> 1"]
+
+
+def test_lab_namespace_changes_name_the_node() -> None:
+    after = NetnsSnapshot(sysctls={"net.ipv4.ip_forward": "0"})
+    before = NetnsSnapshot(sysctls={"net.ipv4.ip_forward": "1"})
+    changes = diff_snapshots(snap(router=before), snap(router=after))
+    assert [c.text for c in changes] == ["router: ip_forward went 1 -> 0"]
+
+
+def test_links_routes_rules_docker() -> None:
+    after = NetnsSnapshot(
+        links={"trunk0.136": {"state": "DOWN", "mtu": "1500", "kind": "veth"}},
+        addresses={},
+        routes=(),
+        rules=("0: from all lookup local", "100: from 10.0.0.0/8 lookup 7"),
+        sysctls=BASE.sysctls,
+    )
+    b = snap(**{ROOT: BASE})
+    a = HostSnapshot(
+        taken_at="t",
+        hostname="h",
+        kernel="k",
+        namespaces={ROOT: after},
+        docker_networks={"pub": {"driver": "macvlan", "option.parent": "eth1"}},
+    )
+    texts = [c.text for c in diff_snapshots(b, a)]
+    assert (
+        "link trunk0.136 changed: kind=veth mtu=1500 state=UP -> kind=veth mtu=1500 "
+        "state=DOWN" in texts
+    )
+    assert "address trunk0.136 is gone (was 10.136.0.2/24)" in texts
+    assert (
+        "route removed: 10.136.0.0/24 dev trunk0.136 proto kernel scope link src "
+        "10.136.0.2" in texts
+    )
+    assert "rule added: 100: from 10.0.0.0/8 lookup 7" in texts
+    assert any(t.startswith("docker-network pub changed") for t in texts)
+
+
+def test_run_ids_in_names_are_not_changes() -> None:
+    b = snap("aaaaaa", **{ROOT: NetnsSnapshot(links={"nc-aaaaaa-br": {"state": "UP"}})})
+    a = snap("bbbbbb", **{ROOT: NetnsSnapshot(links={"nc-bbbbbb-br": {"state": "UP"}})})
+    assert diff_snapshots(b, a) == ()
+
+
+def test_snapshot_round_trip() -> None:
+    s = snap("abc", **{ROOT: BASE, "router": NetnsSnapshot()})
+    assert snapshot_from_dict(snapshot_to_dict(s)) == s
+
+
+def test_record_diff_carries_host_changes() -> None:
+    a = record("a", verdict("icmp:c1->c2", Outcome.PASS, Observation.ANSWERED))
+    b = record("b", verdict("icmp:c1->c2", Outcome.FAIL, Observation.SILENT))
+    diff = diff_records(
+        a,
+        b,
+        snap(router=NetnsSnapshot(sysctls={"net.ipv4.ip_forward": "1"})),
+        snap(router=NetnsSnapshot(sysctls={"net.ipv4.ip_forward": "0"})),
+    )
+    assert diff.has_regressions
+    assert [c.text for c in diff.host_changes] == ["router: ip_forward went 1 -> 0"]
