@@ -1,0 +1,205 @@
+"""Decide what the netns runtime builds for each endpoint, before touching the kernel.
+
+Pure: Plan + kernel features in, per-endpoint interface specs (addresses from IPAM, names,
+parents, modes, MACs) and the endpoints that cannot be built (with the reason) out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from netcheck.model.plan import (
+    Driver,
+    Endpoint,
+    IPAddress,
+    IpvlanMode,
+    MacvlanMode,
+    Network,
+    Plan,
+    Subnet,
+)
+from netcheck.runtime.naming import LOCAL_HOST
+from netcheck.runtime.netns.ipam import IpamError, allocate, gateway_of
+
+OVERLAY_REASON = "overlay networks need the docker runtime (swarm)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttachmentSpec:
+    network: str
+    driver: Driver
+    ifname: str  # inside the endpoint: eth0, eth1... in attachment order, like Docker
+    address: IPAddress
+    subnet: Subnet
+    gateway: IPAddress | None  # the default route's next hop, None for internal networks
+    parent: str | None  # macvlan/ipvlan: the host interface it hangs off
+    mode: str | None  # macvlan/ipvlan mode
+    mtu: int | None
+    mac: str | None  # None: let the kernel choose (passthru, ipvlan, IPv6-only)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointSpec:
+    name: str
+    host: str  # a lab host name, or LOCAL_HOST for the implicit one
+    attachments: tuple[AttachmentSpec, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointLayout:
+    endpoints: tuple[EndpointSpec, ...]
+    unavailable: Mapping[str, str]
+    # Host (or LOCAL_HOST) -> bridge-driver networks that need a bridge in that host.
+    host_bridges: Mapping[str, tuple[str, ...]]
+
+    @property
+    def uses_local_host(self) -> bool:
+        return any(ep.host == LOCAL_HOST for ep in self.endpoints)
+
+
+def docker_mac(address: IPAddress) -> str | None:
+    """Docker's MAC for an IPv4 container address: 02:42 followed by the address bytes."""
+    if not isinstance(address, ipaddress.IPv4Address):
+        return None
+    return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)
+
+
+def _host_for(plan: Plan, ep: Endpoint) -> tuple[str | None, str | None]:
+    """(host, None) or (None, reason)."""
+    if ep.host is not None:
+        if not any(h.name == ep.host for h in plan.lab.hosts):
+            return None, f"host {ep.host!r} is not a lab host"
+        return ep.host, None
+    if not plan.lab.hosts:
+        return LOCAL_HOST, None
+    if len(plan.lab.hosts) == 1:
+        return plan.lab.hosts[0].name, None
+    return None, "endpoint names no host and the lab has several"
+
+
+def _driver_problem(plan: Plan, host: str, net: Network, has: Iterable[str]) -> str | None:
+    features = set(has)
+    if net.driver is Driver.OVERLAY:
+        return OVERLAY_REASON
+    if net.driver is Driver.IPVLAN and "ipvlan" not in features:
+        return "kernel lacks ipvlan (CONFIG_IPVLAN)"
+    if net.driver is Driver.MACVLAN and "macvlan" not in features:
+        return "kernel lacks macvlan (CONFIG_MACVLAN)"
+    if net.driver in (Driver.MACVLAN, Driver.IPVLAN):
+        if net.parent is None:
+            return (
+                f"{net.driver.value} network {net.name!r} has no parent; the netns runtime "
+                "needs one (parent required on this kernel: no dummy device to stand in)"
+            )
+        if host == LOCAL_HOST:
+            return (
+                f"{net.driver.value} parent {net.parent!r} must be an uplink of a lab host; "
+                "the netns runtime never uses the machine's own interfaces"
+            )
+        if not any(u.ifname == net.parent for u in plan.lab.host(host).uplinks):
+            return f"{net.driver.value} parent {net.parent!r} is not an uplink of host {host!r}"
+    if not net.subnets:
+        return f"network {net.name!r} has no subnet"
+    return None
+
+
+def _mode(net: Network) -> str | None:
+    if net.driver is Driver.MACVLAN:
+        return (net.macvlan_mode or MacvlanMode.BRIDGE).value
+    if net.driver is Driver.IPVLAN:
+        return (net.ipvlan_mode or IpvlanMode.L2).value
+    return None
+
+
+def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
+    """Place every endpoint on a host, check its networks can be built, assign addresses.
+
+    IPAM pools are per (host, network), as each Docker daemon keeps its own; fixed
+    addresses of every endpoint on a network are kept out of every pool.
+    """
+    has = frozenset(features)
+    unavailable: dict[str, str] = {}
+    placed: list[tuple[Endpoint, str]] = []
+    for ep in plan.endpoints:
+        host, reason = _host_for(plan, ep)
+        if host is None:
+            unavailable[ep.name] = reason or "no host"
+            continue
+        for att in ep.attachments:
+            try:
+                net = plan.network(att.network)
+            except KeyError:
+                reason = f"network {att.network!r} is not defined"
+                break
+            reason = _driver_problem(plan, host, net, has)
+            if reason is not None:
+                break
+        if reason is not None:
+            unavailable[ep.name] = reason
+            continue
+        placed.append((ep, host))
+
+    # Addresses: one pool per (host, network), requests in endpoint order.
+    fixed_on: dict[str, set[IPAddress]] = {}
+    for ep in plan.endpoints:
+        for att in ep.attachments:
+            if att.ip is not None:
+                fixed_on.setdefault(att.network, set()).add(att.ip)
+    pools: dict[tuple[str, str], list[tuple[str, IPAddress | None]]] = {}
+    for ep, host in placed:
+        for att in ep.attachments:
+            pools.setdefault((host, att.network), []).append((ep.name, att.ip))
+    assigned: dict[tuple[str, str], tuple[IPAddress, Subnet]] = {}
+    failed: dict[str, str] = {}
+    for (host, net_name), requests in pools.items():
+        own = {ip for _, ip in requests if ip is not None}
+        try:
+            got = allocate(
+                plan.network(net_name), requests, also_taken=fixed_on.get(net_name, set()) - own
+            )
+        except IpamError as exc:
+            # A pool that cannot be served fails every endpoint in it: say why, build the rest.
+            for ep_name, _ in requests:
+                failed.setdefault(ep_name, f"IPAM on host {host!r}: {exc}")
+            continue
+        for ep_name, value in got.items():
+            assigned[(ep_name, net_name)] = value
+    unavailable.update(failed)
+
+    specs: list[EndpointSpec] = []
+    bridges: dict[str, list[str]] = {}
+    for ep, host in placed:
+        if ep.name in failed:
+            continue
+        atts: list[AttachmentSpec] = []
+        for index, att in enumerate(ep.attachments):
+            net = plan.network(att.network)
+            address, subnet = assigned[(ep.name, att.network)]
+            mode = _mode(net)
+            mac: str | None = docker_mac(address)
+            if net.driver is Driver.IPVLAN or mode == MacvlanMode.PASSTHRU.value:
+                mac = None  # ipvlan shares the parent's MAC; passthru takes it over
+            if net.driver is Driver.BRIDGE and net.name not in bridges.setdefault(host, []):
+                bridges[host].append(net.name)
+            atts.append(
+                AttachmentSpec(
+                    network=net.name,
+                    driver=net.driver,
+                    ifname=f"eth{index}",
+                    address=address,
+                    subnet=subnet,
+                    gateway=None if net.internal else gateway_of(subnet),
+                    parent=net.parent if net.driver in (Driver.MACVLAN, Driver.IPVLAN) else None,
+                    mode=mode,
+                    mtu=net.mtu,
+                    mac=mac,
+                )
+            )
+        specs.append(EndpointSpec(name=ep.name, host=host, attachments=tuple(atts)))
+    return EndpointLayout(
+        endpoints=tuple(specs),
+        unavailable=unavailable,
+        host_bridges={h: tuple(n) for h, n in bridges.items()},
+    )

@@ -1,0 +1,606 @@
+"""The netns runtime: a whole lab built from network namespaces with pyroute2.
+
+Layout (every namespace is `nc-<runid>-<node>`):
+
+- `sw`: the switch, one Linux bridge per LAN (an emulated VLAN is its own bridge), STP off,
+  forward delay 0; one veth port per router leg, machine and host uplink.
+- the router: one leg per LAN holding the LAN's gateway, `ip_forward` as the plan says.
+- machines: `eth0` on their LAN, default route via the LAN gateway.
+- hosts: one interface per uplink, named as in the plan (`eth0`, `trunk0.100`), plus a
+  `br-<net>` bridge holding the gateway for each bridge-driver network their endpoints use.
+- endpoints: macvlan/ipvlan children of the host's uplink, moved into the endpoint and named
+  eth0, eth1... in attachment order; bridge networks get a veth into the host's bridge.
+
+Nothing is created in the root namespace: veth peers and macvlan children are created
+directly inside their target namespace. Isolation (macvlan host isolation, private/vepa,
+hairpin) is the kernel's own behaviour; netcheck emulates none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from netcheck.errors import EnvironmentProblem, NetcheckError, RuntimeBuildError, UsageError
+from netcheck.model.plan import Driver, IPAddress, IPNetwork, Lan, NodeKind, Plan
+from netcheck.model.results import Interface, Node, Topology
+from netcheck.runtime import state
+from netcheck.runtime.base import BuildResult, ProgressFn, RuntimeOptions
+from netcheck.runtime.features import KernelFeatures, probe
+from netcheck.runtime.naming import (
+    LOCAL_HOST,
+    NETNS_DIR,
+    RESERVED_NODES,
+    SWITCH,
+    check_ifname,
+    check_node,
+    check_run_id,
+    link_alias,
+    netns_name,
+    netns_path,
+    unique_ifname,
+)
+from netcheck.runtime.netns import nsfs
+from netcheck.runtime.netns.ipam import default_subnet, gateway_of
+from netcheck.runtime.netns.layout import EndpointLayout, resolve
+
+log = logging.getLogger(__name__)
+
+IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
+BRPORT_FORWARDING = 3
+READY_OPERSTATES = frozenset({"UP", "UNKNOWN"})
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, NetlinkError):
+        code = exc.code
+        text = os.strerror(code) if code else str(exc)
+        name = errno.errorcode.get(code, str(code))
+        return f"{text} ({name})"
+    if isinstance(exc, OSError) and exc.errno:
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{os.strerror(exc.errno)}{where}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _default_dst(address: IPAddress) -> str:
+    return "0.0.0.0/0" if address.version == 4 else "::/0"
+
+
+class NetnsRuntime:
+    """Builds a Plan into network namespaces. One instance builds one lab, once."""
+
+    name = "netns"
+
+    def __init__(
+        self,
+        options: RuntimeOptions,
+        *,
+        netns_dir: str = NETNS_DIR,
+        state_dir: str = state.STATE_DIR,
+        ready_timeout: float = 5.0,
+    ) -> None:
+        try:
+            self.run_id = check_run_id(options.run_id)
+        except ValueError as exc:
+            raise UsageError(f"netns runtime: {exc}") from exc
+        self.options = options
+        self._netns_dir = netns_dir
+        self._state_dir = state_dir
+        self._ready_timeout = ready_timeout
+        self._lock = threading.RLock()
+        # path -> raw netlink fd still owned here (-1 once an IPRoute owns it)
+        self._created: dict[str, int] = {}
+        self._ipr: dict[str, IPRoute] = {}  # node key -> socket in that namespace
+        self._state_written = False
+        self._built = False
+        self._step = "starting"
+        self._alias = link_alias(self.run_id)
+        self._features: KernelFeatures | None = None
+
+    # --- public contract ----------------------------------------------------------------
+
+    def build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
+        if os.geteuid() != 0:
+            raise EnvironmentProblem(
+                "the netns runtime needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create "
+                "network namespaces. Run as root, or use a VM/CI runner that allows it"
+            )
+        with self._lock:
+            if self._built or self._created:
+                raise UsageError("netns runtime: this instance already built a lab")
+            self._built = True
+        try:
+            return self._build(plan, progress)
+        except BaseException as exc:
+            step = self._step
+            try:
+                self.teardown()
+            except Exception:
+                log.exception("teardown after a failed build also failed")
+            if isinstance(exc, NetcheckError) or not isinstance(exc, Exception):
+                raise
+            raise RuntimeBuildError(
+                f"netns runtime: {step}: {_describe(exc)}. Everything built was removed"
+            ) from exc
+
+    def teardown(self) -> None:
+        """Remove every namespace this run made (their links go with them) and the state
+        file. Idempotent; each item is forgotten before it is removed, so a second call after
+        an interrupted one carries on where the first stopped."""
+        with self._lock:
+            while self._ipr:
+                _, ipr = self._ipr.popitem()
+                with contextlib.suppress(Exception):
+                    ipr.close()
+            errors: list[str] = []
+            while self._created:
+                path, fd = self._created.popitem()
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                try:
+                    nsfs.remove(path)
+                except OSError as exc:
+                    errors.append(f"{path}: {_describe(exc)}")
+            if self._state_written:
+                state.remove(self.run_id, self._state_dir)
+                self._state_written = False
+            if errors:
+                raise RuntimeBuildError("netns teardown left: " + "; ".join(errors))
+
+    # --- the build ----------------------------------------------------------------------
+
+    def _path(self, node: str) -> str:
+        return netns_path(self.run_id, node, self._netns_dir)
+
+    def _build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
+        started = time.monotonic()
+        self._step = "probing kernel features"
+        features = probe(self.run_id, self._netns_dir)
+        self._features = features
+        self._step = "checking the plan"
+        self._check_names(plan)
+        layout = resolve(plan, features.available)
+        for name, reason in layout.unavailable.items():
+            log.info("endpoint %s not built: %s", name, reason)
+
+        specs = self._namespace_specs(plan, layout)
+        names = tuple(os.path.basename(s.path) for s in specs)
+        state.write(state.for_this_process(self.run_id, self.name, names), self._state_dir)
+        self._state_written = True
+
+        progress(f"creating {len(specs)} namespaces")
+        self._step = "creating namespaces"
+        nsfs.create_many(specs, self._created)
+        key_of = {self._path(k): k for k in self._node_keys(plan, layout)}
+        for path in list(self._created):
+            fd = self._created[path]
+            self._ipr[key_of[path]] = IPRoute(fileno=fd)
+            self._created[path] = -1
+        for key, ipr in self._ipr.items():
+            self._step = f"bringing up lo in {key}"
+            ipr.link("set", index=1, state="up")
+
+        built = _Built()
+        if plan.lab.lans:
+            progress(f"switch: {len(plan.lab.lans)} LAN(s)")
+            self._build_lab(plan, built)
+        if layout.endpoints:
+            progress(f"endpoints: {len(layout.endpoints)}")
+            self._build_host_bridges(plan, layout, built)
+            self._build_endpoints(layout, built)
+        self._step = "installing default routes"
+        for key, gateways in built.routes.items():
+            for gw in gateways:
+                self._step = f"adding default route via {gw} in {key}"
+                self._ipr[key].route("add", dst=_default_dst(gw), gateway=str(gw))
+
+        progress("waiting for links to come up")
+        macs = self._wait_ready(built)
+        topology = self._topology(plan, layout, built, macs, features)
+        # Probes enter namespaces by path; the build sockets are no longer needed.
+        while self._ipr:
+            _, ipr = self._ipr.popitem()
+            ipr.close()
+        log.info(
+            "netns lab %s: %d namespaces in %.2f s", self.run_id, len(specs),
+            time.monotonic() - started,
+        )
+        return BuildResult(topology=topology, unavailable=dict(layout.unavailable))
+
+    def _check_names(self, plan: Plan) -> None:
+        nodes = [ep.name for ep in plan.endpoints]
+        nodes += [m.name for m in plan.lab.machines] + [h.name for h in plan.lab.hosts]
+        if plan.lab.router is not None:
+            nodes.append(plan.lab.router.name)
+        seen: set[str] = set()
+        for node in nodes:
+            try:
+                check_node(node)
+            except ValueError as exc:
+                raise RuntimeBuildError(f"netns runtime: {exc}") from exc
+            if node in RESERVED_NODES:
+                raise RuntimeBuildError(
+                    f"netns runtime: node name {node!r} is reserved for the runtime's own "
+                    f"namespace (nc-{self.run_id}-{node}); rename the node"
+                )
+            if node in seen:
+                raise RuntimeBuildError(f"netns runtime: two nodes are named {node!r}")
+            seen.add(node)
+        for host in plan.lab.hosts:
+            names: set[str] = set()
+            for uplink in host.uplinks:
+                try:
+                    check_ifname(uplink.ifname)
+                except ValueError as exc:
+                    raise RuntimeBuildError(f"netns runtime: host {host.name}: {exc}") from exc
+                if uplink.ifname in names or uplink.ifname == "lo":
+                    raise RuntimeBuildError(
+                        f"netns runtime: host {host.name}: interface {uplink.ifname!r} twice"
+                    )
+                names.add(uplink.ifname)
+
+    def _node_keys(self, plan: Plan, layout: EndpointLayout) -> list[str]:
+        keys: list[str] = []
+        if plan.lab.lans:
+            keys.append(SWITCH)
+        if plan.lab.router is not None:
+            keys.append(plan.lab.router.name)
+        keys += [m.name for m in plan.lab.machines]
+        keys += [h.name for h in plan.lab.hosts]
+        if layout.uses_local_host:
+            keys.append(LOCAL_HOST)
+        keys += [ep.name for ep in layout.endpoints]
+        return keys
+
+    def _namespace_specs(self, plan: Plan, layout: EndpointLayout) -> list[nsfs.NsSpec]:
+        v6 = any(lan.subnet.version == 6 for lan in plan.lab.lans)
+        specs: list[nsfs.NsSpec] = []
+        for key in self._node_keys(plan, layout):
+            sysctls: dict[str, str] = {}
+            if plan.lab.router is not None and key == plan.lab.router.name:
+                value = "1" if plan.lab.router.forward else "0"
+                sysctls["net/ipv4/ip_forward"] = value
+                if v6:
+                    sysctls["net/ipv6/conf/all/forwarding"] = value
+            elif key in layout.host_bridges:
+                # Docker turns forwarding on for its bridges (it does not NAT here, though).
+                sysctls["net/ipv4/ip_forward"] = "1"
+            specs.append(nsfs.NsSpec(path=self._path(key), sysctls=sysctls))
+        return specs
+
+    # --- lab underlay -------------------------------------------------------------------
+
+    def _build_lab(self, plan: Plan, built: _Built) -> None:
+        sw = self._ipr[SWITCH]
+        used: set[str] = set()
+        bridge_index: dict[str, int] = {}
+        for lan in plan.lab.lans:
+            name = unique_ifname(lan.name, used)
+            used.add(name)
+            self._step = f"creating bridge {name} for LAN {lan.name} in the switch"
+            sw.link(
+                "add", ifname=name, kind="bridge", br_stp_state=0, br_forward_delay=0,
+                mtu=lan.mtu, state="up",
+            )
+            index = sw.link_lookup(ifname=name)[0]
+            sw.link("set", index=index, ifalias=self._alias)
+            bridge_index[lan.name] = index
+            built.bridge_namespaces.add(SWITCH)
+
+        router = plan.lab.router
+        if router is not None:
+            r_used: set[str] = {"lo"}
+            for lan in plan.lab.lans:
+                if lan.gateway is None:
+                    continue
+                leg = unique_ifname(lan.name, r_used)
+                r_used.add(leg)
+                self._wire(lan, bridge_index[lan.name], used, f"{router.name}-{lan.name}",
+                           router.name, leg)
+                self._address(router.name, leg, lan.gateway, lan.subnet)
+                built.ifaces.setdefault(router.name, []).append(
+                    _If(leg, lan.name, lan.gateway, lan.subnet, "veth")
+                )
+
+        for machine in plan.lab.machines:
+            lan = plan.lab.lan(machine.lan)
+            self._wire(lan, bridge_index[lan.name], used, machine.name, machine.name, "eth0")
+            self._address(machine.name, "eth0", machine.ip, lan.subnet)
+            built.ifaces.setdefault(machine.name, []).append(
+                _If("eth0", lan.name, machine.ip, lan.subnet, "veth")
+            )
+            if lan.gateway is not None and lan.gateway != machine.ip:
+                built.routes.setdefault(machine.name, []).append(lan.gateway)
+
+        for host in plan.lab.hosts:
+            route_set = False
+            for uplink in host.uplinks:
+                lan = plan.lab.lan(uplink.lan)
+                index = self._wire(
+                    lan, bridge_index[lan.name], used, f"{host.name}-{uplink.ifname}",
+                    host.name, uplink.ifname,
+                )
+                built.uplink_index[(host.name, uplink.ifname)] = index
+                if uplink.ip is not None:
+                    self._address(host.name, uplink.ifname, uplink.ip, lan.subnet)
+                    if not route_set and lan.gateway is not None and lan.gateway != uplink.ip:
+                        built.routes.setdefault(host.name, []).append(lan.gateway)
+                        route_set = True
+                built.ifaces.setdefault(host.name, []).append(
+                    _If(uplink.ifname, lan.name, uplink.ip, lan.subnet, "veth")
+                )
+
+    def _wire(
+        self, lan: Lan, bridge: int, sw_used: set[str], port_wanted: str, node: str, inner: str
+    ) -> int:
+        """A veth from the LAN's bridge in the switch to `inner` in `node`; both ends up."""
+        sw = self._ipr[SWITCH]
+        port = unique_ifname(port_wanted, sw_used)
+        sw_used.add(port)
+        self._step = f"creating veth {port} (switch, LAN {lan.name}) to {node}:{inner}"
+        sw.link(
+            "add", ifname=port, kind="veth", master=bridge, state="up", mtu=lan.mtu,
+            peer={"ifname": inner, "net_ns_fd": self._path(node), "mtu": lan.mtu},
+        )
+        port_index = sw.link_lookup(ifname=port)[0]
+        sw.link("set", index=port_index, ifalias=self._alias)
+        if lan.hairpin:
+            self._step = f"setting hairpin mode on switch port {port}"
+            sw.brport("set", index=port_index, mode=1)
+        return self._up(node, inner)
+
+    def _up(self, node: str, ifname: str) -> int:
+        ipr = self._ipr[node]
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            raise RuntimeBuildError(f"netns runtime: {ifname} did not appear in {node}")
+        index = int(found[0])
+        self._step = f"bringing up {node}:{ifname}"
+        ipr.link("set", index=index, state="up", ifalias=self._alias)
+        return index
+
+    def _address(self, node: str, ifname: str, address: IPAddress, subnet: IPNetwork) -> None:
+        ipr = self._ipr[node]
+        self._step = f"adding {address}/{subnet.prefixlen} to {node}:{ifname}"
+        index = ipr.link_lookup(ifname=ifname)[0]
+        extra: dict[str, Any] = {}
+        if address.version == 6:
+            extra["flags"] = 0x02  # IFA_F_NODAD: a lab address needs no 1-2 s DAD wait
+        ipr.addr("add", index=index, address=str(address), prefixlen=subnet.prefixlen, **extra)
+
+    # --- endpoints ----------------------------------------------------------------------
+
+    def _host_used(self, plan: Plan, host: str) -> set[str]:
+        used = {"lo"}
+        if host != LOCAL_HOST:
+            used.update(u.ifname for u in plan.lab.host(host).uplinks)
+        return used
+
+    def _build_host_bridges(self, plan: Plan, layout: EndpointLayout, built: _Built) -> None:
+        for host, networks in layout.host_bridges.items():
+            ipr = self._ipr[host]
+            used = built.host_used.setdefault(host, self._host_used(plan, host))
+            for net_name in networks:
+                net = plan.network(net_name)
+                name = unique_ifname(f"br-{net_name}", used)
+                used.add(name)
+                self._step = f"creating bridge {name} for network {net_name} in {host}"
+                extra: dict[str, Any] = {"mtu": net.mtu} if net.mtu else {}
+                ipr.link(
+                    "add", ifname=name, kind="bridge", br_stp_state=0, br_forward_delay=0,
+                    state="up", **extra,
+                )
+                index = ipr.link_lookup(ifname=name)[0]
+                ipr.link("set", index=index, ifalias=self._alias)
+                built.bridge_index[(host, net_name)] = index
+                built.bridge_namespaces.add(host)
+                first = default_subnet(net)
+                for subnet in net.subnets:
+                    gw = gateway_of(subnet)
+                    if gw is None:
+                        continue
+                    self._address(host, name, gw, subnet.subnet)
+                    if host != LOCAL_HOST and subnet is first:
+                        built.ifaces.setdefault(host, []).append(
+                            _If(name, net_name, gw, subnet.subnet, "bridge")
+                        )
+
+    def _build_endpoints(self, layout: EndpointLayout, built: _Built) -> None:
+        for ep in layout.endpoints:
+            host = self._ipr[ep.host]
+            path = self._path(ep.name)
+            for index, att in enumerate(ep.attachments):
+                common: dict[str, Any] = {"net_ns_fd": path}
+                if att.mtu:
+                    common["mtu"] = att.mtu
+                if att.mac:
+                    common["address"] = att.mac
+                where = f"{ep.host}:{att.parent}"
+                if att.driver is Driver.MACVLAN:
+                    self._step = f"creating macvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
+                    parent = built.uplink_index[(ep.host, str(att.parent))]
+                    host.link(
+                        "add", ifname=att.ifname, kind="macvlan", link=parent,
+                        macvlan_mode=att.mode, **common,
+                    )
+                elif att.driver is Driver.IPVLAN:
+                    self._step = f"creating ipvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
+                    parent = built.uplink_index[(ep.host, str(att.parent))]
+                    common.pop("address", None)
+                    host.link(
+                        "add", ifname=att.ifname, kind="ipvlan", link=parent,
+                        ipvlan_mode=IPVLAN_MODES[str(att.mode)], **common,
+                    )
+                else:
+                    used = built.host_used.setdefault(ep.host, {"lo"})
+                    host_end = unique_ifname(f"veth{index}-{ep.name}", used)
+                    used.add(host_end)
+                    bridge = built.bridge_index[(ep.host, att.network)]
+                    self._step = f"creating veth {ep.name}:{att.ifname} to {ep.host}:{host_end}"
+                    peer: dict[str, Any] = {"ifname": att.ifname, **common}
+                    host.link(
+                        "add", ifname=host_end, kind="veth", master=bridge, state="up",
+                        peer=peer, **({"mtu": att.mtu} if att.mtu else {}),
+                    )
+                    host_index = host.link_lookup(ifname=host_end)[0]
+                    host.link("set", index=host_index, ifalias=self._alias)
+                self._up(ep.name, att.ifname)
+                self._address(ep.name, att.ifname, att.address, att.subnet.subnet)
+                built.ifaces.setdefault(ep.name, []).append(
+                    _If(
+                        att.ifname, att.network, att.address, att.subnet.subnet,
+                        "veth" if att.driver is Driver.BRIDGE else att.driver.value,
+                        parent=f"{ep.host}:{att.parent}" if att.parent else None,
+                        mode=att.mode,
+                    )
+                )
+            families: set[int] = set()
+            for att in ep.attachments:
+                if att.gateway is not None and att.gateway.version not in families:
+                    families.add(att.gateway.version)
+                    built.routes.setdefault(ep.name, []).append(att.gateway)
+
+    # --- readiness and the result -------------------------------------------------------
+
+    def _wait_ready(self, built: _Built) -> dict[str, dict[str, str]]:
+        """Poll every namespace until its links are up and bridge ports forward (bounded).
+
+        Returns node -> ifname -> MAC, read from the final dump.
+        """
+        deadline = time.monotonic() + self._ready_timeout
+        pending = set(self._ipr)
+        macs: dict[str, dict[str, str]] = {}
+        not_ready: dict[str, list[str]] = {}
+        delay = 0.002
+        self._step = "waiting for links to come up"
+        while True:
+            for key in sorted(pending):
+                ipr = self._ipr[key]
+                waiting: list[str] = []
+                seen: dict[str, str] = {}
+                for link in ipr.get_links():
+                    ifname = link.get_attr("IFLA_IFNAME")
+                    seen[ifname] = link.get_attr("IFLA_ADDRESS")
+                    if ifname == "lo":
+                        continue
+                    if link.get_attr("IFLA_OPERSTATE") not in READY_OPERSTATES:
+                        waiting.append(f"{ifname} {link.get_attr('IFLA_OPERSTATE')}")
+                if key in built.bridge_namespaces:
+                    for port in ipr.brport("dump"):
+                        port_state = port.get_nested("IFLA_PROTINFO", "IFLA_BRPORT_STATE")
+                        if port_state is not None and port_state != BRPORT_FORWARDING:
+                            name = port.get_attr("IFLA_IFNAME")
+                            waiting.append(f"port {name} state {port_state}")
+                macs[key] = seen
+                if waiting:
+                    not_ready[key] = waiting
+                else:
+                    not_ready.pop(key, None)
+                    pending.discard(key)
+            if not pending:
+                return macs
+            if time.monotonic() >= deadline:
+                detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(not_ready.items()))
+                raise RuntimeBuildError(
+                    f"netns runtime: links not ready after {self._ready_timeout:.0f} s: {detail}"
+                )
+            time.sleep(delay)  # a bounded poll, not a fixed wait
+            delay = min(delay * 2, 0.05)
+
+    def _topology(
+        self,
+        plan: Plan,
+        layout: EndpointLayout,
+        built: _Built,
+        macs: Mapping[str, Mapping[str, str]],
+        features: KernelFeatures,
+    ) -> Topology:
+        def interfaces(node: str) -> tuple[Interface, ...]:
+            return tuple(
+                Interface(
+                    ifname=i.ifname, network=i.network, address=i.address, prefix=i.prefix,
+                    mac=macs.get(node, {}).get(i.ifname), kind=i.kind, parent=i.parent,
+                    mode=i.mode,
+                )
+                for i in built.ifaces.get(node, [])
+            )
+
+        nodes: dict[str, Node] = {}
+        by_name = {ep.name: ep for ep in plan.endpoints}
+        for spec in layout.endpoints:
+            nodes[spec.name] = Node(
+                name=spec.name, kind=NodeKind.ENDPOINT, netns=self._path(spec.name),
+                interfaces=interfaces(spec.name),
+                host=None if spec.host == LOCAL_HOST else spec.host,
+                listen=by_name[spec.name].listen,
+            )
+        for machine in plan.lab.machines:
+            nodes[machine.name] = Node(
+                name=machine.name, kind=NodeKind.MACHINE, netns=self._path(machine.name),
+                interfaces=interfaces(machine.name), listen=machine.listen,
+            )
+        for host in plan.lab.hosts:
+            nodes[host.name] = Node(
+                name=host.name, kind=NodeKind.HOST, netns=self._path(host.name),
+                interfaces=interfaces(host.name), listen=host.listen,
+            )
+        if plan.lab.router is not None:
+            name = plan.lab.router.name
+            nodes[name] = Node(
+                name=name, kind=NodeKind.ROUTER, netns=self._path(name),
+                interfaces=interfaces(name),
+            )
+        facts = dict(features.facts())
+        facts["runtime"] = self.name
+        facts["netns"] = ",".join(netns_name(self.run_id, k) for k in self._node_keys(plan, layout))
+        if plan.lab.router is not None:
+            facts["router_forward"] = "1" if plan.lab.router.forward else "0"
+        return Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts)
+
+
+class _If:
+    """An interface as built, before its MAC is read back."""
+
+    __slots__ = ("address", "ifname", "kind", "mode", "network", "parent", "prefix")
+
+    def __init__(
+        self,
+        ifname: str,
+        network: str,
+        address: IPAddress | None,
+        prefix: IPNetwork | None,
+        kind: str,
+        *,
+        parent: str | None = None,
+        mode: str | None = None,
+    ) -> None:
+        self.ifname = ifname
+        self.network = network
+        self.address = address
+        self.prefix = prefix
+        self.kind = kind
+        self.parent = parent
+        self.mode = mode
+
+
+class _Built:
+    """Bookkeeping of one build (indexes, names taken, routes to add)."""
+
+    def __init__(self) -> None:
+        self.ifaces: dict[str, list[_If]] = {}
+        self.routes: dict[str, list[IPAddress]] = {}
+        self.uplink_index: dict[tuple[str, str], int] = {}
+        self.bridge_index: dict[tuple[str, str], int] = {}
+        self.host_used: dict[str, set[str]] = {}
+        self.bridge_namespaces: set[str] = set()

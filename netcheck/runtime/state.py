@@ -1,0 +1,124 @@
+"""A registry of live runs: /run/netcheck/<runid>.json, so `netcheck clean` can tell a
+killed run's leftovers from a run still in progress.
+
+A run is alive while its process is: the pid *and* that process's start time (from
+/proc/<pid>/stat) must match, so a recycled pid does not keep a dead run's namespaces alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from netcheck.runtime.naming import check_run_id, is_run_id
+
+STATE_DIR = "/run/netcheck"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunState:
+    run_id: str
+    pid: int
+    pid_start: int | None  # /proc/<pid>/stat starttime, clock ticks since boot
+    started: str  # ISO 8601, UTC
+    runtime: str
+    netns: tuple[str, ...]  # namespace names (not paths) the run creates
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "pid": self.pid,
+            "pid_start": self.pid_start,
+            "started": self.started,
+            "runtime": self.runtime,
+            "netns": list(self.netns),
+        }
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of process `pid` in clock ticks since boot, None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    try:
+        return int(fields[19])  # field 22 overall
+    except (IndexError, ValueError):
+        return None
+
+
+def for_this_process(run_id: str, runtime: str, netns: tuple[str, ...]) -> RunState:
+    pid = os.getpid()
+    return RunState(
+        run_id=check_run_id(run_id),
+        pid=pid,
+        pid_start=process_start(pid),
+        started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        runtime=runtime,
+        netns=netns,
+    )
+
+
+def state_path(run_id: str, state_dir: str = STATE_DIR) -> Path:
+    return Path(state_dir) / f"{check_run_id(run_id)}.json"
+
+
+def write(state: RunState, state_dir: str = STATE_DIR) -> Path:
+    """Write atomically, mode 0600 (it names what to delete)."""
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    path = state_path(state.run_id, state_dir)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(state.to_json(), fh, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def read(run_id: str, state_dir: str = STATE_DIR) -> RunState | None:
+    """The run's state, None if there is no (readable, well-formed) state file."""
+    try:
+        raw = json.loads(state_path(run_id, state_dir).read_text(encoding="utf-8"))
+        pid_start = raw.get("pid_start")
+        return RunState(
+            run_id=run_id,
+            pid=int(raw["pid"]),
+            pid_start=int(pid_start) if pid_start is not None else None,
+            started=str(raw.get("started", "")),
+            runtime=str(raw.get("runtime", "")),
+            netns=tuple(str(n) for n in raw.get("netns", ())),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def remove(run_id: str, state_dir: str = STATE_DIR) -> bool:
+    try:
+        state_path(run_id, state_dir).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def run_ids(state_dir: str = STATE_DIR) -> list[str]:
+    """Run ids that have a state file."""
+    with contextlib.suppress(FileNotFoundError):
+        return sorted(
+            p.stem for p in Path(state_dir).iterdir() if p.suffix == ".json" and is_run_id(p.stem)
+        )
+    return []
+
+
+def is_alive(state: RunState) -> bool:
+    """The run's process still exists (same pid, same start time)."""
+    start = process_start(state.pid)
+    if start is None:
+        return False
+    return state.pid_start is None or start == state.pid_start
