@@ -1,0 +1,445 @@
+"""Validated scenario models -> the frozen `Plan`, with every cross-field rule checked.
+
+Errors are collected, not raised one by one: a user fixing a scenario sees all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from netcheck.errors import Location, ScenarioError
+from netcheck.model.plan import (
+    Attachment,
+    Driver,
+    Endpoint,
+    Host,
+    IPAddress,
+    IPNetwork,
+    IpvlanMode,
+    Lab,
+    Lan,
+    Machine,
+    MacvlanMode,
+    Network,
+    NodeKind,
+    Plan,
+    Router,
+    Subnet,
+    Uplink,
+)
+from netcheck.scenario import values
+from netcheck.scenario.checks import (
+    AddressBook,
+    Claim,
+    first_host,
+    inside,
+    overlaps,
+    reserved_reason,
+    subnet_within,
+)
+from netcheck.scenario.paths import LineMap, Path, format_path, line_of
+from netcheck.scenario.schema import AttachmentSpec, NetworkSpec, ScenarioSpec
+from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
+from netcheck.scenario.values import ValueProblem
+
+MTU_OPTION = "com.docker.network.driver.mtu"
+_DOCKER_URL = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")
+_L2_DRIVERS = (Driver.MACVLAN, Driver.IPVLAN)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeInfo:
+    kind: NodeKind
+    path: Path
+    vias: tuple[str, ...]  # networks/LANs a target may be pinned to with node@via
+
+
+class Context:
+    """Where errors go and how paths become locations."""
+
+    def __init__(self, source: str, lines: LineMap) -> None:
+        self.source = source
+        self.lines = lines
+        self.errors: list[ScenarioError] = []
+
+    def line(self, path: Path) -> int:
+        return line_of(self.lines, path)
+
+    def location(self, path: Path) -> Location:
+        return Location(path=self.source, line=self.line(path))
+
+    def error(self, path: Path, message: str, hint: str | None = None) -> None:
+        self.errors.append(ScenarioError(self.location(path), format_path(path), message, hint))
+
+
+class Resolver:
+    def __init__(self, spec: ScenarioSpec, ctx: Context, variables: dict[str, str]) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.variables = variables
+        self.lab_book = AddressBook()  # the lab's physical L2: LAN gateways, machines, uplinks
+        self.nodes: dict[str, NodeInfo] = {}
+
+    def err(self, path: Path, message: str, hint: str | None = None) -> None:
+        self.ctx.error(path, message, hint)
+
+    def claim_lab_ip(self, ip: IPAddress, what: str, path: Path) -> None:
+        earlier = self.lab_book.claim(ip, Claim(what, path, self.ctx.line(path)))
+        if earlier is not None:
+            self.err(path, f"{ip} is already used by {earlier.what} (line {earlier.line})",
+                     "Every address on a LAN must be unique")
+
+    # --- lab -------------------------------------------------------------------------------
+
+    def lans(self) -> tuple[Lan, ...]:
+        out: list[Lan] = []
+        vlans: dict[int, str] = {}
+        router = self.spec.lab.router
+        for name, spec in self.spec.lab.lans.items():
+            path: Path = ("lab", "lans", name)
+            if spec.gateway is not None:
+                self.check_host_ip(spec.gateway, spec.subnet, (*path, "gateway"), f"lan '{name}'")
+                self.claim_lab_ip(spec.gateway, f"the gateway of lan '{name}'", (*path, "gateway"))
+            elif router is not None:
+                self.err(
+                    path, f"lan '{name}' needs a gateway: the router has a leg on every LAN",
+                    f"Add gateway: {first_host(spec.subnet)}",
+                )
+            if spec.vlan is not None:
+                if spec.vlan in vlans:
+                    self.err((*path, "vlan"),
+                             f"vlan {spec.vlan} is already used by lan '{vlans[spec.vlan]}'")
+                vlans.setdefault(spec.vlan, name)
+            for other in out:
+                if overlaps(spec.subnet, other.subnet):
+                    self.err((*path, "subnet"),
+                             f"{spec.subnet} overlaps lan '{other.name}' ({other.subnet})",
+                             "LANs of one lab need disjoint subnets")
+            out.append(Lan(name=name, subnet=spec.subnet, gateway=spec.gateway, vlan=spec.vlan,
+                           hairpin=spec.hairpin, mtu=spec.mtu, location=self.ctx.location(path)))
+        return tuple(out)
+
+    def check_host_ip(self, ip: IPAddress, subnet: IPNetwork, path: Path, owner: str) -> bool:
+        if not inside(ip, subnet):
+            self.err(path, f"{ip} is not in {owner}'s subnet {subnet}")
+            return False
+        reason = reserved_reason(ip, subnet)
+        if reason is not None:
+            self.err(path, reason, "Use a host address of the subnet")
+            return False
+        return True
+
+    def known_lan(self, lans: dict[str, Lan], name: str, path: Path) -> Lan | None:
+        lan = lans.get(name)
+        if lan is None:
+            self.err(path, f"unknown lan '{name}'", hint_for(name, lans, "lans"))
+        return lan
+
+    def machines(self, lans: dict[str, Lan]) -> tuple[Machine, ...]:
+        out: list[Machine] = []
+        for name, spec in self.spec.lab.machines.items():
+            path: Path = ("lab", "machines", name)
+            lan = self.known_lan(lans, spec.lan, (*path, "lan"))
+            if lan is not None and self.check_host_ip(spec.ip, lan.subnet, (*path, "ip"),
+                                                      f"lan '{lan.name}'"):
+                self.claim_lab_ip(spec.ip, f"machine '{name}'", (*path, "ip"))
+            out.append(Machine(name=name, lan=spec.lan, ip=spec.ip, listen=tuple(spec.listen),
+                               location=self.ctx.location(path)))
+        return tuple(out)
+
+    def hosts(self, lans: dict[str, Lan]) -> tuple[Host, ...]:
+        out: list[Host] = []
+        for name, spec in self.spec.lab.hosts.items():
+            path: Path = ("lab", "hosts", name)
+            uplinks: list[Uplink] = []
+            seen: set[str] = set()
+            for index, up in enumerate(spec.uplinks):
+                up_path: Path = (*path, "uplinks", index)
+                if up.ifname in seen:
+                    self.err((*up_path, "ifname"), f"host '{name}' has two uplinks '{up.ifname}'")
+                seen.add(up.ifname)
+                lan = self.known_lan(lans, up.lan, (*up_path, "lan"))
+                if up.ip is not None and lan is not None and self.check_host_ip(
+                    up.ip, lan.subnet, (*up_path, "ip"), f"lan '{lan.name}'"
+                ):
+                    self.claim_lab_ip(up.ip, f"host '{name}' ({up.ifname})", (*up_path, "ip"))
+                uplinks.append(Uplink(ifname=up.ifname, lan=up.lan, ip=up.ip))
+            if spec.docker is not None and not _DOCKER_URL.match(spec.docker):
+                self.err((*path, "docker"), f"{values.describe(spec.docker)} is not a Docker URL",
+                         "Write ssh://user@host, tcp://host:2376 or unix:///path/docker.sock")
+            out.append(Host(name=name, uplinks=tuple(uplinks), docker_url=spec.docker,
+                            listen=tuple(spec.listen), location=self.ctx.location(path)))
+        return tuple(out)
+
+    def register_nodes(self, lab: Lab) -> None:
+        candidates: list[tuple[str, NodeInfo]] = []
+        if lab.router is not None:
+            has_name = ("lab", "router", "name") in self.ctx.lines
+            path: Path = ("lab", "router", "name") if has_name else ("lab", "router")
+            vias = tuple(lan.name for lan in lab.lans if lan.gateway is not None)
+            candidates.append((lab.router.name, NodeInfo(kind=NodeKind.ROUTER, path=path,
+                                                         vias=vias)))
+        for m in lab.machines:
+            candidates.append((m.name, NodeInfo(kind=NodeKind.MACHINE,
+                                                path=("lab", "machines", m.name), vias=(m.lan,))))
+        for h in lab.hosts:
+            vias = tuple(dict.fromkeys(u.lan for u in h.uplinks))
+            candidates.append((h.name, NodeInfo(kind=NodeKind.HOST, path=("lab", "hosts", h.name),
+                                                vias=vias)))
+        for name, ep in self.spec.endpoints.items():
+            nets = list(ep.networks) if ep.networks is not None else []
+            candidates.append((name, NodeInfo(kind=NodeKind.ENDPOINT, path=("endpoints", name),
+                                              vias=tuple(dict.fromkeys(nets)))))
+        candidates.sort(key=lambda c: self.ctx.line(c[1].path))
+        for name, info in candidates:
+            earlier = self.nodes.get(name)
+            if earlier is not None:
+                self.err(info.path,
+                         f"'{name}' is already the name of a {earlier.kind.value} "
+                         f"(line {self.ctx.line(earlier.path)})",
+                         "Endpoints, machines, hosts and the router share one set of names")
+                continue
+            self.nodes[name] = info
+
+    # --- networks --------------------------------------------------------------------------
+
+    def networks(self) -> tuple[Network, ...]:
+        return tuple(self.network(name, spec) for name, spec in self.spec.networks.items())
+
+    def from_option(self, options: dict[str, str], key: str, current: object, path: Path,
+                    parse: Callable[[str], object]) -> object:
+        """Docker CLI spellings (`-o parent=eth0`) map onto the fields they mean."""
+        if key not in options:
+            return current
+        text = options.pop(key)
+        opt_path: Path = (*path, "options", key)
+        try:
+            value = parse(text)
+        except ValueProblem as problem:
+            self.err(opt_path, problem.message, problem.hint)
+            return current
+        if current is not None and current != value:
+            self.err(opt_path, f"option {key}={text} contradicts {key.rsplit('.', 1)[-1]}: "
+                               f"{getattr(current, 'value', current)}", "Keep only one of them")
+            return current
+        return value
+
+    def network(self, name: str, spec: NetworkSpec) -> Network:
+        path: Path = ("networks", name)
+        options = dict(spec.options)
+        mtu = self.from_option(options, MTU_OPTION, spec.mtu, path, _parse_mtu)
+        parent = self.from_option(options, "parent", spec.parent, path, values.parse_ifname)
+        macvlan_mode = self.from_option(options, "macvlan_mode", spec.macvlan_mode, path,
+                                        _enum_parser(MacvlanMode, "macvlan mode"))
+        ipvlan_mode = self.from_option(options, "ipvlan_mode", spec.ipvlan_mode, path,
+                                       _enum_parser(IpvlanMode, "ipvlan mode"))
+        driver = spec.driver
+        if macvlan_mode is not None and driver is not Driver.MACVLAN:
+            self.err((*path, "macvlan_mode"), f"macvlan_mode does not apply to the {driver} driver",
+                     "Did you mean 'ipvlan_mode'?" if driver is Driver.IPVLAN else
+                     "Remove it: only the macvlan driver has macvlan modes")
+            macvlan_mode = None
+        if ipvlan_mode is not None and driver is not Driver.IPVLAN:
+            self.err((*path, "ipvlan_mode"), f"ipvlan_mode does not apply to the {driver} driver",
+                     "Did you mean 'macvlan_mode'?" if driver is Driver.MACVLAN else
+                     "Remove it: only the ipvlan driver has l2/l3 modes")
+            ipvlan_mode = None
+        if parent is not None and driver not in _L2_DRIVERS:
+            self.err((*path, "parent"), f"parent does not apply to the {driver} driver",
+                     "Only macvlan and ipvlan networks have a parent interface")
+            parent = None
+        if driver is Driver.MACVLAN and macvlan_mode is None:
+            macvlan_mode = MacvlanMode.BRIDGE
+        if driver is Driver.IPVLAN and ipvlan_mode is None:
+            ipvlan_mode = IpvlanMode.L2
+        subnets: list[Subnet] = []
+        for index, sub in enumerate(spec.subnets):
+            sub_path: Path = (*path, "subnets", index)
+            owner = f"network '{name}'"
+            if sub.gateway is not None:
+                self.check_host_ip(sub.gateway, sub.subnet, (*sub_path, "gateway"), owner)
+            if sub.ip_range is not None and not subnet_within(sub.ip_range, sub.subnet):
+                self.err((*sub_path, "ip_range"),
+                         f"ip_range {sub.ip_range} is not inside the subnet {sub.subnet}")
+            for aux_name, aux in sub.aux_addresses.items():
+                if not inside(aux, sub.subnet):
+                    self.err((*sub_path, "aux_addresses", aux_name),
+                             f"{aux} is not in the subnet {sub.subnet}")
+            for other in subnets:
+                if overlaps(sub.subnet, other.subnet):
+                    self.err((*sub_path, "subnet"),
+                             f"{sub.subnet} overlaps {other.subnet} of the same network")
+            subnets.append(Subnet(subnet=sub.subnet, gateway=sub.gateway, ip_range=sub.ip_range,
+                                  aux_addresses=dict(sub.aux_addresses)))
+        return Network(
+            name=name, driver=driver, parent=parent if isinstance(parent, str) else None,
+            macvlan_mode=macvlan_mode if isinstance(macvlan_mode, MacvlanMode) else None,
+            ipvlan_mode=ipvlan_mode if isinstance(ipvlan_mode, IpvlanMode) else None,
+            subnets=tuple(subnets), mtu=mtu if isinstance(mtu, int) else None,
+            internal=spec.internal, attachable=spec.attachable, options=options,
+            location=self.ctx.location(path),
+        )
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    def endpoints(self, lab: Lab, networks: dict[str, Network]) -> tuple[Endpoint, ...]:
+        hosts = {h.name: h for h in lab.hosts}
+        books: dict[str, AddressBook] = {n: AddressBook() for n in networks}
+        out: list[Endpoint] = []
+        for name, spec in self.spec.endpoints.items():
+            path: Path = ("endpoints", name)
+            host = spec.host
+            if host is not None and host not in hosts:
+                hint = (hint_for(host, hosts, "hosts") if hosts else
+                        "The lab declares no hosts: add lab.hosts, or remove 'host'")
+                self.err((*path, "host"), f"unknown host '{host}'", hint)
+            elif host is None and len(hosts) == 1:
+                host = next(iter(hosts))
+            elif host is None and len(hosts) > 1:
+                self.err(path, f"endpoint '{name}' needs a host: the lab has {len(hosts)}",
+                         f"Add host: one of {one_of(hosts)}")
+            refs: list[tuple[str, AttachmentSpec, Path]]
+            if isinstance(spec.networks, list):
+                refs = [(n, AttachmentSpec(), (*path, "networks", i))
+                        for i, n in enumerate(spec.networks)]
+            else:
+                refs = [(n, a or AttachmentSpec(), (*path, "networks", n))
+                        for n, a in spec.networks.items()]
+            attachments: list[Attachment] = []
+            seen: set[str] = set()
+            for net_name, att, att_path in refs:
+                if net_name in seen:
+                    self.err(att_path, f"network '{net_name}' is listed twice")
+                    continue
+                seen.add(net_name)
+                net = networks.get(net_name)
+                if net is None:
+                    self.err(att_path, f"unknown network '{net_name}'",
+                             hint_for(net_name, networks, "networks"))
+                    continue
+                if att.ip is not None:
+                    self.check_fixed_ip(name, net, att.ip, (*att_path, "ip"), books[net_name])
+                if host in hosts and net.driver in _L2_DRIVERS and net.parent is not None:
+                    uplinks = [u.ifname for u in hosts[host].uplinks]
+                    if net.parent not in uplinks:
+                        self.err(att_path,
+                                 f"network '{net_name}' has parent '{net.parent}', which is not "
+                                 f"an uplink of host '{host}'",
+                                 f"{host}'s uplinks: {one_of(uplinks)}" if uplinks else
+                                 f"Host '{host}' has no uplinks: add lab.hosts.{host}.uplinks")
+                attachments.append(Attachment(network=net_name, ip=att.ip,
+                                              aliases=tuple(att.aliases)))
+            out.append(Endpoint(name=name, host=host if host in hosts else None,
+                                attachments=tuple(attachments), image=spec.image,
+                                listen=tuple(spec.listen), location=self.ctx.location(path)))
+        self.check_passthru(out, networks)
+        return tuple(out)
+
+    def check_fixed_ip(self, endpoint: str, net: Network, ip: IPAddress, path: Path,
+                       book: AddressBook) -> None:
+        if not net.subnets:
+            self.err(path, f"network '{net.name}' has no subnets, so it cannot give a fixed ip",
+                     f"Add subnets: to network '{net.name}', or remove the ip")
+            return
+        home = next((s for s in net.subnets if inside(ip, s.subnet)), None)
+        if home is None:
+            listed = ", ".join(str(s.subnet) for s in net.subnets)
+            self.err(path, f"{ip} is not in network '{net.name}' ({listed})")
+            return
+        reason = reserved_reason(ip, home.subnet)
+        if reason is not None:
+            self.err(path, reason, "Use a host address of the subnet")
+            return
+        if ip == home.gateway:
+            self.err(path, f"{ip} is the gateway of network '{net.name}'")
+            return
+        for aux_name, aux in home.aux_addresses.items():
+            if aux == ip:
+                where = " inside ip_range" if home.ip_range and inside(ip, home.ip_range) else ""
+                self.err(path, f"{ip} is reserved by aux_addresses '{aux_name}'{where} "
+                               f"of network '{net.name}'", "Pick another address")
+                return
+        earlier = book.claim(ip, Claim(f"endpoint '{endpoint}'", path, self.ctx.line(path)))
+        if earlier is not None:
+            self.err(path, f"{ip} is already used by {earlier.what} (line {earlier.line})")
+            return
+        if net.driver in _L2_DRIVERS:
+            # macvlan/ipvlan children sit on the physical LAN next to the lab's own hosts.
+            holder = self.lab_book.holder(ip)
+            if holder is not None:
+                self.err(path, f"{ip} is already used by {holder.what} (line {holder.line})",
+                         "A macvlan/ipvlan container shares the LAN with the lab's machines")
+
+    def check_passthru(self, endpoints: list[Endpoint], networks: dict[str, Network]) -> None:
+        """passthru hands the whole parent to one container: a second one cannot get it."""
+        users: dict[tuple[str | None, str], list[tuple[str, str]]] = {}
+        for ep in endpoints:
+            for att in ep.attachments:
+                net = networks.get(att.network)
+                if net is None or net.driver not in _L2_DRIVERS:
+                    continue
+                parent = net.parent or f"<dummy of {net.name}>"
+                users.setdefault((ep.host, parent), []).append((ep.name, net.name))
+        for (host, parent), members in users.items():
+            passthru = [m for m in members
+                        if networks[m[1]].macvlan_mode is MacvlanMode.PASSTHRU]
+            if not passthru or len(members) < 2:
+                continue
+            first, second = members[0], members[1]
+            on = f" of host '{host}'" if host else ""
+            where = f"parent '{parent}'" if not parent.startswith("<") else \
+                f"network '{second[1]}' (no parent)"
+            self.err(("endpoints", second[0], "networks"),
+                     f"macvlan passthru gives {where}{on} to one container, but '{first[0]}' "
+                     f"and '{second[0]}' both use it",
+                     "Use macvlan_mode: bridge, or give each container its own parent")
+
+    # --- the plan --------------------------------------------------------------------------
+
+    def run(self) -> Plan:
+        from netcheck.scenario.expand import expand_expectations
+
+        lans = self.lans()
+        lans_by_name = {lan.name: lan for lan in lans}
+        router_spec = self.spec.lab.router
+        router = None
+        if router_spec is not None:
+            router = Router(name=router_spec.name, forward=router_spec.forward,
+                            location=self.ctx.location(("lab", "router")))
+        lab = Lab(lans=lans, router=router, machines=self.machines(lans_by_name),
+                  hosts=self.hosts(lans_by_name))
+        self.register_nodes(lab)
+        networks = self.networks()
+        endpoints = self.endpoints(lab, {n.name: n for n in networks})
+        expectations = expand_expectations(self.spec.expectations, self.nodes, self.ctx)
+        name = self.spec.name or os.path.splitext(os.path.basename(self.ctx.source))[0]
+        runtime = None if self.spec.runtime in (None, "auto") else self.spec.runtime
+        return Plan(
+            name=name, source=self.ctx.source, description=self.spec.description, lab=lab,
+            networks=networks, endpoints=endpoints, expectations=tuple(expectations),
+            runtime=runtime, image=self.spec.image, variables=dict(self.variables),
+        )
+
+
+def _parse_mtu(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueProblem(f"{values.describe(text)} is not an MTU")
+    mtu = int(text)
+    if not 68 <= mtu <= 65535:
+        raise ValueProblem(f"MTU {mtu} is out of range 68-65535")
+    return mtu
+
+
+def _enum_parser(enum: type[MacvlanMode] | type[IpvlanMode], noun: str) -> Callable[[str], object]:
+    choices = [e.value for e in enum]
+
+    def parse(text: str) -> object:
+        if text not in choices:
+            raise ValueProblem(f"{values.describe(text)} is not a {noun}",
+                               did_you_mean(text, choices) or f"Use one of {one_of(choices)}")
+        return enum(text)
+
+    return parse

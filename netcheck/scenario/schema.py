@@ -1,0 +1,353 @@
+"""The scenario format as pydantic models: the YAML edge. Nothing past the loader sees these.
+
+Values with a small language of their own (addresses, subnets, ports, probes) are parsed
+here by `values`; cross-field rules (an address inside its subnet, references) live in
+`resolve`/`checks`, where every object's line is at hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from netcheck.model.plan import (
+    Driver,
+    IPAddress,
+    IPNetwork,
+    IpvlanMode,
+    MacvlanMode,
+    Port,
+    ProbeSpec,
+)
+from netcheck.scenario import values
+from netcheck.scenario.values import ValueProblem, describe
+
+T = TypeVar("T")
+ERROR_TYPE = "netcheck"
+
+
+def fail(message: str, hint: str | None = None) -> NoReturn:
+    # The message goes through ctx: user text may hold braces the template would eat.
+    ctx: dict[str, Any] = {"message": message}
+    if hint:
+        ctx["hint"] = hint
+    raise PydanticCustomError(ERROR_TYPE, "{message}", ctx)
+
+
+def _wrap(parse: Callable[[object], T]) -> Callable[[object], T]:
+    def validate(value: object) -> T:
+        try:
+            return parse(value)
+        except ValueProblem as problem:
+            fail(problem.message, problem.hint)
+
+    return validate
+
+
+def _no_bool(value: object) -> object:
+    # pydantic's lax mode reads `vlan: true` as 1; YAML users mean a mistake.
+    if isinstance(value, bool):
+        fail(f"expected a number, got {describe(value)}")
+    return value
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str | dict) else value
+
+
+def _option_text(value: object) -> object:
+    # Docker options are strings; YAML reads `true`/`1400` as bool/int.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+_STRING = {"type": "string"}
+
+Name = Annotated[str, PlainValidator(_wrap(values.parse_name)), WithJsonSchema(
+    {"type": "string", "pattern": values.NAME_RE.pattern}
+)]
+IfName = Annotated[str, PlainValidator(_wrap(values.parse_ifname)), WithJsonSchema(
+    {"type": "string", "description": "interface name on the host, e.g. eth0, trunk0.100"}
+)]
+IP = Annotated[IPAddress, PlainValidator(_wrap(values.parse_ip)), WithJsonSchema(
+    {"type": "string", "description": "an IPv4 or IPv6 address"}
+)]
+CIDR = Annotated[IPNetwork, PlainValidator(_wrap(values.parse_network)), WithJsonSchema(
+    {"type": "string", "description": "a subnet in CIDR form, e.g. 172.16.86.0/24"}
+)]
+PortText = Annotated[Port, PlainValidator(_wrap(values.parse_port)), WithJsonSchema(
+    {"type": "string", "pattern": r"^((tcp|udp)/[0-9]+|[0-9]+/(tcp|udp))$",
+     "description": "tcp/PORT or udp/PORT"}
+)]
+Int = Annotated[int, BeforeValidator(_no_bool)]
+Mtu = Annotated[int, BeforeValidator(_no_bool), Field(ge=68, le=65535)]
+
+_PROBE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": r"^(arp|icmp|icmp/df/[0-9]+|tcp/[0-9]+|udp/[0-9]+|dns/\S+)$",
+            "description": "arp, icmp, icmp/df/SIZE, tcp/PORT, udp/PORT or dns/NAME",
+        },
+        {
+            "type": "object",
+            "properties": {
+                "kind": {"enum": values.PROBE_KINDS},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "df_size": {"type": "integer", "minimum": 0},
+                "name": {"type": "string"},
+            },
+            "required": ["kind"],
+            "additionalProperties": False,
+        },
+    ]
+}
+Probe = Annotated[ProbeSpec, PlainValidator(_wrap(values.parse_probe)), WithJsonSchema(
+    _PROBE_SCHEMA
+)]
+Probes = Annotated[
+    list[Probe],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1),
+    WithJsonSchema({"anyOf": [_PROBE_SCHEMA, {"type": "array", "items": _PROBE_SCHEMA,
+                                              "minItems": 1}]}),
+]
+Targets = Annotated[
+    list[str],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "description": "a node, or node@network to pick its address"},
+        {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    ]}),
+]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", coerce_numbers_to_str=True, frozen=True, populate_by_name=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        """`listen:` with nothing after it means the default (an empty list), not null."""
+        if not isinstance(data, dict):
+            return data
+        defaults_not_null = {
+            (f.alias or name)
+            for name, f in cls.model_fields.items()
+            if not f.is_required() and f.get_default(call_default_factory=True) is not None
+        }
+        return {k: v for k, v in data.items() if not (v is None and k in defaults_not_null)}
+
+
+# --- lab -----------------------------------------------------------------------------------
+
+
+class LanSpec(Spec):
+    """One L2 segment of the lab (a LAN, or one VLAN of a trunk)."""
+
+    subnet: CIDR
+    gateway: IP | None = Field(None, description="the router's leg on this LAN")
+    vlan: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=4094)] | None = None
+    hairpin: bool = False
+    mtu: Mtu = 1500
+
+
+class RouterSpec(Spec):
+    name: Name = "router"
+    forward: bool = True
+
+
+class MachineSpec(Spec):
+    """A plain machine on a LAN (a NAS, a database server)."""
+
+    lan: str
+    ip: IP
+    listen: list[PortText] = []
+
+
+class UplinkSpec(Spec):
+    ifname: IfName
+    lan: str
+    ip: IP | None = None
+
+
+class HostSpec(Spec):
+    """A container host with uplinks into the lab's LANs."""
+
+    uplinks: list[UplinkSpec] = []
+    docker: str | None = Field(
+        None, description="a remote Docker daemon: ssh://user@host, tcp://host:2376, unix://..."
+    )
+    listen: list[PortText] = []
+
+
+class LabSpec(Spec):
+    lans: dict[Name, LanSpec] = {}
+    router: RouterSpec | None = Field(None, description="a router with one leg per LAN")
+    machines: dict[Name, MachineSpec] = {}
+    hosts: dict[Name, HostSpec] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _router_key_means_router(cls, data: Any) -> Any:
+        # `router:` alone reads as null; writing the key means "I want a router".
+        if isinstance(data, dict) and "router" in data and data["router"] is None:
+            return {**data, "router": {}}
+        return data
+
+
+# --- networks and endpoints ----------------------------------------------------------------
+
+
+class SubnetSpec(Spec):
+    subnet: CIDR
+    gateway: IP | None = None
+    ip_range: CIDR | None = None
+    aux_addresses: dict[str, IP] = {}
+
+
+class NetworkSpec(Spec):
+    """A Docker network (`docker network create`)."""
+
+    driver: Driver = Driver.BRIDGE
+    parent: IfName | None = None
+    macvlan_mode: MacvlanMode | None = None
+    ipvlan_mode: IpvlanMode | None = None
+    subnets: list[SubnetSpec] = []
+    mtu: Mtu | None = None
+    internal: bool = False
+    attachable: bool = True
+    options: dict[str, Annotated[str, BeforeValidator(_option_text)]] = Field(
+        {}, description="driver options, passed verbatim (docker network create -o)"
+    )
+
+
+class AttachmentSpec(Spec):
+    ip: IP | None = None
+    aliases: list[str] = []
+
+
+def _list_or_map(value: Any) -> str | None:
+    if isinstance(value, list):
+        return "<list>"
+    if isinstance(value, dict):
+        return "<map>"
+    return None
+
+
+NetworkRefs = Annotated[
+    Annotated[list[str], Tag("<list>"), Field(min_length=1)]
+    | Annotated[dict[str, AttachmentSpec | None], Tag("<map>"), Field(min_length=1)],
+    Discriminator(
+        _list_or_map,
+        custom_error_type="list_or_map",
+        custom_error_message=(
+            "expected a list of network names or a mapping of name to ip and aliases"
+        ),
+    ),
+]
+
+
+class EndpointSpec(Spec):
+    """A container."""
+
+    host: str | None = Field(None, description="a lab host; optional with 0 or 1 host")
+    networks: NetworkRefs
+    image: str | None = None
+    listen: list[PortText] = []
+
+
+# --- expectations --------------------------------------------------------------------------
+
+
+class _ExpectationBase(Spec):
+    probe: Probes
+    reason: str | None = Field(None, description="the finding expected to explain it")
+    description: str | None = None
+
+
+class PairExpectation(_ExpectationBase):
+    """from each source to each target (self-pairs skipped)."""
+
+    from_: Targets = Field(alias="from")
+    to: Targets | None = None
+    reachable: bool = True
+    server: str | None = Field(None, description="dns probes: the node to ask")
+
+
+class MeshExpectation(_ExpectationBase):
+    """Every ordered pair within the set."""
+
+    mesh: Annotated[list[str], Field(min_length=2)]
+    reachable: bool = True
+
+
+class IsolatedExpectation(_ExpectationBase):
+    """No pair across the groups reaches, in either direction."""
+
+    isolated: Annotated[
+        list[Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]],
+        Field(min_length=2),
+    ]
+
+
+FORM_KEYS = ("from", "mesh", "isolated")
+
+
+def _form(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    if "mesh" in value:
+        return "<mesh>"
+    if "isolated" in value:
+        return "<isolated>"
+    return "<pair>"
+
+
+ExpectationSpec = Annotated[
+    Annotated[PairExpectation, Tag("<pair>")]
+    | Annotated[MeshExpectation, Tag("<mesh>")]
+    | Annotated[IsolatedExpectation, Tag("<isolated>")],
+    Discriminator(
+        _form,
+        custom_error_type="expectation_form",
+        custom_error_message="expected a mapping with from/to, mesh or isolated",
+    ),
+]
+
+
+class ScenarioSpec(Spec):
+    """A netcheck scenario: a lab, Docker networks, containers, and what should reach what."""
+
+    model_config = ConfigDict(title="netcheck scenario")
+
+    name: str | None = Field(None, description="defaults to the file name")
+    description: str | None = None
+    runtime: Literal["netns", "docker", "auto"] | None = None
+    image: str | None = Field(None, description="default container image")
+    variables: dict[str, str | int | float | bool | None] = Field(
+        {}, description="defaults for ${NAME}; --set NAME=VALUE overrides"
+    )
+    lab: LabSpec = Field(default_factory=lambda: LabSpec.model_validate({}))
+    networks: dict[Name, NetworkSpec] = {}
+    endpoints: dict[Name, EndpointSpec] = {}
+    expectations: list[ExpectationSpec] = []

@@ -1,0 +1,240 @@
+"""Parsers for the small languages inside scalars: addresses, subnets, ports, probes, names.
+
+Pure functions raising `ValueProblem(message, hint)`; the schema wraps them for pydantic and
+the resolver reuses them, so a value means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from netcheck.model.plan import IPAddress, IPNetwork, Port, ProbeKind, ProbeSpec
+from netcheck.scenario.suggest import did_you_mean, hint_for
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+# Linux caps interface names at 15 bytes and forbids '/', ':' and whitespace.
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
+MAX_ICMP_PAYLOAD = 65507
+PROBE_KINDS = [k.value for k in ProbeKind]
+
+
+class ValueProblem(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def describe(value: object) -> str:
+    """A short, user-facing rendering of a value in a message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def parse_name(value: object, what: str = "name") -> str:
+    if not isinstance(value, str):
+        raise ValueProblem(f"expected a {what}, got {describe(value)}")
+    if not NAME_RE.match(value):
+        raise ValueProblem(
+            f"{describe(value)} is not a valid {what}",
+            "Use letters, digits, '_', '.' and '-', starting with a letter or digit "
+            "(at most 63)",
+        )
+    return value
+
+
+def parse_ifname(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueProblem(f"expected an interface name, got {describe(value)}")
+    if not IFNAME_RE.match(value):
+        raise ValueProblem(
+            f"{describe(value)} is not an interface name",
+            "Linux interface names are 1-15 characters of letters, digits, '_', '.', '-'",
+        )
+    return value
+
+
+def parse_ip(value: object) -> IPAddress:
+    if not isinstance(value, str):
+        raise ValueProblem(f"expected an IP address, got {describe(value)}")
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        pass
+    if "/" in value:
+        head = value.split("/", 1)[0].strip()
+        raise ValueProblem(
+            f"{describe(value)} is not an IP address (it has a prefix length)",
+            f"Did you mean '{head}'?",
+        )
+    raise ValueProblem(f"{describe(value)} is not an IP address")
+
+
+def parse_network(value: object) -> IPNetwork:
+    if not isinstance(value, str):
+        raise ValueProblem(f"expected a subnet in CIDR form, got {describe(value)}")
+    text = value.strip()
+    if "/" not in text:
+        raise ValueProblem(
+            f"{describe(value)} is not a subnet: it has no prefix length",
+            "Write it in CIDR form, e.g. '172.16.86.0/24'",
+        )
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        pass
+    try:
+        loose = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueProblem(
+            f"{describe(value)} is not a subnet in CIDR form",
+            "Write it like '172.16.86.0/24' or 'fd00:1::/64'",
+        ) from None
+    raise ValueProblem(f"{describe(value)} has host bits set", f"Did you mean '{loose}'?")
+
+
+def _number(text: str, what: str, low: int, high: int) -> int:
+    if not text.isdigit():
+        raise ValueProblem(f"{describe(text)} is not a {what}")
+    number = int(text)
+    if not low <= number <= high:
+        raise ValueProblem(f"{what} {number} is out of range {low}-{high}")
+    return number
+
+
+def parse_port(value: object) -> Port:
+    """`tcp/80`, or Docker's `80/tcp`."""
+    if not isinstance(value, str):
+        raise ValueProblem(
+            f"expected a port like 'tcp/80', got {describe(value)}",
+            "Write the protocol too: 'tcp/80' or 'udp/53'",
+        )
+    text = value.strip().lower()
+    parts = text.split("/")
+    if len(parts) == 2 and parts[0].isdigit():
+        parts = [parts[1], parts[0]]
+    if len(parts) != 2 or parts[0] not in ("tcp", "udp"):
+        raise ValueProblem(
+            f"{describe(value)} is not a port", "Write 'tcp/PORT' or 'udp/PORT', e.g. 'tcp/80'"
+        )
+    number = _number(parts[1], "port", 1, 65535)
+    return Port(proto=ProbeKind(parts[0]), number=number)
+
+
+def parse_probe(value: object) -> ProbeSpec:
+    if isinstance(value, Mapping):
+        return _probe_mapping(value)
+    if not isinstance(value, str):
+        raise ValueProblem(
+            f"expected a probe, got {describe(value)}",
+            "Probes: arp, icmp, icmp/df/SIZE, tcp/PORT, udp/PORT, dns/NAME",
+        )
+    text = value.strip()
+    word, _, rest = text.partition("/")
+    kind = word.lower()
+    if kind not in PROBE_KINDS:
+        if word.isdigit() and rest.lower() in ("tcp", "udp"):
+            raise ValueProblem(
+                f"{describe(value)} is not a probe", f"Did you mean '{rest.lower()}/{word}'?"
+            )
+        raise ValueProblem(
+            f"{describe(value)} is not a probe",
+            did_you_mean(word, PROBE_KINDS)
+            or "Probes: arp, icmp, icmp/df/SIZE, tcp/PORT, udp/PORT, dns/NAME",
+        )
+    probe_kind = ProbeKind(kind)
+    if probe_kind is ProbeKind.ARP:
+        if rest:
+            raise ValueProblem(f"{describe(value)}: arp takes no argument", "Write 'arp'")
+        return ProbeSpec(kind=probe_kind)
+    if probe_kind is ProbeKind.ICMP:
+        if not rest:
+            return ProbeSpec(kind=probe_kind)
+        df, _, size = rest.partition("/")
+        if df.lower() != "df" or not size:
+            raise ValueProblem(
+                f"{describe(value)} is not an icmp probe",
+                "Write 'icmp', or 'icmp/df/SIZE' for a ping of SIZE payload bytes with DF set",
+            )
+        return ProbeSpec(kind=probe_kind, size=_number(size, "size", 0, MAX_ICMP_PAYLOAD))
+    if probe_kind is ProbeKind.DNS:
+        if not rest:
+            raise ValueProblem(
+                f"{describe(value)} needs a name to resolve", "Write 'dns/NAME', e.g. 'dns/c2'"
+            )
+        return ProbeSpec(kind=probe_kind, qname=_qname(rest))
+    if not rest:
+        raise ValueProblem(
+            f"{describe(value)} needs a port", f"Write '{kind}/PORT', e.g. '{kind}/80'"
+        )
+    return ProbeSpec(kind=probe_kind, port=_number(rest, "port", 1, 65535))
+
+
+def _qname(text: str) -> str:
+    if not _DNS_NAME.match(text):
+        raise ValueProblem(f"{describe(text)} is not a DNS name")
+    return text
+
+
+_PROBE_KEYS = ("kind", "port", "df_size", "name")
+
+
+def _probe_mapping(value: Mapping[Any, Any]) -> ProbeSpec:
+    for key in value:
+        if key not in _PROBE_KEYS:
+            raise ValueProblem(
+                f"unknown key {describe(key)} in a probe",
+                hint_for(str(key), _PROBE_KEYS, "probe keys"),
+            )
+    kind_text = value.get("kind")
+    if not isinstance(kind_text, str):
+        raise ValueProblem("a probe mapping needs 'kind'", f"one of {', '.join(PROBE_KINDS)}")
+    kind = kind_text.strip().lower()
+    if kind not in PROBE_KINDS:
+        raise ValueProblem(
+            f"{describe(kind_text)} is not a probe kind", hint_for(kind, PROBE_KINDS, "kinds")
+        )
+    allowed = {
+        "arp": {"kind"},
+        "icmp": {"kind", "df_size"},
+        "tcp": {"kind", "port"},
+        "udp": {"kind", "port"},
+        "dns": {"kind", "name"},
+    }[kind]
+    for key in value:
+        if key not in allowed:
+            raise ValueProblem(f"'{key}' does not apply to a {kind} probe")
+    text = kind
+    if kind in ("tcp", "udp"):
+        if "port" not in value:
+            raise ValueProblem(f"a {kind} probe needs 'port'")
+        text += f"/{_scalar_text(value['port'])}"
+    elif kind == "icmp" and value.get("df_size") is not None:
+        text += f"/df/{_scalar_text(value['df_size'])}"
+    elif kind == "dns":
+        if "name" not in value:
+            raise ValueProblem("a dns probe needs 'name'")
+        text += f"/{_scalar_text(value['name'])}"
+    return parse_probe(text)
+
+
+def _scalar_text(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueProblem(f"expected a number or name, got {describe(value)}")
+    return str(value)
