@@ -124,7 +124,7 @@ class Resolver:
 
     def check_host_ip(self, ip: IPAddress, subnet: IPNetwork, path: Path, owner: str) -> bool:
         if not inside(ip, subnet):
-            self.err(path, f"{ip} is not in {owner}'s subnet {subnet}")
+            self.err(path, f"{ip} is not in the subnet {subnet} of {owner}")
             return False
         reason = reserved_reason(ip, subnet)
         if reason is not None:
