@@ -1,0 +1,178 @@
+"""The HTML report: one self-contained file (inline CSS, SVG and a small script) that opens
+offline. Rendered by jinja2 with autoescape on; everything that comes from the scenario goes
+through the template's escaping. A Content-Security-Policy lets only the report's own script
+(by hash) run, so even a missed escape could not execute a scenario's `<script>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+import netcheck
+from netcheck.baseline.diff import RunDiff
+from netcheck.model.plan import Plan
+from netcheck.model.results import Outcome, RunRecord, Verdict
+from netcheck.reports.jsonreport import write_text_atomic
+from netcheck.reports.text import packet_line
+from netcheck.reports.topology_svg import TopologyLayout, layout
+
+# Worst first: a cell takes the colour of the worst outcome among its probes.
+SEVERITY = (Outcome.FAIL, Outcome.ERROR, Outcome.SKIP, Outcome.PASS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chip:
+    """One probe in a matrix cell."""
+
+    index: int  # anchor of its details
+    probe: str  # "icmp", "tcp/80", "icmp/df/1400" (+ "@via")
+    kind: str  # arp | icmp | tcp | udp | dns: what the filter works on
+    outcome: str
+    expected: str
+    observed: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Matrix:
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    cells: Mapping[tuple[str, str], tuple[Chip, ...]]
+    kinds: tuple[str, ...]
+
+    def cell(self, source: str, target: str) -> tuple[Chip, ...]:
+        return self.cells.get((source, target), ())
+
+    def worst(self, source: str, target: str) -> str:
+        outcomes = {c.outcome for c in self.cell(source, target)}
+        return next((o.value for o in SEVERITY if o.value in outcomes), "none")
+
+
+def _split_id(vid: str) -> tuple[str, str, str]:
+    probe, _, rest = vid.partition(":")
+    source, _, target = rest.partition("->")
+    return probe, source, target
+
+
+def _endpoints(v: Verdict) -> tuple[str, str, str]:
+    """(probe text, source, target) of a verdict."""
+    if v.result is not None:
+        return str(v.result.probe), v.result.source, v.result.target
+    return _split_id(v.expectation_id)
+
+
+def build_matrix(verdicts: Sequence[Verdict]) -> Matrix:
+    sources: list[str] = []
+    targets: list[str] = []
+    cells: dict[tuple[str, str], list[Chip]] = {}
+    kinds: list[str] = []
+    for i, v in enumerate(verdicts):
+        probe, source, target = _endpoints(v)
+        if not source or not target:
+            continue  # not a path (e.g. a baseline regression case): listed in details only
+        node, _, via = target.partition("@")
+        kind = probe.split("/")[0]
+        if source not in sources:
+            sources.append(source)
+        if node not in targets:
+            targets.append(node)
+        if kind not in kinds:
+            kinds.append(kind)
+        observed = v.result.observation.value if v.result is not None else v.outcome.value
+        chip = Chip(
+            index=i,
+            probe=f"{probe}@{via}" if via else probe,
+            kind=kind,
+            outcome=v.outcome.value,
+            expected="reachable" if v.expected.startswith("reachable") else "unreachable",
+            observed=observed,
+            title=f"{v.expectation_id}: {v.outcome.value.upper()}: {v.message}",
+        )
+        cells.setdefault((source, node), []).append(chip)
+    return Matrix(
+        sources=tuple(sources),
+        targets=tuple(targets),
+        cells={k: tuple(v) for k, v in cells.items()},
+        kinds=tuple(kinds),
+    )
+
+
+def _docker_version(facts: Mapping[str, str]) -> str | None:
+    for key in ("docker_version", "docker.version", "docker", "docker_server_version"):
+        if facts.get(key):
+            return facts[key]
+    return next((v for k, v in facts.items() if "docker" in k.lower() and v), None)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("netcheck.reports", "templates"),
+        autoescape=True,  # every template, whatever its name: the input is untrusted
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["packet_line"] = packet_line
+    return env
+
+
+def _static(name: str) -> str:
+    loader = _environment().loader
+    assert loader is not None
+    source, _, _ = loader.get_source(_environment(), name)
+    return source
+
+
+def _csp(script: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def render(record: RunRecord, plan: Plan | None = None, diff: RunDiff | None = None) -> str:
+    """The whole report as one HTML document."""
+    script = _static("report.js.j2")
+    topo: TopologyLayout = layout(record, plan)
+    counts = record.counts()
+    context = {
+        "record": record,
+        "plan": plan,
+        "diff": diff,
+        "counts": [
+            (o.value, counts[o]) for o in (Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.SKIP)
+        ],
+        "matrix": build_matrix(record.verdicts),
+        "topology": topo,
+        "docker_version": _docker_version(record.facts),
+        "facts": sorted((k, v) for k, v in record.facts.items() if k != "baseline.diff"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "version": netcheck.__version__,
+        # Static files of this package, not input: safe to inline as they are.
+        "css": Markup(_static("report.css.j2")),  # noqa: S704
+        "script": Markup(script),  # noqa: S704
+        "csp": _csp(script),
+    }
+    return _environment().get_template("report.html.j2").render(context)
+
+
+class HtmlReporter:
+    name: str = "html"
+
+    def __init__(self, plan: Plan | None = None, diff: RunDiff | None = None) -> None:
+        self.plan = plan
+        self.diff = diff
+
+    def write(self, record: RunRecord, path: Path) -> None:
+        write_text_atomic(Path(path), render(record, self.plan, self.diff))
