@@ -99,17 +99,23 @@ def _create_one(spec: NsSpec, created: dict[str, int]) -> None:
     created[path] = sock.detach()
 
 
-def create_many(specs: Sequence[NsSpec], created: dict[str, int]) -> None:
+def create_many(
+    specs: Sequence[NsSpec], created: dict[str, int], *, share_dir: bool = True
+) -> None:
     """Create each namespace; fill `created` (path -> fd of a NETLINK_ROUTE socket in it).
 
     `created` is filled as it goes, so after a failure it holds what exists and must be
     removed (fd -1: the namespace exists but has no socket yet). Raises NamespaceError (or
-    OSError) for the first failure.
+    OSError) for the first failure. `share_dir=False` skips making the directory a shared
+    mount (for private directories in tests).
     """
     if not specs:
         return
     for netns_dir in {os.path.dirname(s.path) for s in specs}:
-        _share_dir(netns_dir)
+        if share_dir:
+            _share_dir(netns_dir)
+        else:
+            os.makedirs(netns_dir, mode=0o755, exist_ok=True)
     errors: list[BaseException] = []
 
     def work() -> None:

@@ -421,6 +421,7 @@ class NetnsRuntime:
             host = self._ipr[ep.host]
             path = self._path(ep.name)
             for index, att in enumerate(ep.attachments):
+                self._step = f"attaching {ep.name}:{att.ifname} to network {att.network}"
                 common: dict[str, Any] = {"net_ns_fd": path}
                 if att.mtu:
                     common["mtu"] = att.mtu

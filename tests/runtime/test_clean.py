@@ -1,0 +1,92 @@
+"""Privileged: `netcheck clean` removes dead runs' namespaces, never a live run's or a
+namespace without the netcheck prefix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from netcheck.runtime import state
+from netcheck.runtime.clean import clean
+from netcheck.runtime.naming import new_run_id
+from netcheck.runtime.netns import nsfs
+
+pytestmark = pytest.mark.privileged
+
+
+def make_namespaces(netns_dir: str, names: list[str], *, share: bool = True) -> None:
+    created: dict[str, int] = {}
+    try:
+        nsfs.create_many([nsfs.NsSpec(path=f"{netns_dir}/{n}") for n in names], created,
+                         share_dir=share)
+    finally:
+        for fd in created.values():
+            if fd >= 0:
+                os.close(fd)
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def private_dirs(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    netns_dir, state_dir = tmp_path / "netns", tmp_path / "state"
+    try:
+        yield str(netns_dir), str(state_dir)
+    finally:
+        for name in nsfs.list_dir(str(netns_dir)):
+            nsfs.remove(f"{netns_dir}/{name}")
+
+
+def test_clean_in_a_private_directory(private_dirs: tuple[str, str]) -> None:
+    netns_dir, state_dir = private_dirs
+    dead, orphan, live = new_run_id(), new_run_id(), new_run_id()
+    names = [f"nc-{dead}-sw", f"nc-{dead}-c1", f"nc-{orphan}-x", f"nc-{live}-sw",
+             "nctest-decoy", f"nc-{dead}"]
+    make_namespaces(netns_dir, names, share=False)
+    state.write(state.RunState(run_id=dead, pid=dead_pid(), pid_start=1, started="",
+                               runtime="netns", netns=()), state_dir)
+    state.write(state.for_this_process(live, "netns", (f"nc-{live}-sw",)), state_dir)
+
+    would = clean(dry_run=True, netns_dir=netns_dir, state_dir=state_dir)
+    assert nsfs.list_dir(netns_dir) == sorted(names)  # dry run removes nothing
+    removed = clean(netns_dir=netns_dir, state_dir=state_dir)
+    assert removed == would
+    assert set(removed) == {f"nc-{dead}-sw", f"nc-{dead}-c1", f"nc-{orphan}-x",
+                            f"{state_dir}/{dead}.json"}
+    assert nsfs.list_dir(netns_dir) == sorted([f"nc-{live}-sw", "nctest-decoy", f"nc-{dead}"])
+    assert state.read(live, state_dir) is not None
+    assert clean(netns_dir=netns_dir, state_dir=state_dir) == []
+
+
+def test_clean_in_run_netns_spares_decoy_and_live_run() -> None:
+    dead, live = new_run_id(), new_run_id()
+    decoy = "nctest-decoy"
+    ours = [f"nc-{dead}-sw", f"nc-{dead}-c1", f"nc-{live}-sw"]
+    make_namespaces("/run/netns", [*ours, decoy])
+    state.write(state.RunState(run_id=dead, pid=dead_pid(), pid_start=1, started="",
+                               runtime="netns", netns=tuple(ours[:2])))
+    state.write(state.for_this_process(live, "netns", (ours[2],)))
+    try:
+        would = clean(dry_run=True)
+        assert {f"nc-{dead}-sw", f"nc-{dead}-c1"} <= set(would)
+        assert decoy not in would and f"nc-{live}-sw" not in would
+        # Sweep only our two runs: other people's leftovers are not this test's business.
+        removed = clean(runs={dead, live})
+        assert set(removed) == {f"nc-{dead}-sw", f"nc-{dead}-c1",
+                                str(state.state_path(dead))}
+        present = set(os.listdir("/run/netns"))
+        assert {decoy, f"nc-{live}-sw"} <= present
+        assert not {f"nc-{dead}-sw", f"nc-{dead}-c1"} & present
+    finally:
+        for name in [*ours, decoy]:
+            nsfs.remove(f"/run/netns/{name}")
+        state.remove(dead)
+        state.remove(live)
