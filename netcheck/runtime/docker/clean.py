@@ -3,47 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from pathlib import Path
 from typing import Any
 
+from netcheck.runtime import state
 from netcheck.runtime.docker.client import make_client
 from netcheck.runtime.docker.daemon import (
     DATA_DIR,
     RUN_DIR,
     LabDaemon,
     _cmdline,
-    _pid_alive,
     kill_bounded,
 )
 from netcheck.runtime.docker.ipam import RUN_LABEL
-from netcheck.runtime.docker.runtime import OWNER_FILE
 from netcheck.runtime.naming import is_run_id
 
 log = logging.getLogger(__name__)
 
 
-def _owner_alive(run_id: str) -> bool:
-    try:
-        pid = int((RUN_DIR / run_id / OWNER_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return False
-    return _pid_alive(pid)
-
-
 def run_alive(run_id: str) -> bool:
-    """A run is alive while its process is: netcheck.runtime.state knows, or our owner file."""
-    try:
-        state = importlib.import_module("netcheck.runtime.state")
-    except ImportError:
-        state = None
-    probe = getattr(state, "run_alive", None) or getattr(state, "is_alive", None)
-    if callable(probe):
-        with contextlib.suppress(Exception):
-            if probe(run_id):
-                return True
-    return _owner_alive(run_id)
+    """A run is alive while its process is (the run registry in netcheck.runtime.state)."""
+    recorded = state.read(run_id)
+    return recorded is not None and state.is_alive(recorded)
 
 
 def clean_docker(docker_host: str | None, dry_run: bool = False) -> list[str]:
@@ -77,7 +59,7 @@ def clean_lab_daemons(dry_run: bool = False) -> list[str]:
     if not RUN_DIR.is_dir():
         return removed
     for run_dir in sorted(RUN_DIR.iterdir()):
-        if not is_run_id(run_dir.name) or run_alive(run_dir.name):
+        if not run_dir.is_dir() or not is_run_id(run_dir.name) or run_alive(run_dir.name):
             continue
         for host_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
             lab = LabDaemon(run_id=run_dir.name, host=host_dir.name, netns="", default_pool="")
@@ -91,8 +73,6 @@ def clean_lab_daemons(dry_run: bool = False) -> list[str]:
                 kill_bounded([pid])
             lab.stop(timeout=2.0)
         if not dry_run:
-            with contextlib.suppress(OSError):
-                (run_dir / OWNER_FILE).unlink()
             with contextlib.suppress(OSError):
                 run_dir.rmdir()
             with contextlib.suppress(OSError):

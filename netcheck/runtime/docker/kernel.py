@@ -18,17 +18,19 @@ _IPVLAN_PROBE = (
 )
 
 
-@functools.cache
-def ipvlan_missing() -> str | None:
+def ipvlan_missing(run_id: str) -> str | None:
     """None when the kernel can make ipvlan links; else the reason, for skip messages."""
     try:
         features = importlib.import_module("netcheck.runtime.features")
-        probe = getattr(features, "ipvlan_missing", None)
-        if callable(probe):
-            result = probe()
-            return None if result is None else str(result)
     except ImportError:
-        pass
+        return _probe_ipvlan()
+    found = features.probe(run_id)
+    return None if found.has("ipvlan") else str(found.reason("ipvlan"))
+
+
+@functools.cache
+def _probe_ipvlan() -> str | None:
+    """Fallback probe when the shared features module is absent."""
     if Path("/sys/module/ipvlan").exists():
         return None
     try:
@@ -43,6 +45,7 @@ def ipvlan_missing() -> str | None:
         return f"cannot probe the kernel for ipvlan: {exc}"
     if proc.returncode == 0:
         return None
-    detail = proc.stderr.decode(errors="replace").strip().splitlines()
-    why = detail[-1] if detail else f"exit {proc.returncode}"
-    return f"kernel lacks ipvlan ({why.removeprefix('Command failed -:2').strip() or why})"
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    detail = [ln for ln in lines if not ln.startswith("Command failed")]
+    why = detail[0] if detail else f"ip exit {proc.returncode}"
+    return f"kernel lacks ipvlan ({why})"

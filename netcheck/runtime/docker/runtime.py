@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import ipaddress
 import logging
-import os
 import platform
 import threading
 import time
@@ -25,7 +25,8 @@ from netcheck.errors import NetcheckError, RuntimeBuildError
 from netcheck.image import DEFAULT_IMAGE, ensure_image
 from netcheck.model.plan import Driver, Endpoint, IPAddress, Network, NodeKind, Plan
 from netcheck.model.results import Interface, Node, Topology
-from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions
+from netcheck.runtime import state
+from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
 from netcheck.runtime.docker import ipam
 from netcheck.runtime.docker.client import daemon_url, make_client
 from netcheck.runtime.docker.daemon import RUN_DIR, LabDaemon, start_all
@@ -38,7 +39,6 @@ RESOLVER = ipaddress.ip_address("127.0.0.11")
 SLEEP_CMD = ["sleep", "2147483647"]
 _WORKERS = 16
 DEFAULT_KEY = ""  # the daemon of real-host mode (options.docker_host / DOCKER_HOST)
-OWNER_FILE = "docker-owner.pid"
 
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ class DockerRuntime:
         self._daemons: dict[str, _Daemon] = {}
         self._containers: list[tuple[str, str]] = []  # (daemon key, container id)
         self._lock = threading.Lock()
-        self._owner_file: Path | None = None
+        self._state_written = False
         self._overlay_members: list[str] = []
         self.timings: dict[str, float] = {}
 
@@ -111,7 +111,6 @@ class DockerRuntime:
         self.timings[phase] = time.monotonic() - start
 
     def _build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
-        self._mark_owner()
         unavailable, skipped_nets = self._unavailable(plan)
         lab_hosts = [h for h in plan.lab.hosts if h.docker_url is None]
         facts: dict[str, str] = {"kernel": platform.release()}
@@ -120,7 +119,11 @@ class DockerRuntime:
         t = time.monotonic()
         if plan.lab.lans or plan.lab.hosts or plan.lab.machines or plan.lab.router:
             progress("building the lab underlay")
-            nodes.update(self._build_underlay(plan, progress))
+            underlay = self._build_underlay(plan, progress)
+            nodes.update(underlay.nodes)
+            facts.update(underlay.facts)
+        else:
+            self._mark_owner()
         self._timed("underlay", t)
 
         t = time.monotonic()
@@ -178,18 +181,19 @@ class DockerRuntime:
         return BuildResult(topology=topo, unavailable=unavailable)
 
     def _mark_owner(self) -> None:
-        """Record this process as the run's owner, so `netcheck clean` can tell it is alive."""
-        path = RUN_DIR / self.run_id / OWNER_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{os.getpid()}\n")
-        self._owner_file = path
+        """Register the run as alive, so `netcheck clean` leaves its objects alone.
+
+        In lab mode the netns underlay registers the same run id (and removes it on teardown).
+        """
+        state.write(state.for_this_process(self.run_id, self.name, ()))
+        self._state_written = True
 
     def _unavailable(self, plan: Plan) -> tuple[dict[str, str], set[str]]:
         unavailable: dict[str, str] = {}
         skipped: set[str] = set()
         ipvlan_nets = {n.name for n in plan.networks if n.driver is Driver.IPVLAN}
         if ipvlan_nets:
-            reason = ipvlan_missing()
+            reason = ipvlan_missing(self.run_id)
             if reason is not None:
                 skipped |= ipvlan_nets
                 for ep in plan.endpoints:
@@ -198,13 +202,12 @@ class DockerRuntime:
                         unavailable[ep.name] = f"{reason}; needed by network {hit[0]!r}"
         return unavailable, skipped
 
-    def _build_underlay(self, plan: Plan, progress: ProgressFn) -> dict[str, Node]:
-        from netcheck.runtime.netns import NetnsRuntime
-
+    def _build_underlay(self, plan: Plan, progress: ProgressFn) -> Topology:
+        # Through the registry: the netns runtime registers itself when imported.
+        importlib.import_module("netcheck.runtime.netns")
         underlay_plan = dataclasses.replace(plan, networks=(), endpoints=(), expectations=())
-        self._underlay = NetnsRuntime(self.options)
-        built = self._underlay.build(underlay_plan, progress)
-        return dict(built.topology.nodes)
+        self._underlay = registered()["netns"](self.options)
+        return self._underlay.build(underlay_plan, progress).topology
 
     def _connect_daemons(
         self, plan: Plan, lab_hosts: list[Any], nodes: Mapping[str, Node], progress: ProgressFn
@@ -213,6 +216,7 @@ class DockerRuntime:
             pool = ipam.lab_pool(plan)
             bip = ipam.lab_bip(plan)
             wants_bridge = self._hosts_with_default_bridge(plan)
+            bridged = wants_bridge | self._hosts_with_bridges(plan)
             labs: list[LabDaemon] = []
             for host in lab_hosts:
                 node = nodes.get(host.name)
@@ -225,6 +229,7 @@ class DockerRuntime:
                         netns=node.netns,
                         default_pool=pool,
                         bip=bip if host.name in wants_bridge else None,
+                        iptables=host.name in bridged,
                     )
                 )
             progress(f"starting {len(labs)} lab dockerd(s)")
@@ -262,6 +267,16 @@ class DockerRuntime:
         for ep in plan.endpoints:
             if any(ipam.is_default_bridge(a.network, plan) for a in ep.attachments):
                 out.add(ep.host if ep.host is not None else next(iter(sorted(hosts)), ""))
+        return out
+
+    @staticmethod
+    def _hosts_with_bridges(plan: Plan) -> set[str]:
+        lab = sorted(h.name for h in plan.lab.hosts if h.docker_url is None)
+        bridges = {n.name for n in plan.networks if n.driver is Driver.BRIDGE}
+        out: set[str] = set()
+        for ep in plan.endpoints:
+            if any(a.network in bridges for a in ep.attachments):
+                out.add(ep.host if ep.host is not None else (lab[0] if lab else ""))
         return out
 
     def _daemon_key(self, ep: Endpoint, plan: Plan) -> str:
@@ -541,6 +556,8 @@ class DockerRuntime:
         facts: dict[str, str],
     ) -> None:
         gw = settings.get("Gateway") or ""
+        if not gw:
+            return  # overlay and internal endpoints may have none
         fact = f"network.{network}.gateway"
         if fact in facts and facts[fact] != gw:
             facts[f"{fact}@{key}"] = gw
@@ -584,6 +601,7 @@ class DockerRuntime:
                         errors.append(f"network {name}: {_api_message(exc)}")
                 d.networks.pop(name, None)
         for d in reversed(list(self._daemons.values())):
+            # A lab daemon is about to be stopped and its state removed: no need to leave.
             if d.swarm_ours and d.lab is None:
                 try:
                     d.client.swarm.leave(force=True)
@@ -604,12 +622,11 @@ class DockerRuntime:
             except NetcheckError as exc:
                 errors.append(f"underlay: {exc}")
             self._underlay = None
-        if self._owner_file is not None:
-            with contextlib.suppress(OSError):
-                self._owner_file.unlink()
-            with contextlib.suppress(OSError):
-                self._owner_file.parent.rmdir()
-            self._owner_file = None
+        if self._state_written:
+            state.remove(self.run_id)
+            self._state_written = False
+        with contextlib.suppress(OSError):
+            (RUN_DIR / self.run_id).rmdir()  # the lab daemons' parent, once empty
         for err in errors:
             log.warning("teardown: %s", err)
 
