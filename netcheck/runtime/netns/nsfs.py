@@ -117,17 +117,30 @@ def create_many(
         else:
             os.makedirs(netns_dir, mode=0o755, exist_ok=True)
     errors: list[BaseException] = []
+    stop = threading.Event()
 
     def work() -> None:
         try:
             for spec in specs:
+                if stop.is_set():
+                    return
                 _create_one(spec, created)
         except BaseException as exc:
             errors.append(exc)
 
     thread = threading.Thread(target=work, name="netcheck-netns", daemon=True)
     thread.start()
-    thread.join()
+    interrupted: BaseException | None = None
+    # A signal (KeyboardInterrupt) lands in this thread while the helper runs: stop it and
+    # wait for it, so `created` is complete before the caller tears down.
+    while thread.is_alive():
+        try:
+            thread.join()
+        except BaseException as exc:
+            stop.set()
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
     if errors:
         raise errors[0]
 

@@ -105,6 +105,7 @@ def modes() -> Plan:
             Uplink(ifname="eth1", lan="lan"),
             Uplink(ifname="trunk0.100", lan="lan"),
             Uplink(ifname="eth3", lan="hp", ip=ip("10.51.0.250")),
+            Uplink(ifname="eth4", lan="lan"),
         ),
     )
     lab = Lab(
@@ -119,6 +120,8 @@ def modes() -> Plan:
         macvlan("mvv", "trunk0.100", MacvlanMode.VEPA, "10.50.0.0/24", "10.50.0.1",
                 "10.50.0.48/28"),
         macvlan("mvh", "eth3", MacvlanMode.VEPA, "10.51.0.0/24", "10.51.0.1", "10.51.0.16/28"),
+        macvlan("mvt", "eth4", MacvlanMode.PASSTHRU, "10.50.0.0/24", "10.50.0.1",
+                "10.50.0.64/28"),
         Network(name="brn", driver=Driver.BRIDGE,
                 subnets=(Subnet(subnet=net("172.30.0.0/24")),)),
     ]
@@ -127,6 +130,7 @@ def modes() -> Plan:
         ep("p1", "host1", ("mvp", None)), ep("p2", "host1", ("mvp", None)),
         ep("v1", "host1", ("mvv", None)), ep("v2", "host1", ("mvv", None)),
         ep("h1", "host1", ("mvh", None)), ep("h2", "host1", ("mvh", None)),
+        ep("t1", "host1", ("mvt", None)),
         ep("d1", "host1", ("brn", None)), ep("d2", "host1", ("brn", None), ("mvb", None)),
     ]
     return plan(lab=lab, networks=networks, endpoints=endpoints, name="modes")

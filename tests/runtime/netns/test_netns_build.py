@@ -152,6 +152,7 @@ def test_macvlan_modes_follow_kernel_semantics(build: Builder) -> None:
         ("p1", addr("p2", "mvp")): False,  # private: no sibling traffic at all
         ("v1", addr("v2", "mvv")): False,  # vepa without a hairpin switch port
         ("h1", addr("h2", "mvh")): True,  # vepa with hairpin on the LAN
+        ("t1", "10.50.0.20"): True,  # passthru: the only child, owns the parent
         ("d1", addr("d2", "brn")): True,  # bridge driver: through br-brn in the host
         ("d1", "172.30.0.1"): True,  # the bridge network's gateway on the host
         ("nas", addr("h1", "mvh")): True,  # inter-LAN through the router (ip_forward=1)
