@@ -229,14 +229,16 @@ class _Converter:
         if node.tag != f"{_TAG}map":
             self._bad_tag(node, path)
             return None
+        own = sum(1 for key, _ in node.value if key.tag != f"{_TAG}merge")
         try:
             self.constructor.flatten_mapping(node)  # `<<: *anchor` merge keys
         except yaml.YAMLError as exc:
             self.error(node.start_mark.line + 1, path, f"bad merge key: {exc}")
             return None
+        merged = len(node.value) - own  # flatten puts merged pairs first; own keys override
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode):
                 self.error(line, path, "a key must be a plain word, not a list or mapping")
@@ -249,13 +251,16 @@ class _Converter:
             if substitute:
                 key = self._text(key, key_node, path)
             key_path = (*path, key)
-            if key in first_line:
+            # A key that came from a merge may be overridden (YAML's precedence is already in
+            # flatten's order); a key the user wrote twice may not.
+            if key in first_line and first_line[key] > 0:
                 self.error(
                     line, key_path, f"duplicate key '{key}' (first at line {first_line[key]})",
                     "YAML keeps only one of them: remove or rename the other",
                 )
                 continue
-            first_line[key] = line
+            # Merged keys may be overridden once by the mapping's own keys, silently.
+            first_line[key] = line if index >= merged else 0
             self.lines[key_path] = line
             # Defaults are taken as written: they are the values substitution uses.
             literal = not path and key == "variables"

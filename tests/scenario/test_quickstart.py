@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_expectations(plan: Plan) -> None:
 
 
 def test_every_object_has_a_location(plan: Plan) -> None:
-    located = [*plan.lab.lans, *plan.lab.machines, *plan.lab.hosts, *plan.networks,
+    located: list[Any] = [*plan.lab.lans, *plan.lab.machines, *plan.lab.hosts, *plan.networks,
                *plan.endpoints, *plan.expectations]
     assert plan.lab.router is not None
     located.append(plan.lab.router)

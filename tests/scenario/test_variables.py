@@ -72,7 +72,8 @@ def test_precedence_overrides_file_default(load: Load) -> None:
     assert plan.lab.lan("lan").subnet.compressed == "10.1.0.0/24"
     assert plan.variables["SUBNET"] == "10.1.0.0/24"
 
-    plan = load(SCENARIO, {"PARENT": "ens33", "MTU": "9000", "SUBNET": "10.9.0.0/24", "GW": "10.9.0.1"})
+    overrides = {"PARENT": "ens33", "MTU": "9000", "SUBNET": "10.9.0.0/24", "GW": "10.9.0.1"}
+    plan = load(SCENARIO, overrides)
     net = plan.network("net")
     assert (net.parent, net.mtu) == ("ens33", 9000)
     assert plan.variables["MTU"] == "9000"

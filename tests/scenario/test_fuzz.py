@@ -1,0 +1,94 @@
+"""Whatever YAML-able structure comes in, only ScenarioErrors (or a Plan) comes out."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netcheck.errors import ScenarioErrors
+from netcheck.model.plan import Plan
+from netcheck.scenario import load_plan
+
+QUICKSTART = Path(__file__).parents[2] / "scenarios" / "quickstart.yaml"
+
+# Real keys and values make the structures reach deep into the validators.
+WORDS = [
+    "name", "lab", "lans", "lan", "router", "machines", "hosts", "uplinks", "ifname", "ip",
+    "subnet", "gateway", "vlan", "mtu", "networks", "driver", "parent", "macvlan_mode",
+    "ipvlan_mode", "subnets", "ip_range", "aux_addresses", "options", "endpoints", "host",
+    "expectations", "from", "to", "mesh", "isolated", "probe", "reachable", "server",
+    "listen", "variables", "c1", "c2", "nas", "host1", "pub_net",
+]
+VALUES = [
+    "macvlan", "ipvlan", "bridge", "passthru", "l3", "icmp", "tcp/80", "tcp", "dns/c2",
+    "icmp/df/1400", "10.0.0.0/24", "10.0.0.1", "fd00::/64", "fd00::1", "c1", "c2@pub_net",
+    "${X}", "${X:-1}", "$${X}", "eth0", "",
+]
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 70000), st.floats(allow_nan=False),
+    st.sampled_from(VALUES), st.text(max_size=8),
+)
+structures = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(WORDS), st.text(max_size=5)), inner,
+                        max_size=5),
+    ),
+    max_leaves=30,
+)
+
+
+def _check(data: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        try:
+            result = load_plan(path, {"X": "1"})
+        except ScenarioErrors as errors:
+            assert errors.errors
+            return
+        assert isinstance(result, Plan)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(WORDS), structures, max_size=6))
+def test_random_structures_raise_only_scenario_errors(data: dict[str, Any]) -> None:
+    _check(data)
+
+
+_BASE = yaml.safe_load(QUICKSTART.read_text(encoding="utf-8"))
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _paths(value, (*prefix, index))
+    return out
+
+
+_ALL_PATHS = _paths(_BASE)[1:]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_ALL_PATHS), structures)
+def test_mutated_quickstart_raises_only_scenario_errors(
+    where: tuple[Any, ...], value: Any
+) -> None:
+    data = copy.deepcopy(_BASE)
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    _check(data)
