@@ -589,8 +589,11 @@ class DockerRuntime:
                 if getattr(getattr(exc, "response", None), "status_code", None) != 404:
                     errors.append(f"container {cid[:12]}: {_api_message(exc)}")
 
+        t = time.monotonic()
         with contextlib.suppress(Exception):
             _parallel(remove, list(self._containers))
+        if self._containers:
+            self._timed("containers_down", t)
         self._containers.clear()
         for d in self._daemons.values():
             for name, nid in list(d.networks.items()):
