@@ -144,7 +144,7 @@ def _explain(root: type[BaseModel], err: ErrorDetails) -> tuple[Path, str, str |
                 return path, "an isolated expectation is always reachable: false", \
                     "remove 'reachable'"
             return path, f"'{key}' cannot be used in {_form_name(owner)} expectation", \
-                "an expectation is one of: from/to, mesh, isolated"
+                "An expectation is one of: from/to, mesh, isolated"
         keys = _keys_of(owner) if owner is not None else []
         return path, f"unknown key '{key}'", hint_for(key, keys, "keys") if keys else None
     if kind in ("enum", "literal_error"):

@@ -74,7 +74,7 @@ def _read(source: str) -> str:
 
 def _compose(source: str, text: str) -> MappingNode:
     if not text.strip():
-        raise _fail(source, "the file is empty", hint="start with 'name:' (see scenarios/)")
+        raise _fail(source, "the file is empty", hint="Start with 'name:' (see scenarios/)")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -87,7 +87,7 @@ def _compose(source: str, text: str) -> MappingNode:
     except RecursionError:
         raise _fail(source, "YAML is nested too deeply") from None
     if root is None:
-        raise _fail(source, "the file is empty", hint="start with 'name:' (see scenarios/)")
+        raise _fail(source, "the file is empty", hint="Start with 'name:' (see scenarios/)")
     if not isinstance(root, MappingNode):
         kind = "a list" if isinstance(root, SequenceNode) else "a single value"
         raise _fail(
@@ -190,7 +190,7 @@ class _Converter:
         self.error(
             node.start_mark.line + 1, path,
             f"YAML tag '{tag}' is not allowed",
-            "scenario files are plain YAML: remove the tag",
+            "Scenario files are plain YAML: remove the tag",
         )
 
     def _scalar(self, node: ScalarNode, path: Path, *, substitute: bool) -> Any:
