@@ -270,6 +270,30 @@ def _set_changes(
     return out
 
 
+def _stable_addresses(addresses: Iterable[str]) -> str:
+    # IPv6 link-local addresses follow the (random) MAC of each new veth: noise, not change.
+    return " ".join(a for a in addresses if not a.lower().startswith("fe80:"))
+
+
+def _sysctl_changes(
+    ns: str, before: Mapping[str, str], after: Mapping[str, str]
+) -> list[HostChange]:
+    changes = _map_changes(ns, "sysctl", before, after)
+    fwd = next((c for c in changes if c.name == "net.ipv4.ip_forward"), None)
+    if fwd is None:
+        return changes
+    # Writing ip_forward writes every interface's conf/*/forwarding: one change, said once.
+    return [
+        c
+        for c in changes
+        if not (
+            c.name.startswith("net.ipv4.conf.")
+            and c.name.endswith(".forwarding")
+            and (c.before, c.after) == (fwd.before, fwd.after)
+        )
+    ]
+
+
 def _link_text(attrs: Mapping[str, str]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
 
@@ -282,9 +306,9 @@ def _netns_changes(
 
     links_b = {_normalise(k, b_run): _link_text(norm_map(v, b_run)) for k, v in b.links.items()}
     links_a = {_normalise(k, a_run): _link_text(norm_map(v, a_run)) for k, v in a.links.items()}
-    addrs_b = {_normalise(k, b_run): " ".join(v) for k, v in b.addresses.items()}
-    addrs_a = {_normalise(k, a_run): " ".join(v) for k, v in a.addresses.items()}
-    out = _map_changes(ns, "sysctl", norm_map(b.sysctls, b_run), norm_map(a.sysctls, a_run))
+    addrs_b = {_normalise(k, b_run): _stable_addresses(v) for k, v in b.addresses.items()}
+    addrs_a = {_normalise(k, a_run): _stable_addresses(v) for k, v in a.addresses.items()}
+    out = _sysctl_changes(ns, norm_map(b.sysctls, b_run), norm_map(a.sysctls, a_run))
     out += _map_changes(ns, "link", links_b, links_a)
     out += _map_changes(ns, "address", addrs_b, addrs_a)
     out += _set_changes(
@@ -349,5 +373,5 @@ def diff_lines(diff: RunDiff) -> list[str]:
         lines += [f"finding gone on {f.expectation_id}: {t}" for t in f.removed]
     lines += [f"not tested any more: {i}" for i in diff.only_in_baseline]
     lines += [f"new expectation: {i}" for i in diff.only_in_current]
-    lines += [f"host: {c.text}" for c in diff.host_changes]
+    lines += [f"network state: {c.text}" for c in diff.host_changes]
     return lines

@@ -76,6 +76,20 @@ def load_baseline(path: Path | str) -> Baseline:
         raise BaselineError(f"{path}: {exc}") from None
 
 
+def load_snapshot(path: Path | str) -> HostSnapshot | None:
+    """A `netcheck snapshot` file, or None when `path` holds something else (a run)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None  # load_baseline reports it with the reason
+    if not isinstance(data, dict) or "namespaces" not in data or "taken_at" not in data:
+        return None
+    try:
+        return snapshot_from_dict(data)
+    except ValueError as exc:
+        raise BaselineError(f"{path}: {exc}") from None
+
+
 def regression_verdicts(diff: RunDiff, record: RunRecord) -> tuple[Verdict, ...]:
     """A failing verdict for each regression the run's own verdicts do not already fail on,
     so JUnit and JSON consumers (and `record.ok`) see it."""

@@ -1,4 +1,4 @@
-"""`netcheck` command line: validate, run, clean, schema."""
+"""`netcheck` command line: validate, run, snapshot, diff, clean, schema."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -24,6 +25,10 @@ from netcheck.errors import (
 )
 from netcheck.model.plan import Plan
 from netcheck.model.results import RunRecord
+
+if TYPE_CHECKING:
+    from netcheck.baseline import HostSnapshot, RunDiff
+    from netcheck.model.results import Topology
 
 log = logging.getLogger("netcheck")
 
@@ -69,6 +74,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = _load(args.scenario, args.set)
     if args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout}: must be more than 0 seconds")
+    baseline = None
+    if args.baseline:
+        from netcheck.baseline import load_baseline
+
+        baseline = load_baseline(args.baseline)  # fail before building anything
+    snapshots: list[HostSnapshot] = []
+    inspect: Callable[[Topology], None] | None = None
+    if args.baseline or args.save_baseline:
+        from netcheck.baseline import snapshot_topology
+
+        # The lab's namespaces are gone after teardown: read them while they exist.
+        def inspect(topology: Topology) -> None:
+            snapshots.append(snapshot_topology(topology, docker_host=args.docker_host))
+
     options = RunOptions(
         runtime=args.runtime,
         timeout=args.timeout,
@@ -76,25 +95,115 @@ def cmd_run(args: argparse.Namespace) -> int:
         docker_host=args.docker_host,
         allow_uplink=args.allow_uplink,
         image=args.image,
+        inspect=inspect,
     )
     record = run_plan(plan, options, ConsoleListener(out))
     render_summary(record, out)
-    _write_reports(record, args)
+    snapshot = snapshots[0] if snapshots else None
+    if args.save_baseline:
+        from netcheck.baseline import Baseline, save_baseline
+
+        save_baseline(args.save_baseline, Baseline(record=record, snapshot=snapshot))
+        out.print(f"baseline: {escape(args.save_baseline)}")
+    diff = None
+    if baseline is not None:
+        from netcheck.baseline import diff_records, with_diff
+
+        diff = diff_records(baseline.record, record, baseline.snapshot, snapshot)
+        _print_diff(diff, args.baseline)
+        record = with_diff(record, diff)
+    _write_reports(record, args, plan=plan, diff=diff)
+    if diff is not None and diff.has_regressions:
+        return EXIT_FAILED
     return EXIT_OK if record.ok else EXIT_FAILED
 
 
-def _write_reports(record: RunRecord, args: argparse.Namespace) -> None:
+def _print_diff(diff: RunDiff, baseline_path: str) -> None:
+    from netcheck.baseline import diff_lines
+
+    head = f"compared with baseline {escape(baseline_path)} (run {escape(diff.baseline_run)})"
+    if diff.has_regressions:
+        out.print(f"[red]{len(diff.regressions)} regression(s)[/red] {head}")
+    else:
+        out.print(f"[green]no regression[/green] {head}")
+    for line in diff_lines(diff):
+        style = "red" if line.startswith(("newly broken", "newly opened")) else "yellow"
+        out.print(f"  [{style}]{escape(line)}[/{style}]")
+
+
+def _write_reports(
+    record: RunRecord,
+    args: argparse.Namespace,
+    *,
+    plan: Plan | None = None,
+    diff: RunDiff | None = None,
+) -> None:
     from netcheck.reports.base import registered
+    from netcheck.reports.html import HtmlReporter
 
     reporters = registered()
-    targets = {"json": args.json, "junit": args.junit}
+    targets = {"json": args.json, "junit": args.junit, "html": args.html}
     if not any(targets.values()) and not args.no_reports:
         stem = Path("reports") / record.scenario
-        targets = {"json": str(stem.with_suffix(".json")), "junit": str(stem) + ".junit.xml"}
+        targets = {
+            "json": str(stem.with_suffix(".json")),
+            "junit": str(stem) + ".junit.xml",
+            "html": str(stem) + ".html",
+        }
     for kind, path in targets.items():
         if path:
-            reporters[kind]().write(record, Path(path))
+            if kind == "html":
+                HtmlReporter(plan=plan, diff=diff).write(record, Path(path))
+            else:
+                reporters[kind]().write(record, Path(path))
             out.print(f"{kind}: {escape(path)}")
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from netcheck.baseline.snapshot import snapshot_to_dict, take_snapshot
+
+    snap = take_snapshot(docker=not args.no_docker, docker_host=args.docker_host)
+    text = json.dumps(snapshot_to_dict(snap), indent=2, sort_keys=True) + "\n"
+    if not args.output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    from netcheck.reports.jsonreport import write_text_atomic
+
+    write_text_atomic(Path(args.output), text)
+    if snap.docker_networks is None:
+        nets = "no Docker daemon"
+    else:
+        nets = f"{len(snap.docker_networks)} Docker networks"
+    root = next(iter(snap.namespaces.values()))
+    out.print(
+        f"snapshot: {escape(args.output)}: {len(root.links)} links, {len(root.routes)} routes, "
+        f"{len(root.rules)} rules, {len(root.sysctls)} sysctls, {nets}"
+    )
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from netcheck.baseline import diff_records, diff_snapshots, load_baseline
+    from netcheck.baseline.store import load_snapshot
+
+    snaps = load_snapshot(args.baseline), load_snapshot(args.current)
+    if snaps[0] is not None and snaps[1] is not None:  # two `netcheck snapshot` files
+        changes = diff_snapshots(snaps[0], snaps[1])
+        for change in changes:
+            out.print(f"network state: {escape(change.text)}")
+        out.print(f"{len(changes)} change(s)" if changes else "no difference")
+        return EXIT_OK
+    before, after = load_baseline(args.baseline), load_baseline(args.current)
+    diff = diff_records(before.record, after.record, before.snapshot, after.snapshot)
+    _print_diff(diff, args.baseline)
+    if diff.empty:
+        out.print("  no difference")
+    if args.html:
+        from netcheck.reports.html import HtmlReporter
+
+        HtmlReporter(diff=diff).write(after.record, Path(args.html))
+        out.print(f"html: {escape(args.html)}")
+    return EXIT_FAILED if diff.has_regressions else EXIT_OK
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -153,9 +262,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     r.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
     r.add_argument("--json", metavar="PATH", help="write the full JSON record here")
+    r.add_argument("--html", metavar="PATH", help="write the self-contained HTML report here")
+    r.add_argument(
+        "--save-baseline", metavar="PATH",
+        help="save this run and a snapshot of its network state, to compare later runs with",
+    )
+    r.add_argument(
+        "--baseline", metavar="PATH",
+        help="compare with a saved baseline: print what broke or opened, put it in every "
+        "report, exit 1 on any regression",
+    )
     r.add_argument(
         "--no-reports", action="store_true",
-        help="without --junit/--json, do not write reports/<scenario>.{json,junit.xml}",
+        help="without --junit/--json/--html, do not write reports/<scenario>.{json,junit.xml,html}",
     )
     r.add_argument("--docker-host", help="Docker daemon URL (default: DOCKER_HOST)")
     r.add_argument(
@@ -170,9 +289,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--docker-host")
     c.set_defaults(func=cmd_clean)
 
+    sn = sub.add_parser(
+        "snapshot", help="record the host's links, addresses, routes, rules, sysctls, networks"
+    )
+    sn.add_argument("-o", "--output", metavar="PATH", help="write JSON here (default: stdout)")
+    sn.add_argument("--docker-host")
+    sn.add_argument("--no-docker", action="store_true", help="do not ask a Docker daemon")
+    sn.set_defaults(func=cmd_snapshot)
+
+    d = sub.add_parser(
+        "diff", help="compare two saved runs (baselines, JSON reports) or two snapshots offline"
+    )
+    d.add_argument("baseline", help="the earlier run")
+    d.add_argument("current", help="the later run")
+    d.add_argument("--html", metavar="PATH", help="write the later run's HTML report with the diff")
+    d.set_defaults(func=cmd_diff)
+
     s = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     s.add_argument("-o", "--output")
     s.set_defaults(func=cmd_schema)
+
+    from netcheck.vm.cli import add_vm_parser
+
+    add_vm_parser(sub, out, err)
     return p
 
 
