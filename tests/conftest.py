@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import netcheck_namespaces
+from tests.helpers import dead_run_namespaces, netcheck_namespaces
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def no_leftovers() -> Iterator[None]:
     """Fail the test if it leaves any netcheck namespace behind."""
     before = netcheck_namespaces()
     yield
-    left = netcheck_namespaces() - before
+    left = dead_run_namespaces(netcheck_namespaces() - before)
     assert not left, f"leftover namespaces: {sorted(left)}"
 
 

@@ -93,7 +93,15 @@ def _facts() -> dict[str, str]:
 def _sigterm_raises() -> Iterator[None]:
     """Turn SIGTERM into an exception so teardown runs, as it does for Ctrl-C."""
 
+    owner = os.getpid()
+
     def handler(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            # A forked child (pyroute2 forks to open netns sockets, then SIGTERMs it)
+            # inherits this handler; it must die as if no handler were installed.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         raise Interrupted(signum)
 
     try:

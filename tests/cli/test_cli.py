@@ -13,9 +13,16 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from tests.helpers import ROOT, netcheck_namespaces
+from netcheck.runtime import state
+from tests.helpers import ROOT, dead_run_namespaces, netcheck_namespaces
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+
+
+def own_run(pid: int) -> bool:
+    """The run of process `pid` has registered its namespaces (so the build is under way)."""
+    runs = (state.read(r) for r in state.run_ids())
+    return any(r is not None and r.pid == pid and r.netns for r in runs)
 
 
 def netcheck(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -55,7 +62,7 @@ def test_bad_scenario_builds_nothing(tmp_path: Path) -> None:
     before = netcheck_namespaces()
     proc = netcheck("run", str(bad), "--no-reports")
     assert proc.returncode == 2, proc.stderr
-    assert netcheck_namespaces() == before
+    assert not dead_run_namespaces(netcheck_namespaces() - before)
 
 
 @pytest.mark.privileged
@@ -103,10 +110,10 @@ def test_sigterm_tears_down(tmp_path: Path) -> None:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (netcheck_namespaces() - before):
+    while time.monotonic() < deadline and not own_run(proc.pid):
         time.sleep(0.05)
-    assert netcheck_namespaces() - before, "the run never built anything"
+    assert own_run(proc.pid), "the run never registered itself"
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
-    assert netcheck_namespaces() == before
+    assert not dead_run_namespaces(netcheck_namespaces() - before)
