@@ -81,7 +81,6 @@ class Built:
 def build(docker_client: Any) -> Iterator[Any]:
     """Build a plan in lab mode; tear down and prove nothing of it is left."""
     runtimes: list[DockerRuntime] = []
-    before = netcheck_namespaces()
 
     def _build(p: Plan) -> Built:
         rt = DockerRuntime(RuntimeOptions(run_id=secrets.token_hex(3)))
@@ -96,7 +95,12 @@ def build(docker_client: Any) -> Iterator[Any]:
         assert not (RUN_DIR / rt.run_id).exists()
         for pid in pids:
             assert not Path(f"/proc/{pid}").exists() or _zombie(pid), f"lab dockerd {pid} alive"
-    assert netcheck_namespaces() - before == set()
+        assert ours(rt) == set()
+
+
+def ours(rt: DockerRuntime) -> set[str]:
+    """This run's namespaces (other runs may come and go concurrently)."""
+    return {n for n in netcheck_namespaces() if n.startswith(f"nc-{rt.run_id}-")}
 
 
 def _zombie(pid: int) -> bool:
@@ -195,3 +199,22 @@ def test_single_node_overlay_mtu(build: Any) -> None:
     assert not ping(c2, target, size=1423)
     assert "mtu=1450" in nsenter(c2, "ping", "-c1", "-W1", "-M", "do", "-s", "1423",
                                  str(target)).stderr  # fmt: skip
+
+
+def test_second_macvlan_on_a_parent_is_a_clear_error(docker_client: Any) -> None:
+    from netcheck.errors import RuntimeBuildError
+
+    def mv(name: str, subnet: str) -> Network:
+        return Network(name=name, driver=Driver.MACVLAN, parent="eth0",
+                       subnets=(Subnet(subnet=net(subnet)),))  # fmt: skip
+
+    p = plan(
+        (mv("a", "172.16.86.0/25"), mv("b", "172.16.86.128/25")),
+        (ep("c1", Attachment(network="a")), ep("c2", Attachment(network="b"))),
+    )
+    rt = DockerRuntime(RuntimeOptions(run_id=secrets.token_hex(3)))
+    with pytest.raises(RuntimeBuildError, match="already using parent interface eth0"):
+        rt.build(p, lambda _: None)
+    # Nothing half-built stays: no namespace, no lab daemon directory.
+    assert ours(rt) == set()
+    assert not (RUN_DIR / rt.run_id).exists()
