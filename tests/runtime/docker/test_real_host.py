@@ -116,7 +116,11 @@ def test_several_networks_dual_stack_and_internal(
     )
     nodes = runtime.build(p, lambda _: None).topology.nodes
     c1, c2 = nodes["c1"], nodes["c2"]
-    v6 = [i.address for i in c1.interfaces if i.network == "dual" and i.address.version == 6]
+    v6 = [
+        i.address
+        for i in c1.interfaces
+        if i.network == "dual" and i.address and i.address.version == 6
+    ]
     assert v6 and v6[0] in net("fd00:250:3::/64")
     assert {i.ifname for i in c1.interfaces} == {"eth0", "eth1"}
     assert c1.address_on("inside") == addr("10.250.4.9")
