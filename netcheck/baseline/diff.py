@@ -270,6 +270,13 @@ def _set_changes(
     return out
 
 
+def _conf_ifname(key: str) -> str | None:
+    parts = key.split(".")
+    if len(parts) >= 5 and parts[:3] == ["net", "ipv4", "conf"]:
+        return ".".join(parts[3:-1])
+    return None
+
+
 def _stable_addresses(addresses: Iterable[str]) -> str:
     # IPv6 link-local addresses follow the (random) MAC of each new veth: noise, not change.
     return " ".join(a for a in addresses if not a.lower().startswith("fe80:"))
@@ -308,8 +315,15 @@ def _netns_changes(
     links_a = {_normalise(k, a_run): _link_text(norm_map(v, a_run)) for k, v in a.links.items()}
     addrs_b = {_normalise(k, b_run): _stable_addresses(v) for k, v in b.addresses.items()}
     addrs_a = {_normalise(k, a_run): _stable_addresses(v) for k, v in a.addresses.items()}
-    out = _sysctl_changes(ns, norm_map(b.sysctls, b_run), norm_map(a.sysctls, a_run))
-    out += _map_changes(ns, "link", links_b, links_a)
+    links = _map_changes(ns, "link", links_b, links_a)
+    # A link that came or went takes its conf/<if>/* sysctls with it: say it once, as a link.
+    moved = {c.name for c in links if c.before is None or c.after is None}
+    out = [
+        c
+        for c in _sysctl_changes(ns, norm_map(b.sysctls, b_run), norm_map(a.sysctls, a_run))
+        if _conf_ifname(c.name) not in moved
+    ]
+    out += links
     out += _map_changes(ns, "address", addrs_b, addrs_a)
     out += _set_changes(
         ns,

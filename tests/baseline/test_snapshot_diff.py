@@ -103,3 +103,32 @@ def test_record_diff_carries_host_changes() -> None:
     )
     assert diff.has_regressions
     assert [c.text for c in diff.host_changes] == ["router: ip_forward went 1 -> 0"]
+
+
+def test_a_new_link_is_one_change_not_one_per_sysctl() -> None:
+    b = snap(**{ROOT: NetnsSnapshot(links={"lo": {"state": "UP"}})})
+    a = snap(
+        **{
+            ROOT: NetnsSnapshot(
+                links={"lo": {"state": "UP"}, "br-1": {"state": "DOWN", "kind": "bridge"}},
+                sysctls={"net.ipv4.conf.br-1.rp_filter": "0", "net.ipv4.conf.br-1.forwarding": "1"},
+            )
+        }
+    )
+    assert [c.text for c in diff_snapshots(b, a)] == ["link br-1 appeared (kind=bridge state=DOWN)"]
+
+
+def test_ip_forward_is_said_once_and_link_local_churn_is_ignored() -> None:
+    b = snap(
+        router=NetnsSnapshot(
+            addresses={"eth0": ("10.0.0.1/24", "fe80::1/64")},
+            sysctls={"net.ipv4.ip_forward": "1", "net.ipv4.conf.eth0.forwarding": "1"},
+        )
+    )
+    a = snap(
+        router=NetnsSnapshot(
+            addresses={"eth0": ("10.0.0.1/24", "fe80::2/64")},
+            sysctls={"net.ipv4.ip_forward": "0", "net.ipv4.conf.eth0.forwarding": "0"},
+        )
+    )
+    assert [c.text for c in diff_snapshots(b, a)] == ["router: ip_forward went 1 -> 0"]
