@@ -224,6 +224,27 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_image_build(args: argparse.Namespace) -> int:
+    import docker
+    from docker.errors import DockerException
+
+    from netcheck.errors import EnvironmentProblem
+    from netcheck.image import build_image
+
+    try:
+        client = docker.DockerClient(base_url=args.docker_host) if args.docker_host else (
+            docker.from_env()
+        )
+        client.ping()
+    except DockerException as exc:
+        raise EnvironmentProblem(
+            f"no Docker daemon answers ({exc}). Start dockerd, or pass --docker-host"
+        ) from exc
+    ref = build_image(client, args.tag)
+    out.print(f"built {escape(ref)} offline from Debian's busybox-static")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from netcheck.scenario import json_schema
 
@@ -304,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("current", help="the later run")
     d.add_argument("--html", metavar="PATH", help="write the later run's HTML report with the diff")
     d.set_defaults(func=cmd_diff)
+
+    img = sub.add_parser("image", help="local container images (there is no registry)")
+    img_sub = img.add_subparsers(dest="image_command", required=True)
+    ib = img_sub.add_parser("build", help="build the minimal probe-target image offline")
+    ib.add_argument("--tag", default="netcheck/busybox:latest")
+    ib.add_argument("--docker-host")
+    ib.set_defaults(func=cmd_image_build)
 
     s = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     s.add_argument("-o", "--output")
