@@ -1,1 +1,21 @@
+"""Probes: scapy packets sent from inside each source namespace, one worker process each.
 
+The main process imports no scapy: workers are forked from a preloading forkserver.
+"""
+
+from __future__ import annotations
+
+from netcheck.probes.base import BatchInfo, ListenTask, ProbeTask, WorkerReport
+from netcheck.probes.pool import run_probes, run_workers, warm_up
+from netcheck.probes.responders import Responders
+
+__all__ = [
+    "BatchInfo",
+    "ListenTask",
+    "ProbeTask",
+    "Responders",
+    "WorkerReport",
+    "run_probes",
+    "run_workers",
+    "warm_up",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netcheck.model.plan import IPAddress, Port, ProbeSpec
+from netcheck.model.results import ProbeResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,3 +26,28 @@ class ListenTask:
     node: str
     netns: str
     ports: tuple[Port, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchInfo:
+    """One scapy send/receive batch of a worker: how many packets went out together."""
+
+    name: str  # "ipv4", "ipv6", "l2:<ifname>"
+    packets: int
+    answered: int
+    seconds: float  # the whole batch: send, wait, drain
+    send_s: float = 0.0  # from the batch start until the last packet had gone out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerReport:
+    """What one probe worker (one source namespace) did; `error` set when it failed."""
+
+    netns: str
+    pid: int | None
+    results: tuple[ProbeResult, ...]
+    batches: tuple[BatchInfo, ...] = ()
+    setup_s: float = 0.0  # setns + scapy reload + route lookups
+    wall_s: float = 0.0  # as seen by the parent, from start to results
+    cpu_s: float = 0.0  # the worker's own CPU time (user + system)
+    error: str | None = None

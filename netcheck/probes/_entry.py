@@ -1,0 +1,27 @@
+"""Process entry points, kept free of scapy so the parent can name them without importing it."""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+
+from netcheck.probes.base import ProbeTask
+
+
+def probe_worker(conn: Connection, netns: str, tasks: Sequence[ProbeTask], timeout: float) -> None:
+    """Child side of one probe worker: one message back, ("ok", WorkerReport) or ("error", text)."""
+    try:
+        # Already imported when forked from the preloaded forkserver; a plain import otherwise.
+        from netcheck.probes.worker import probe_namespace
+
+        report = probe_namespace(netns, tasks, timeout)
+        conn.send(("ok", report))
+    except BaseException as exc:
+        tb = traceback.format_exc(limit=6)
+        # If even this fails, the parent reports the silent exit as a crash.
+        with contextlib.suppress(Exception):
+            conn.send(("error", f"{type(exc).__name__}: {exc}", tb))
+    finally:
+        conn.close()

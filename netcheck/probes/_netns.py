@@ -1,0 +1,29 @@
+"""Enter a network namespace by path, without ever creating one.
+
+Python 3.11 has no `os.setns`; pyroute2's `netns.setns` defaults to O_CREAT, which would
+silently make an empty namespace out of a typo. This goes straight to setns(2).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+
+CLONE_NEWNET = 0x40000000
+
+
+def enter_netns(path: str) -> None:
+    """Move the calling thread (and the threads it starts later) into the namespace at `path`."""
+    setns = getattr(os, "setns", None)  # Python >= 3.12
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if setns is not None:
+            setns(fd, CLONE_NEWNET)
+            return
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+    finally:
+        os.close(fd)

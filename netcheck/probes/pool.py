@@ -1,0 +1,316 @@
+"""Run probe tasks: one worker process per source namespace, all at once.
+
+Start method (measured, see the probe-layer report): workers are forked from a
+multiprocessing *forkserver* that preloaded scapy + pyroute2 + the worker module. Forking
+straight from the main process ('fork') starts workers about as fast, but only if the main
+process itself imports scapy (≈+60 MB RSS and ≈0.7 s in the engine) and it forks a
+possibly multi-threaded engine, which is unsafe. The forkserver is a single-threaded
+process that never leaves the root namespace, so its forks are clean; the main process never
+imports scapy. `warm_up()` starts it early (e.g. while the runtime builds the topology) so
+its one-time ~1 s start-up is off the probe phase.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.context
+import multiprocessing.forkserver
+import multiprocessing.spawn as spawn
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from netcheck.model.results import Observation, ProbeResult
+from netcheck.probes._entry import probe_worker
+from netcheck.probes.base import ProbeTask, WorkerReport
+
+log = logging.getLogger(__name__)
+
+START_METHOD = "forkserver"
+PRELOAD = ("netcheck.probes.worker",)
+# Beyond the probe timeout, how long a worker may take to start, enter its namespace and
+# report before it counts as hung. Generous: 50 workers share 2 cores at start-up.
+DEFAULT_MARGIN_S = 10.0
+
+ResultCallback = Callable[[ProbeResult], None]
+
+
+def get_context(method: str | None = None) -> multiprocessing.context.BaseContext:
+    method = method or START_METHOD
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(list(PRELOAD))
+    return ctx
+
+
+_START_LOCK = threading.Lock()
+_MAIN_KEYS = ("init_main_from_path", "init_main_from_name")
+
+
+def start_process(proc: Any) -> None:
+    """`proc.start()`, without making the child re-import the main module.
+
+    A forkserver/spawn child normally re-runs the parent's `__main__` (a script, the CLI, or
+    pytest) to resolve pickled references to it; its imports are not in the forkserver
+    (CPython 3.11 never preloads `__main__`: it asks for a 'main_path' key that
+    get_preparation_data does not produce), so that cost ~130 ms of CPU per worker, 50x.
+    Our targets and arguments live in netcheck modules, so the child needs no `__main__`.
+    The hook is swapped only for our own start() calls, under a lock.
+    """
+    if not isinstance(proc, multiprocessing.context.ForkServerProcess):
+        proc.start()
+        return
+    original = spawn.get_preparation_data
+
+    def without_main(name: str) -> dict[str, Any]:
+        data: dict[str, Any] = original(name)
+        for key in _MAIN_KEYS:
+            data.pop(key, None)
+        return data
+
+    with _START_LOCK:
+        spawn.get_preparation_data = without_main
+        try:
+            proc.start()
+        finally:
+            spawn.get_preparation_data = original
+
+
+def warm_up() -> None:
+    """Start the preloading forkserver now, so the probe phase does not pay for it."""
+    get_context()
+    multiprocessing.forkserver.ensure_running()
+
+
+@dataclass(slots=True)
+class _Running:
+    netns: str
+    indices: list[int]
+    proc: Any  # multiprocessing.Process of the chosen context
+    conn: multiprocessing.connection.Connection
+    started: float
+    deadline: float
+
+
+def _group(tasks: Sequence[ProbeTask]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, task in enumerate(tasks):
+        groups.setdefault(task.source_netns, []).append(i)
+    return groups
+
+
+def _exit_text(proc: Any) -> str:
+    code = proc.exitcode
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _failed(tasks: Sequence[ProbeTask], indices: list[int], detail: str) -> list[ProbeResult]:
+    out = []
+    for i in indices:
+        t = tasks[i]
+        out.append(
+            ProbeResult(
+                probe_id=t.probe_id,
+                source=t.source,
+                target=t.target,
+                target_address=t.target_address,
+                probe=t.probe,
+                observation=Observation.ERROR,
+                detail=detail,
+            )
+        )
+    return out
+
+
+_NEIGH_STATS = {4: "arp_cache", 6: "ndisc_cache"}
+
+
+def neighbour_overflows() -> dict[int, int]:
+    """The kernel's `table_fulls` per IP version: neighbour entries it could not create.
+
+    The neighbour tables are shared by every namespace of the host (gc_thresh3 defaults to
+    1024 entries in all); 50 namespaces probing 49 neighbours each overflow it, and the
+    kernel then drops the probes without telling sendto(). Read where the main process
+    runs (the root namespace; the file exists only there): empty when unreadable.
+    """
+    out: dict[int, int] = {}
+    for version, name in _NEIGH_STATS.items():
+        try:
+            with open(f"/proc/net/stat/{name}") as fh:
+                lines = fh.read().splitlines()
+            col = lines[0].split().index("table_fulls")
+            out[version] = sum(int(line.split()[col], 16) for line in lines[1:] if line.strip())
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _distrust_silence(got: list[ProbeResult], before: dict[int, int]) -> list[ProbeResult]:
+    """SILENT is a pass for an expected-unreachable probe only if the packet really left."""
+    if not before or not any(r.observation is Observation.SILENT for r in got):
+        return got
+    now = neighbour_overflows()
+    grown = {v: now[v] - before[v] for v in before if v in now and now[v] > before[v]}
+    if not grown:
+        return got
+    out = []
+    for r in got:
+        version = r.target_address.version if r.target_address is not None else 4
+        if r.observation is Observation.SILENT and version in grown:
+            sysctl = f"net.ipv{version}.neigh.default.gc_thresh3"
+            r = replace(
+                r,
+                observation=Observation.ERROR,
+                detail=(
+                    f"{r.detail}, but the kernel's neighbour table overflowed meanwhile "
+                    f"({_NEIGH_STATS[version]} table_fulls +{grown[version]}): the probe may "
+                    f"never have left; raise {sysctl}"
+                ),
+            )
+        out.append(r)
+    return out
+
+
+def run_workers(
+    tasks: Sequence[ProbeTask],
+    timeout: float,
+    on_result: ResultCallback | None = None,
+    *,
+    margin: float = DEFAULT_MARGIN_S,
+    start_method: str | None = None,
+) -> tuple[list[ProbeResult], list[WorkerReport]]:
+    """Like `run_probes`, plus one WorkerReport per source namespace (batches, pids, timing)."""
+    results: list[ProbeResult | None] = [None] * len(tasks)
+    reports: list[WorkerReport] = []
+    if not tasks:
+        return [], reports
+    ctx = get_context(start_method)
+    running: dict[multiprocessing.connection.Connection, _Running] = {}
+
+    overflows_before = neighbour_overflows()
+
+    def finish(run: _Running, got: list[ProbeResult], report: WorkerReport) -> None:
+        got = _distrust_silence(got, overflows_before)
+        report = replace(report, results=tuple(got))
+        for i, res in zip(run.indices, got, strict=True):
+            results[i] = res
+            if on_result is not None:
+                on_result(res)
+        reports.append(report)
+
+    def fail(run: _Running, why: str) -> None:
+        detail = f"probe worker for {run.netns} (pid {run.proc.pid}) {why}"
+        log.error("%s", detail)
+        wall = time.monotonic() - run.started
+        got = _failed(tasks, run.indices, detail)
+        finish(
+            run,
+            got,
+            WorkerReport(
+                netns=run.netns, pid=run.proc.pid, results=tuple(got), wall_s=wall, error=detail
+            ),
+        )
+
+    try:
+        for netns, indices in _group(tasks).items():
+            parent_conn, child_conn = ctx.Pipe(duplex=False)
+            chunk = [tasks[i] for i in indices]
+            proc = ctx.Process(  # type: ignore[attr-defined]
+                target=probe_worker,
+                args=(child_conn, netns, chunk, timeout),
+                name=f"netcheck-probe:{os.path.basename(netns)}",
+                daemon=True,
+            )
+            now = time.monotonic()
+            try:
+                start_process(proc)
+            except Exception as exc:
+                child_conn.close()
+                parent_conn.close()
+                run = _Running(netns, indices, proc, parent_conn, now, now)
+                fail(run, f"could not start: {exc}")
+                continue
+            child_conn.close()
+            # The deadline counts from each worker's own start, so a late starter is not
+            # punished for the queue in front of it.
+            running[parent_conn] = _Running(
+                netns, indices, proc, parent_conn, now, now + timeout + margin
+            )
+
+        while running:
+            nearest = min(r.deadline for r in running.values())
+            wait_s = max(0.0, nearest - time.monotonic())
+            ready = multiprocessing.connection.wait(list(running), timeout=wait_s)
+            for conn in ready:
+                run = running.pop(conn)  # type: ignore[call-overload]
+                _collect(run, finish, fail)
+            now = time.monotonic()
+            for conn, run in list(running.items()):
+                if now >= run.deadline:
+                    del running[conn]
+                    run.proc.kill()
+                    run.proc.join(2.0)
+                    conn.close()
+                    fail(run, f"did not finish within {timeout + margin:.1f} s; killed")
+    finally:
+        for run in running.values():  # only when interrupted: leave nothing behind
+            run.proc.kill()
+            run.proc.join(2.0)
+            run.conn.close()
+
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:  # a bug in this module; never pass silently
+        raise RuntimeError(f"probe results missing for tasks {missing}")
+    return [r for r in results if r is not None], reports
+
+
+def _collect(
+    run: _Running,
+    finish: Callable[[_Running, list[ProbeResult], WorkerReport], None],
+    fail: Callable[[_Running, str], None],
+) -> None:
+    try:
+        msg = run.conn.recv()
+    except (EOFError, OSError):
+        msg = None
+    finally:
+        run.conn.close()
+    run.proc.join(2.0)
+    if run.proc.exitcode is None:
+        run.proc.kill()
+        run.proc.join(2.0)
+    wall = time.monotonic() - run.started
+    if msg is None:
+        fail(run, f"crashed without a report ({_exit_text(run.proc)})")
+    elif msg[0] == "ok":
+        report: WorkerReport = msg[1]
+        if len(report.results) != len(run.indices):
+            fail(run, f"returned {len(report.results)} results for {len(run.indices)} probes")
+            return
+        finish(run, list(report.results), replace(report, wall_s=round(wall, 4)))
+    else:
+        log.debug("probe worker traceback:\n%s", msg[2] if len(msg) > 2 else "")
+        fail(run, f"failed: {msg[1]}")
+
+
+def run_probes(
+    tasks: Sequence[ProbeTask],
+    timeout: float,
+    on_result: ResultCallback | None = None,
+) -> list[ProbeResult]:
+    """One result per task, in task order. Probes of all namespaces go out concurrently."""
+    results, _reports = run_workers(tasks, timeout, on_result)
+    return results

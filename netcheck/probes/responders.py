@@ -1,0 +1,191 @@
+"""Listeners that make TCP/UDP probes answerable: one small process per namespace.
+
+TCP: a listening socket that accepts and closes (a SYN probe only needs the SYN-ACK the
+kernel sends for a listening port). UDP: echo each datagram back to its sender.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import selectors
+import socket
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any
+
+from netcheck.errors import RuntimeBuildError
+from netcheck.model.plan import Port, ProbeKind
+from netcheck.probes._netns import enter_netns
+from netcheck.probes.base import ListenTask
+from netcheck.probes.pool import get_context, start_process
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 2.0
+
+
+def _bind(port: Port) -> socket.socket:
+    """One dual-stack socket on ::, or 0.0.0.0 when the namespace has no IPv6."""
+    stype = socket.SOCK_STREAM if port.proto is ProbeKind.TCP else socket.SOCK_DGRAM
+    try:
+        sock = socket.socket(socket.AF_INET6, stype)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        addr: tuple[Any, ...] = ("::", port.number)
+    except OSError as exc:
+        if exc.errno not in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+            raise
+        sock = socket.socket(socket.AF_INET, stype)
+        addr = ("0.0.0.0", port.number)  # noqa: S104 - listening on every lab address is the point
+    try:
+        if stype == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if addr[0] != "::" or exc.errno != errno.EADDRNOTAVAIL:
+                raise
+            # IPv6 exists but is disabled in this namespace (disable_ipv6=1).
+            sock.close()
+            sock = socket.socket(socket.AF_INET, stype)
+            if stype == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", port.number))  # noqa: S104
+        if stype == socket.SOCK_STREAM:
+            sock.listen(128)
+        sock.setblocking(False)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def serve(conn: Connection, netns: str, ports: Sequence[Port]) -> None:
+    """Child process: bind everything, say "ready", serve until told to stop or orphaned."""
+    socks: list[tuple[socket.socket, Port]] = []
+    try:
+        enter_netns(netns)
+        for port in ports:
+            try:
+                socks.append((_bind(port), port))
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot listen on {port}: {exc.strerror}") from exc
+    except BaseException as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        conn.close()
+        return
+    conn.send(("ready", [str(p) for p in ports]))
+    sel = selectors.DefaultSelector()
+    for sock, port in socks:
+        sel.register(sock, selectors.EVENT_READ, port)
+    # The pipe closes when the parent goes away: stop then, rather than linger as an orphan.
+    sel.register(conn, selectors.EVENT_READ, None)
+    while True:
+        for key, _ in sel.select():
+            port = key.data
+            if port is None:
+                return
+            listener = key.fileobj
+            if not isinstance(listener, socket.socket):
+                continue
+            try:
+                if port.proto is ProbeKind.TCP:
+                    peer, _addr = listener.accept()
+                    peer.close()
+                else:
+                    data, addr = listener.recvfrom(65535)
+                    listener.sendto(data, addr)
+            except OSError:  # a peer that went away, a full buffer: keep serving others
+                continue
+
+
+class Responders:
+    """Context manager: TCP listeners and UDP echoers in each namespace of `tasks`.
+
+    Ready (every socket bound) when `__enter__` returns; raises RuntimeBuildError otherwise.
+    Stopped by PID on `__exit__`: SIGTERM, then SIGKILL after a bound.
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[ListenTask],
+        *,
+        ready_timeout: float = READY_TIMEOUT_S,
+        stop_timeout: float = STOP_TIMEOUT_S,
+    ) -> None:
+        self._tasks = [t for t in tasks if t.ports]
+        self._ready_timeout = ready_timeout
+        self._stop_timeout = stop_timeout
+        self._procs: list[tuple[ListenTask, Any, Connection]] = []
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {t.node: p.pid for t, p, _ in self._procs if p.pid is not None}
+
+    def __enter__(self) -> Responders:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        ctx = get_context()
+        for task in self._tasks:
+            parent_conn, child_conn = ctx.Pipe(duplex=True)
+            proc = ctx.Process(  # type: ignore[attr-defined]
+                target=serve,
+                args=(child_conn, task.netns, task.ports),
+                name=f"netcheck-responder:{task.node}",
+                daemon=True,
+            )
+            start_process(proc)
+            child_conn.close()
+            self._procs.append((task, proc, parent_conn))
+        deadline = time.monotonic() + self._ready_timeout
+        for task, proc, conn in self._procs:
+            remaining = max(0.0, deadline - time.monotonic())
+            where = f"responder for {task.node} ({task.netns})"
+            if not conn.poll(remaining):
+                raise RuntimeBuildError(f"{where} not ready within {self._ready_timeout:g} s")
+            try:
+                msg = conn.recv()
+            except EOFError:
+                proc.join(1.0)
+                raise RuntimeBuildError(
+                    f"{where} exited before it was ready (exit code {proc.exitcode})"
+                ) from None
+            if msg[0] != "ready":
+                raise RuntimeBuildError(f"{where}: {msg[1]}")
+            log.debug("%s ready on %s (pid %s)", where, ", ".join(msg[1]), proc.pid)
+
+    def stop(self) -> None:
+        procs, self._procs = self._procs, []
+        for _task, proc, _conn in procs:
+            if proc.pid is not None and proc.exitcode is None:
+                proc.terminate()
+        deadline = time.monotonic() + self._stop_timeout
+        for task, proc, conn in procs:
+            if proc.pid is None:
+                conn.close()
+                continue
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.exitcode is None:
+                log.warning(
+                    "responder for %s (pid %s) ignored SIGTERM; killing", task.node, proc.pid
+                )
+                proc.kill()
+                proc.join(self._stop_timeout)
+            conn.close()
