@@ -5,6 +5,7 @@ Errors are collected, not raised one by one: a user fixing a scenario sees all o
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from netcheck.model.plan import (
     Attachment,
     Driver,
     Endpoint,
+    FirewallRule,
     Host,
     IPAddress,
     IPNetwork,
@@ -26,6 +28,7 @@ from netcheck.model.plan import (
     Network,
     NodeKind,
     Plan,
+    Route,
     Router,
     Subnet,
     Uplink,
@@ -44,6 +47,8 @@ from netcheck.scenario.paths import LineMap, Path, format_path, line_of
 from netcheck.scenario.schema import AttachmentSpec, NetworkSpec, ScenarioSpec
 from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
 from netcheck.scenario.values import ValueProblem
+
+DOCKER_DEFAULT_BRIDGE = "bridge"  # predefined on every Docker daemon
 
 MTU_OPTION = "com.docker.network.driver.mtu"
 _DOCKER_URL = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")
@@ -147,7 +152,10 @@ class Resolver:
                                                       f"lan '{lan.name}'"):
                 self.claim_lab_ip(spec.ip, f"machine '{name}'", (*path, "ip"))
             out.append(Machine(name=name, lan=spec.lan, ip=spec.ip, listen=tuple(spec.listen),
-                               location=self.ctx.location(path)))
+                               location=self.ctx.location(path), sysctls=dict(spec.sysctls),
+                               routes=tuple(spec.routes), firewall=tuple(spec.firewall),
+                               mtu=spec.mtu, state=spec.state))
+            self.check_routes(path, spec.routes, ("eth0",))
         return tuple(out)
 
     def hosts(self, lans: dict[str, Lan]) -> tuple[Host, ...]:
@@ -166,13 +174,45 @@ class Resolver:
                     up.ip, lan.subnet, (*up_path, "ip"), f"lan '{lan.name}'"
                 ):
                     self.claim_lab_ip(up.ip, f"host '{name}' ({up.ifname})", (*up_path, "ip"))
-                uplinks.append(Uplink(ifname=up.ifname, lan=up.lan, ip=up.ip))
+                uplinks.append(Uplink(ifname=up.ifname, lan=up.lan, ip=up.ip, mtu=up.mtu,
+                                      state=up.state))
             if spec.docker is not None and not _DOCKER_URL.match(spec.docker):
                 self.err((*path, "docker"), f"{values.describe(spec.docker)} is not a Docker URL",
                          "Write ssh://user@host, tcp://host:2376 or unix:///path/docker.sock")
             out.append(Host(name=name, uplinks=tuple(uplinks), docker_url=spec.docker,
-                            listen=tuple(spec.listen), location=self.ctx.location(path)))
+                            listen=tuple(spec.listen), location=self.ctx.location(path),
+                            sysctls=dict(spec.sysctls), routes=tuple(spec.routes),
+                            firewall=tuple(spec.firewall)))
+            self.check_routes(path, spec.routes, None)
         return tuple(out)
+
+    def check_routes(self, path: Path, routes: list[Route], devs: tuple[str, ...] | None) -> None:
+        if devs is None:
+            return  # hosts get bridges and uplinks; the runtime names the missing one
+        for index, route in enumerate(routes):
+            if route.dev is not None and route.dev not in devs:
+                self.err((*path, "routes", index, "dev"),
+                         f"{route.dev!r} is not an interface of this node",
+                         f"Its interfaces: {one_of(list(devs))}")
+
+    def check_firewall_peers(self, lab: Lab) -> None:
+        """`from X` names a node of the scenario or a subnet."""
+        owners: list[tuple[Path, tuple[FirewallRule, ...]]] = [
+            (("lab", "machines", m.name), m.firewall) for m in lab.machines
+        ]
+        owners += [(("lab", "hosts", h.name), h.firewall) for h in lab.hosts]
+        if lab.router is not None:
+            owners.append((("lab", "router"), lab.router.firewall))
+        for path, rules in owners:
+            for index, rule in enumerate(rules):
+                if rule.peer is None or rule.peer in self.nodes:
+                    continue
+                try:
+                    ipaddress.ip_network(rule.peer, strict=False)
+                except ValueError:
+                    self.err((*path, "firewall", index),
+                             f"{rule.peer!r} is neither a node nor an address or subnet",
+                             hint_for(rule.peer, self.nodes, "nodes"))
 
     def register_nodes(self, lab: Lab) -> None:
         candidates: list[tuple[str, NodeInfo]] = []
@@ -316,6 +356,15 @@ class Resolver:
                     continue
                 seen.add(net_name)
                 net = networks.get(net_name)
+                if net is None and net_name == DOCKER_DEFAULT_BRIDGE:
+                    # Docker's predefined default bridge exists on every daemon: no
+                    # declaration, no fixed addresses, no aliases (Docker refuses both).
+                    if att.ip is not None or att.aliases:
+                        self.err(att_path, "the default bridge takes no fixed ip or aliases",
+                                 "Declare a user-defined bridge network for those")
+                        continue
+                    attachments.append(Attachment(network=net_name))
+                    continue
                 if net is None:
                     self.err(att_path, f"unknown network '{net_name}'",
                              hint_for(net_name, networks, "networks"))
@@ -408,10 +457,13 @@ class Resolver:
         router = None
         if router_spec is not None:
             router = Router(name=router_spec.name, forward=router_spec.forward,
-                            location=self.ctx.location(("lab", "router")))
+                            location=self.ctx.location(("lab", "router")),
+                            sysctls=dict(router_spec.sysctls), routes=tuple(router_spec.routes),
+                            firewall=tuple(router_spec.firewall))
         lab = Lab(lans=lans, router=router, machines=self.machines(lans_by_name),
                   hosts=self.hosts(lans_by_name))
         self.register_nodes(lab)
+        self.check_firewall_peers(lab)
         networks = self.networks()
         endpoints = self.endpoints(lab, {n.name: n for n in networks})
         expectations = expand_expectations(self.spec.expectations, self.nodes, self.ctx)
