@@ -1,0 +1,65 @@
+"""Every scenario shipped under scenarios/ validates, and runs green where it can run here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netcheck.scenario import load_plan
+from tests.helpers import ROOT
+
+ALL = sorted((ROOT / "scenarios").rglob("*.yaml"))
+# Scenarios that need a Docker engine (overlay, Docker's DNS, bridge NAT) say so.
+DOCKER = [p for p in ALL if load_plan(p).runtime == "docker"]
+NETNS = [p for p in ALL if p not in DOCKER and "vm" not in p.parts]
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [str(p.relative_to(ROOT / "scenarios")) for p in paths]
+
+
+@pytest.mark.parametrize("path", ALL, ids=ids(ALL))
+def test_validates(path: Path) -> None:
+    plan = load_plan(path)
+    assert plan.expectations, f"{path} expects nothing"
+
+
+def run(path: Path, runtime: str, tmp_path: Path) -> dict[str, Any]:
+    record = tmp_path / "run.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "netcheck", "run", str(path), "--runtime", runtime,
+         "--json", str(record)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data: dict[str, Any] = json.loads(record.read_text())
+    return data
+
+
+def assert_honest(data: dict[str, Any]) -> None:
+    """Skips carry a reason; expected-unreachable passes come from a probe that went out."""
+    for v in data["verdicts"]:
+        if v["outcome"] == "skip":
+            assert v["observed"], v
+        if v["outcome"] == "pass":
+            assert v["result"]["observation"] != "error", v
+
+
+@pytest.mark.privileged
+@pytest.mark.parametrize("path", NETNS, ids=ids(NETNS))
+def test_runs_green_on_netns(path: Path, tmp_path: Path, no_leftovers: None) -> None:
+    assert_honest(run(path, "netns", tmp_path))
+
+
+@pytest.mark.privileged
+@pytest.mark.docker
+@pytest.mark.parametrize("path", DOCKER + NETNS, ids=ids(DOCKER + NETNS))
+def test_runs_green_on_docker(
+    path: Path, tmp_path: Path, docker_client: Any, no_leftovers: None
+) -> None:
+    assert_honest(run(path, "docker", tmp_path))
