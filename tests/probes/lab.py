@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
+import threading
 from dataclasses import dataclass, field
 
 from pyroute2 import IPRoute, netns
+
+from netcheck.probes._netns import enter_netns
 
 RUN_NETNS = "/run/netns"
 
@@ -83,7 +87,9 @@ class Lab:
         self._links += 1
         a_if, b_if = f"to-{b}"[:15], f"to-{a}"[:15]
         with IPRoute(netns=self.name(a), flags=0) as ipr:
-            ipr.link("add", ifname=a_if, kind="veth", peer={"ifname": b_if, "net_ns_fd": self.name(b)})
+            ipr.link(
+                "add", ifname=a_if, kind="veth", peer={"ifname": b_if, "net_ns_fd": self.name(b)}
+            )
         for node, ifname, addr in ((a, a_if, a_addr), (b, b_if, b_addr)):
             with IPRoute(netns=self.name(node), flags=0) as ipr:
                 idx = ipr.link_lookup(ifname=ifname)[0]
@@ -93,7 +99,9 @@ class Lab:
                 ipr.addr("add", index=idx, address=str(iface.ip), prefixlen=iface.network.prefixlen)
                 ipr.link("set", index=idx, state="up")
 
-    def route(self, node: str, dst: str, gateway: str | None = None, rtype: str | None = None) -> None:
+    def route(
+        self, node: str, dst: str, gateway: str | None = None, rtype: str | None = None
+    ) -> None:
         with IPRoute(netns=self.name(node), flags=0) as ipr:
             kwargs: dict[str, object] = {"dst": dst}
             if gateway is not None:
@@ -104,9 +112,13 @@ class Lab:
 
     def mac(self, node: str, ifname: str = "eth0") -> str:
         with IPRoute(netns=self.name(node), flags=0) as ipr:
-            return str(ipr.link("get", index=ipr.link_lookup(ifname=ifname)[0])[0].get_attr("IFLA_ADDRESS"))
+            return str(
+                ipr.link("get", index=ipr.link_lookup(ifname=ifname)[0])[0].get_attr("IFLA_ADDRESS")
+            )
 
-    def static_neighbours(self, node: str, entries: list[tuple[str, str]], ifname: str = "eth0") -> None:
+    def static_neighbours(
+        self, node: str, entries: list[tuple[str, str]], ifname: str = "eth0"
+    ) -> None:
         """Permanent neighbour entries: they do not count against the host-wide gc_thresh3."""
         with IPRoute(netns=self.name(node), flags=0) as ipr:
             idx = ipr.link_lookup(ifname=ifname)[0]
@@ -115,10 +127,6 @@ class Lab:
 
     def sysctl(self, node: str, key: str, value: str) -> None:
         """Write a net.* sysctl inside `node` (procfs follows the writing thread's netns)."""
-        import threading
-
-        from netcheck.probes._netns import enter_netns
-
         errors: list[BaseException] = []
 
         def write() -> None:
@@ -137,8 +145,6 @@ class Lab:
 
     def close(self) -> None:
         for name in reversed(self.namespaces):
-            try:
+            with contextlib.suppress(OSError):
                 netns.remove(name)
-            except OSError:
-                pass
         self.namespaces.clear()
