@@ -1,0 +1,150 @@
+"""The contract between the host and the guest of one VM boot: a manifest in, results out.
+
+Both files live in the reports folder, which the guest mounts read-write, so the guest needs
+no channel back but the filesystem. The guest rewrites the results file after every
+scenario: a batch cut short by a timeout still tells how far it got.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from netcheck.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+
+MANIFEST_NAME = "vm-manifest.json"
+RESULTS_NAME = "vm-results.json"
+CONSOLE_NAME = "vm-console.log"
+
+# netcheck run options the runner sets per scenario; the user cannot pass one path for many.
+RESERVED_RUN_OPTIONS = frozenset({"--json", "--junit", "--no-reports"})
+
+# Worst first. Anything not listed (a crash, a signal) counts as an environment problem.
+_SEVERITY = {EXIT_ENVIRONMENT: 3, EXIT_USAGE: 2, EXIT_FAILED: 1, EXIT_OK: 0}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioJob:
+    scenario: str  # absolute path, as the guest sees it (the same as the host's)
+    json: str
+    junit: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Manifest:
+    jobs: tuple[ScenarioJob, ...]
+    run_args: tuple[str, ...]  # extra `netcheck run` options, the same for every scenario
+    results: str  # where the guest writes the results file
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioResult:
+    scenario: str
+    exit_code: int
+    duration_s: float
+    json: str
+    junit: str
+    error: str | None = None  # why a scenario could not run at all
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchResults:
+    kernel: str  # the guest's `uname -r`
+    uptime_at_start_s: float  # guest uptime when the driver started: boot-to-userspace time
+    results: tuple[ScenarioResult, ...]
+    finished: bool  # every job ran (the driver reached its end)
+
+
+def normalize_code(code: int) -> int:
+    return code if code in _SEVERITY else EXIT_ENVIRONMENT
+
+
+def worst_exit_code(codes: Iterable[int]) -> int:
+    """3 (environment) > 2 (usage/scenario) > 1 (an expectation failed) > 0."""
+    worst = EXIT_OK
+    for code in codes:
+        code = normalize_code(code)
+        if _SEVERITY[code] > _SEVERITY[worst]:
+            worst = code
+    return worst
+
+
+def check_run_args(run_args: Sequence[str]) -> tuple[str, ...]:
+    for arg in run_args:
+        name = arg.split("=", 1)[0]
+        if name in RESERVED_RUN_OPTIONS:
+            raise UsageError(
+                f"{name}: `netcheck vm run` writes one JSON and one JUnit report per scenario "
+                "itself; choose the folder with --reports instead"
+            )
+    return tuple(run_args)
+
+
+def report_stems(scenarios: Sequence[Path]) -> list[str]:
+    """One unique, file-name-safe stem per scenario (`a.yaml`, `x/a.yaml` -> a, a-2)."""
+    seen: dict[str, int] = {}
+    stems = []
+    for path in scenarios:
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem) or "scenario"
+        n = seen.get(base, 0) + 1
+        seen[base] = n
+        stems.append(base if n == 1 else f"{base}-{n}")
+    return stems
+
+
+def make_manifest(
+    scenarios: Sequence[Path], reports: Path, run_args: Sequence[str]
+) -> Manifest:
+    jobs = tuple(
+        ScenarioJob(
+            scenario=str(path),
+            json=str(reports / f"{stem}.json"),
+            junit=str(reports / f"{stem}.junit.xml"),
+        )
+        for path, stem in zip(scenarios, report_stems(scenarios), strict=True)
+    )
+    return Manifest(
+        jobs=jobs, run_args=check_run_args(run_args), results=str(reports / RESULTS_NAME)
+    )
+
+
+def _write_json(path: Path, data: object) -> None:
+    # Write-then-rename: the host never reads half a file, even after a kill mid-write.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_manifest(manifest: Manifest, path: Path) -> None:
+    _write_json(path, asdict(manifest))
+
+
+def read_manifest(path: Path) -> Manifest:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Manifest(
+        jobs=tuple(ScenarioJob(**job) for job in data["jobs"]),
+        run_args=tuple(data["run_args"]),
+        results=data["results"],
+    )
+
+
+def write_results(results: BatchResults, path: Path) -> None:
+    _write_json(path, asdict(results))
+
+
+def read_results(path: Path) -> BatchResults | None:
+    """The guest's results, or None when it never wrote them (no boot, or a crash first)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return BatchResults(
+        kernel=data["kernel"],
+        uptime_at_start_s=float(data["uptime_at_start_s"]),
+        results=tuple(ScenarioResult(**r) for r in data["results"]),
+        finished=bool(data["finished"]),
+    )

@@ -1,0 +1,102 @@
+"""The guest side of `netcheck vm run`: run every scenario of the manifest in one process.
+
+Runs inside the VM as `python -m netcheck.vm.guest MANIFEST`. One process for the whole
+batch because Python is 15-20x slower under TCG: importing scapy and pyroute2 costs ~15 s,
+and the probe forkserver that preloads them is started once per process, not per scenario.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from netcheck.errors import EXIT_ENVIRONMENT, EXIT_USAGE
+from netcheck.vm.batch import (
+    BatchResults,
+    Manifest,
+    ScenarioJob,
+    ScenarioResult,
+    normalize_code,
+    read_manifest,
+    worst_exit_code,
+    write_results,
+)
+
+log = logging.getLogger(__name__)
+
+RunFn = Callable[[Sequence[str]], int]
+
+
+def _uptime() -> float:
+    try:
+        return float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _cli_main(argv: Sequence[str]) -> int:
+    from netcheck.cli.main import main
+
+    return main(argv)
+
+
+def run_job(job: ScenarioJob, run_args: Sequence[str], run: RunFn) -> ScenarioResult:
+    argv = ["run", job.scenario, *run_args, "--json", job.json, "--junit", job.junit]
+    started = time.monotonic()
+    error = None
+    try:
+        code = run(argv)
+    except SystemExit as exc:  # argparse rejects a bad option with SystemExit(2)
+        code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        error = f"netcheck run exited: {exc.code}"
+    except Exception as exc:  # one scenario's crash must not lose the rest of the batch
+        code = EXIT_ENVIRONMENT
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("%s crashed:\n%s", job.scenario, traceback.format_exc())
+    return ScenarioResult(
+        scenario=job.scenario,
+        exit_code=normalize_code(code),
+        duration_s=round(time.monotonic() - started, 3),
+        json=job.json,
+        junit=job.junit,
+        error=error,
+    )
+
+
+def run_batch(manifest: Manifest, run: RunFn = _cli_main) -> BatchResults:
+    kernel = os.uname().release
+    uptime = _uptime()
+    path = Path(manifest.results)
+    done: list[ScenarioResult] = []
+
+    def save(finished: bool) -> BatchResults:
+        results = BatchResults(
+            kernel=kernel, uptime_at_start_s=uptime, results=tuple(done), finished=finished
+        )
+        write_results(results, path)
+        return results
+
+    # Written before the first scenario: the host tells "never booted" from "too slow".
+    save(False)
+    for job in manifest.jobs:
+        done.append(run_job(job, manifest.run_args, run))
+        save(False)
+    return save(True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m netcheck.vm.guest MANIFEST\n")
+        return EXIT_USAGE
+    results = run_batch(read_manifest(Path(args[0])))
+    return worst_exit_code(r.exit_code for r in results.results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""Boot a distribution kernel with virtme-ng and run a batch of scenarios inside, once.
+
+virtme-ng (`vng`) boots the kernel on a copy-on-write view of this machine's own root
+(`--force-9p`: the generic Debian kernel has 9p; this machine's virtiofsd does not take
+vng's flags), so the guest runs this very netcheck with this very venv. The reports folder
+is shared read-write (`--rwdir`): the guest writes JSON/JUnit and a results file there.
+
+Never a hang: the whole boot runs in its own process group under a wall-clock limit, and
+that group (vng, virtme-run, QEMU) is killed by its PID when the limit passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netcheck.errors import EXIT_ENVIRONMENT, EnvironmentProblem, UsageError
+from netcheck.vm.accel import kvm_usable
+from netcheck.vm.batch import (
+    CONSOLE_NAME,
+    MANIFEST_NAME,
+    BatchResults,
+    make_manifest,
+    read_results,
+    worst_exit_code,
+    write_manifest,
+)
+from netcheck.vm.kernel import KernelImage, find_kernel
+
+log = logging.getLogger(__name__)
+
+LineFn = Callable[[str], None]
+
+# Modules udev would load for QEMU's emulated hardware that a network test never uses. Under
+# TCG each costs time to load and initialise (kvm and the SIMD crypto drivers most): ~5 s.
+MODULE_BLACKLIST = (
+    "kvm", "kvm_amd", "kvm_intel", "irqbypass", "ccp", "aesni_intel", "sha1_ssse3",
+    "sha256_ssse3", "sha512_ssse3", "crc32_pclmul", "crct10dif_pclmul", "ghash_clmulni_intel",
+    "psmouse", "ahci", "libahci", "libata", "sr_mod", "cdrom", "i2c_i801", "iTCO_wdt",
+    "lpc_ich", "pcspkr", "serio_raw", "evdev", "sg", "intel_pmc_bxt", "i6300esb",
+)
+# vng's `--verbose` shows the kernel console (where a panic is printed); loglevel=1 keeps
+# only emergencies there, since every console byte is slow under TCG.
+KERNEL_APPEND = ("loglevel=1", "module_blacklist=" + ",".join(MODULE_BLACKLIST))
+KILL_GRACE_S = 3.0
+_TAIL_LINES = 40
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmOptions:
+    scenarios: tuple[Path, ...]
+    reports: Path = Path("reports")
+    run_args: tuple[str, ...] = ()
+    kernel: str | None = None  # a file or a folder; None: /boot, then the kernel cache
+    timeout_s: float = 900.0  # wall clock for the whole boot, all scenarios included
+    accel: str = "auto"  # auto | kvm | tcg
+    memory: str = "1G"
+    cpus: int = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmOutcome:
+    exit_code: int
+    message: str  # one line for the user: what happened
+    kernel: KernelImage
+    accel: str
+    elapsed_s: float
+    results: BatchResults | None
+    console_log: Path
+    vng_exit: int | None = None  # None: killed at the time limit
+    console_tail: tuple[str, ...] = field(default_factory=tuple)
+
+
+def find_vng() -> str:
+    beside = Path(sys.executable).parent / "vng"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("vng")
+    if found:
+        return found
+    raise EnvironmentProblem(
+        "virtme-ng (vng) is not installed. Run scripts/install-vm.sh, or "
+        "`pip install 'netcheck[vm]'` and `apt-get install qemu-system-x86 udev`"
+    )
+
+
+def find_qemu() -> str:
+    found = shutil.which("qemu-system-x86_64")
+    if not found:
+        raise EnvironmentProblem(
+            "qemu-system-x86_64 is not installed: `apt-get install qemu-system-x86`"
+        )
+    return found
+
+
+def choose_accel(accel: str, qemu: str, kernel: KernelImage) -> str:
+    if accel not in ("auto", "kvm", "tcg"):
+        raise UsageError(f"--accel {accel!r}: expected auto, kvm or tcg")
+    if accel == "auto":
+        return "kvm" if kvm_usable(qemu, kernel.path) else "tcg"
+    return accel
+
+
+def vng_command(
+    vng: str, kernel: KernelImage, accel: str, options: VmOptions, guest_cmd: Sequence[str]
+) -> list[str]:
+    cmd = [vng, "--run", str(kernel.path), "--force-9p", "--verbose"]
+    if accel == "tcg":
+        cmd.append("--disable-kvm")
+    for arg in KERNEL_APPEND:
+        cmd += ["--append", arg]
+    cmd += [
+        "--memory", options.memory,
+        "--cpus", str(options.cpus),
+        "--rwdir", str(options.reports),
+        "--cwd", str(Path.cwd()),
+        "--exec", shlex.join(guest_cmd),
+    ]
+    return cmd
+
+
+def guest_command(manifest: Path) -> list[str]:
+    # The guest sees the host's root, so the host's interpreter (and venv) is there as is.
+    return [sys.executable, "-m", "netcheck.vm.guest", str(manifest)]
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the boot we started: its whole process group, by our child's PID."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class _Pump(threading.Thread):
+    """Copies the VM's console to a log file, the caller, and a short tail for messages."""
+
+    def __init__(self, stream: object, log_path: Path, on_line: LineFn | None) -> None:
+        super().__init__(name="vm-console", daemon=True)
+        self.stream = stream
+        self.log_path = log_path
+        self.on_line = on_line
+        self.tail: deque[str] = deque(maxlen=_TAIL_LINES)
+
+    def run(self) -> None:
+        assert hasattr(self.stream, "readline")
+        with self.log_path.open("w", encoding="utf-8", errors="replace") as out:
+            for raw in iter(self.stream.readline, b""):
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                out.write(line + "\n")
+                out.flush()
+                self.tail.append(line)
+                if self.on_line is not None:
+                    self.on_line(line)
+
+
+def _explain(
+    results: BatchResults | None, total: int, timed_out: bool, tail: Sequence[str], limit: float
+) -> str:
+    panic = next((line for line in tail if "Kernel panic" in line), None)
+    if panic is not None:
+        return f"the VM kernel panicked: {panic.strip()}"
+    if results is None:
+        if timed_out:
+            return (
+                f"the VM did not reach userspace within --timeout {limit:g} s "
+                "(boot hang, or too slow under TCG); killed it"
+            )
+        return "the VM stopped before netcheck started inside it (boot failure; see the log)"
+    if timed_out:
+        return (
+            f"the VM ran out of time (--timeout {limit:g} s) after {len(results.results)} of "
+            f"{total} scenarios; killed it"
+        )
+    return f"the VM stopped after {len(results.results)} of {total} scenarios (guest crash?)"
+
+
+def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
+    """Boot once, run every scenario, return the worst exit code. Raises only for bad input
+    or a missing tool (EnvironmentProblem/UsageError); a VM that fails gives exit code 3."""
+    if not options.scenarios:
+        raise UsageError("netcheck vm run: name at least one scenario file")
+    if options.timeout_s <= 0:
+        raise UsageError(f"--timeout {options.timeout_s:g}: must be more than 0 seconds")
+    scenarios = tuple(p.resolve() for p in options.scenarios)
+    for path in scenarios:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such scenario file")
+    kernel = find_kernel(options.kernel)
+    vng = find_vng()
+    qemu = find_qemu()
+    reports = options.reports.resolve()
+    reports.mkdir(parents=True, exist_ok=True)
+    opts = VmOptions(
+        scenarios=scenarios, reports=reports, run_args=options.run_args, kernel=options.kernel,
+        timeout_s=options.timeout_s, accel=options.accel, memory=options.memory,
+        cpus=options.cpus,
+    )
+    manifest = make_manifest(scenarios, reports, options.run_args)
+    manifest_path = reports / MANIFEST_NAME
+    results_path = Path(manifest.results)
+    results_path.unlink(missing_ok=True)
+    write_manifest(manifest, manifest_path)
+
+    started = time.monotonic()
+    accel = choose_accel(options.accel, qemu, kernel)
+    cmd = vng_command(vng, kernel, accel, opts, guest_command(manifest_path))
+    log.info("booting %s (%s) for %d scenario(s)", kernel.path, accel, len(scenarios))
+    log.debug("vng command: %s", shlex.join(cmd))
+    env = dict(os.environ)
+    # vng runs virtme-run by name: the venv's bin must be on PATH even when not activated.
+    env["PATH"] = f"{Path(vng).parent}{os.pathsep}{env.get('PATH', os.defpath)}"
+    console_log = reports / CONSOLE_NAME
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env, start_new_session=True,
+    )
+    pump = _Pump(proc.stdout, console_log, on_line)
+    pump.start()
+    timed_out = False
+    vng_exit: int | None
+    try:
+        remaining = options.timeout_s - (time.monotonic() - started)
+        vng_exit = proc.wait(timeout=max(remaining, 0.001))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        vng_exit = None
+        log.warning("VM time limit of %g s reached: killing the VM", options.timeout_s)
+    finally:
+        # Also on KeyboardInterrupt: no QEMU outlives the command that started it.
+        if proc.poll() is None:
+            _kill_group(proc)
+        pump.join(timeout=10)
+    elapsed = round(time.monotonic() - started, 2)
+    results = read_results(results_path)
+    tail = tuple(pump.tail)
+    total = len(scenarios)
+    if results is not None and results.finished and not timed_out:
+        code = worst_exit_code(r.exit_code for r in results.results)
+        message = (
+            f"{total} scenario(s) ran in the VM (kernel {results.kernel}, {accel}) "
+            f"in {elapsed:g} s; exit {code}"
+        )
+    else:
+        code = EXIT_ENVIRONMENT
+        message = _explain(results, total, timed_out, tail, options.timeout_s)
+        message += f". Console log: {console_log}"
+    return VmOutcome(
+        exit_code=code, message=message, kernel=kernel, accel=accel, elapsed_s=elapsed,
+        results=results, console_log=console_log, vng_exit=vng_exit, console_tail=tail,
+    )
