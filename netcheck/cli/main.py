@@ -340,10 +340,6 @@ def build_parser() -> argparse.ArgumentParser:
     from netcheck.vm.cli import add_vm_parser
 
     add_vm_parser(sub, out, err)
-
-    from netcheck.vm.cli import add_vm_parser
-
-    add_vm_parser(sub, out, err)
     return p
 
 
