@@ -133,6 +133,10 @@ def craft(
 def _chain(*layers: ScapyPacket) -> ScapyPacket:
     for upper, lower in zip(layers[-2::-1], layers[:0:-1], strict=True):
         upper.add_payload(lower)
+    # Every field holds a plain value (no RandShort & co.), so scapy may build the layers as
+    # they are instead of cloning each one first: same bytes, half the build time.
+    for layer in layers:
+        layer.explicit = 1
     return layers[0]
 
 

@@ -257,6 +257,29 @@ def test_arp_one_mac_answered_two_macs_conflict() -> None:
     assert silent.observation is Observation.SILENT
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ProbeSpec(kind=ProbeKind.ICMP),
+        ProbeSpec(kind=ProbeKind.ICMP, size=100),
+        ProbeSpec(kind=ProbeKind.TCP, port=80),
+        ProbeSpec(kind=ProbeKind.UDP, port=53),
+        ProbeSpec(kind=ProbeKind.DNS, qname="svc.lab"),
+        ProbeSpec(kind=ProbeKind.ARP),
+    ],
+)
+def test_crafted_packets_build_like_scapy_defaults(spec: ProbeSpec) -> None:
+    """Building with `explicit` set must give the bytes scapy's normal build gives."""
+    pkt = sent(task(spec))
+    plain = pkt.copy()
+    layer: ScapyPacket | None = plain
+    while layer:
+        layer.explicit = 0
+        layer = layer.payload or None
+    assert raw(pkt) == raw(plain)
+    assert raw(pkt) == raw(pkt.__class__(raw(pkt)))
+
+
 def test_icmp_error_text_for_non_errors_is_none() -> None:
     assert icmp_error_text(IP() / ICMP(type=0)) is None
     assert icmp_error_text(IP() / TCP()) is None
