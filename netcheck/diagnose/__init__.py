@@ -1,4 +1,8 @@
-"""Explain probes that did not reach: rules read evidence and live state into findings."""
+"""Explain probes that did not reach: rules read evidence and live state into findings.
+
+Each rule sits in its own module under `rules/` behind the `Rule` protocol and is
+registered here by its id (the word a scenario's `reason:` names).
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,32 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from netcheck.diagnose.base import Case, register, registered
-from netcheck.diagnose.live import LiveState
-from netcheck.diagnose.rules.basic import NoForwarding, NoRoute, PortClosed
-from netcheck.diagnose.rules.macvlan_isolation import MacvlanHostIsolation
+from netcheck.diagnose.live import LiveState, ReprobeFn
+from netcheck.diagnose.rules import RULES
+from netcheck.diagnose.rules.kernel_feature import explain_skip
+from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.plan import Expectation, Plan
 from netcheck.model.results import Finding, Observation, ProbeResult, Topology
 
 log = logging.getLogger(__name__)
 
-register(MacvlanHostIsolation.id, MacvlanHostIsolation)
-register(PortClosed.id, PortClosed)
-register(NoRoute.id, NoRoute)
-register(NoForwarding.id, NoForwarding)
+for _rule in RULES:
+    register(_rule.id, _rule)
+
+__all__ = ["Case", "LiveState", "ProbeWindow", "diagnose", "explain_skip", "registered"]
 
 
 def diagnose(
     plan: Plan,
     topology: Topology,
     pairs: Sequence[tuple[Expectation, ProbeResult]],
+    *,
+    window: ProbeWindow | None = None,
+    timeout: float = 1.0,
+    reprobe: ReprobeFn | None = None,
 ) -> Mapping[str, tuple[Finding, ...]]:
     """Findings per expectation id, for every probe that did not get a real answer."""
-    live = LiveState()
+    live = LiveState(window, timeout=timeout, reprobe=reprobe)
     rules = [factory() for factory in registered().values()]
     out: dict[str, tuple[Finding, ...]] = {}
     for exp, result in pairs:

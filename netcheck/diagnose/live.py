@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import errno as errno_mod
 import logging
+import os
 import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from netcheck.diagnose.nsread import read_sysctls
+from netcheck.diagnose.window import ProbeWindow
+from netcheck.model.results import ProbeResult
+
+if TYPE_CHECKING:
+    from netcheck.probes.base import ProbeTask
+
 log = logging.getLogger(__name__)
+
+# Send more probes from a rule (e.g. a DF size search): tasks -> results, in task order.
+ReprobeFn = Callable[["Sequence[ProbeTask]", float], list[ProbeResult]]
 
 _NUD = {
     0x01: "INCOMPLETE",
@@ -37,11 +50,34 @@ class LinkInfo:
     mac: str | None
 
 
-class LiveState:
-    """Lazy, cached reads of the namespaces a run built. Never creates a namespace."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteAnswer:
+    """The kernel's answer to a route lookup: the route, or the error it gave."""
 
-    def __init__(self) -> None:
+    text: str  # one line, for evidence
+    errno: int = 0  # 0: a route was found
+    oif: int | None = None
+    gateway: str | None = None
+
+
+class LiveState:
+    """Lazy, cached reads of the namespaces a run built. Never creates a namespace.
+
+    `window` holds what the kernel said while the probes ran (drops, counters, log);
+    `reprobe` lets a rule send more probes (e.g. a DF size search) with `timeout`.
+    """
+
+    def __init__(
+        self,
+        window: ProbeWindow | None = None,
+        *,
+        timeout: float = 1.0,
+        reprobe: ReprobeFn | None = None,
+    ) -> None:
         self._links: dict[str, list[LinkInfo]] = {}
+        self.window = window or ProbeWindow()
+        self.timeout = timeout
+        self.reprobe = reprobe
 
     def links(self, netns: str) -> list[LinkInfo]:
         if netns not in self._links:
@@ -86,18 +122,100 @@ class LiveState:
             )
         return "route get: " + "; ".join(parts)
 
+    def route_lookup(
+        self, netns: str, dst: str, *, src: str | None = None, iif: str | None = None
+    ) -> RouteAnswer:
+        """`ip route get DST [from SRC] [iif DEV]`: with `iif`, the kernel judges a packet
+        arriving on DEV, reverse-path filter included (strict rp_filter answers EXDEV)."""
+        kwargs: dict[str, Any] = {"dst": dst}
+        words = f"route get {dst}"
+        if src:
+            kwargs["src"] = src
+            words += f" from {src}"
+        try:
+            with IPRoute(netns=netns, flags=0) as ipr:
+                if iif:
+                    found = ipr.link_lookup(ifname=iif)
+                    if not found:
+                        return RouteAnswer(text=f"{words} iif {iif}: no such device", errno=19)
+                    kwargs["iif"] = found[0]
+                    words += f" iif {iif}"
+                routes = ipr.route("get", **kwargs)
+                names = {int(li["index"]): li.get_attr("IFLA_IFNAME") for li in ipr.get_links()}
+        except NetlinkError as exc:
+            name = errno_mod.errorcode.get(exc.code, str(exc.code))
+            return RouteAnswer(
+                text=f"{words}: error {name} ({os.strerror(exc.code)})", errno=exc.code
+            )
+        except OSError as exc:
+            return RouteAnswer(text=f"{words}: {exc}", errno=exc.errno or -1)
+        if not routes:
+            return RouteAnswer(text=f"{words}: no answer", errno=-1)
+        r = routes[0]
+        via = r.get_attr("RTA_GATEWAY")
+        oif = r.get_attr("RTA_OIF")
+        pref = r.get_attr("RTA_PREFSRC")
+        text = (
+            f"{words}: {dst}" + (f" via {via}" if via else "")
+            + (f" dev {names.get(oif, oif)}" if oif is not None else "")
+            + (f" src {pref}" if pref else "")
+        )
+        return RouteAnswer(text=text, oif=oif, gateway=via)
+
+    def ifname(self, netns: str, index: int | None) -> str | None:
+        if index is None:
+            return None
+        return next((li.ifname for li in self.links(netns) if li.index == index), None)
+
     def sysctl(self, netns: str, key: str) -> str | None:
-        """Read /proc/sys/<key> as seen from inside `netns` (net sysctls are per namespace)."""
-        path = "/proc/sys/" + key.replace(".", "/")
+        """Read a sysctl (`net.ipv4.ip_forward`, `net.ipv4.conf.bond0/51.rp_filter`) as seen
+        from inside `netns` (net sysctls are per namespace)."""
+        return read_sysctls(netns, [key])[key]
+
+    def sysctls(self, netns: str, keys: list[str]) -> dict[str, str | None]:
+        return read_sysctls(netns, keys)
+
+    def conf_effective(self, netns: str, ifname: str, name: str) -> tuple[int | None, str]:
+        """The value the kernel applies for conf/<if>/<name> when it is max(all, <if>)
+        (rp_filter, log_martians, arp_ignore...), and a line saying how it got there."""
+        dev = ifname.replace(".", "/")
+        got = read_sysctls(netns, [f"net.ipv4.conf.all.{name}", f"net.ipv4.conf.{dev}.{name}"])
+        raw_all = got[f"net.ipv4.conf.all.{name}"]
+        raw_if = got[f"net.ipv4.conf.{dev}.{name}"]
+        if raw_all is None or raw_if is None:
+            return None, f"net.ipv4.conf.{{all,{ifname}}}.{name}: unreadable"
+        value = max(int(raw_all), int(raw_if))
+        return value, (
+            f"{name} on {ifname}: effective {value} = max(conf/all {raw_all}, "
+            f"conf/{ifname} {raw_if})"
+        )
+
+    def neighbours(self, netns: str) -> dict[str, tuple[str, str | None]]:
+        """address -> (NUD state, MAC) of the neighbour table."""
+        out: dict[str, tuple[str, str | None]] = {}
+        try:
+            with IPRoute(netns=netns, flags=0) as ipr:
+                for msg in ipr.get_neighbours():
+                    dst = msg.get_attr("NDA_DST")
+                    state = int(msg["state"])
+                    text = "|".join(n for bit, n in _NUD.items() if state & bit) or str(state)
+                    out[str(dst)] = (text, msg.get_attr("NDA_LLADDR"))
+        except (OSError, NetlinkError) as exc:
+            log.debug("neighbours of %s: %s", netns, exc)
+        return out
+
+    def iptables(self, netns: str, chain: str) -> list[str]:
+        """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule)."""
         try:
             out = subprocess.run(
-                ["nsenter", f"--net={netns}", "--", "cat", path],
-                capture_output=True, text=True, timeout=5, check=True,
+                ["nsenter", f"--net={netns}", "--", "iptables", "-w", "5", "-L", chain,
+                 "-n", "-v", "-x"],
+                capture_output=True, text=True, timeout=10, check=True,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            log.debug("sysctl %s in %s: %s", key, netns, exc)
-            return None
-        return out.stdout.strip()
+            log.debug("iptables in %s: %s", netns, exc)
+            return []
+        return out.stdout.splitlines()
 
 
 def _read_links(netns: str) -> list[LinkInfo]:

@@ -58,7 +58,15 @@ def judge(
         return verdict(Outcome.FAIL, f"expected reachable, observed {observed}")
 
     # Expected unreachable: the probe went out (anything but ERROR) and got no real answer.
-    if result.observation in (Observation.ANSWERED, Observation.CONFLICT):
+    # An ARP conflict is no real answer either when the scenario names it as the reason.
+    conflict_named = (
+        result.observation is Observation.CONFLICT
+        and exp.reason is not None
+        and exp.reason in reasons_seen(result, findings)
+    )
+    if result.observation is Observation.ANSWERED or (
+        result.observation is Observation.CONFLICT and not conflict_named
+    ):
         return verdict(Outcome.FAIL, f"expected unreachable, observed {observed}")
     if exp.reason is None:
         return verdict(Outcome.PASS, f"unreachable: {result.detail}")

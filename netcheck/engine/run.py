@@ -14,7 +14,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -197,7 +197,8 @@ def _probe_and_judge(
     phases: dict[str, float],
     emit: ev.Listener,
 ) -> list[Verdict]:
-    from netcheck.diagnose import diagnose
+    from netcheck.diagnose import diagnose, explain_skip
+    from netcheck.diagnose.window import observe
     from netcheck.probes import Responders, run_probes
 
     topology = built.topology
@@ -217,14 +218,20 @@ def _probe_and_judge(
                 done += 1
                 emit(ev.Progress(phase="probe", message=f"{done}/{len(tasks)}"))
 
-            for r in run_probes(tasks, options.timeout, on_result):
-                results[r.probe_id] = r
+            # Kernel drop reasons, counter deltas and log lines while the probes fly.
+            with observe(topology) as window:
+                for r in run_probes(tasks, options.timeout, on_result):
+                    results[r.probe_id] = r
         with _phase("diagnose", phases, emit):
             pairs = [(by_id[pid], r) for pid, r in results.items()]
-            findings = diagnose(plan, topology, pairs)
+            findings = diagnose(
+                plan, topology, pairs, window=window, timeout=options.timeout,
+                reprobe=run_probes,
+            )
     verdicts: dict[str, Verdict] = {}
     for u in unresolved:
-        verdicts[u.expectation_id] = not_tested(by_id[u.expectation_id], u.reason, skip=u.skip)
+        skipped = not_tested(by_id[u.expectation_id], u.reason, skip=u.skip)
+        verdicts[u.expectation_id] = replace(skipped, findings=explain_skip(u.reason, topology))
     for pid, r in results.items():
         verdicts[pid] = judge(by_id[pid], r, findings.get(pid, ()))
     ordered = [verdicts[e.id] for e in expectations if e.id in verdicts]

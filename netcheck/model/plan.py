@@ -57,6 +57,52 @@ class NodeKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """An extra route on a lab node (`ip route add DST [via VIA] [dev DEV]`)."""
+
+    dst: IPNetwork  # 0.0.0.0/0 for a default route
+    via: IPAddress | None = None
+    dev: str | None = None
+
+    def __str__(self) -> str:
+        text = str(self.dst)
+        if self.via is not None:
+            text += f" via {self.via}"
+        if self.dev is not None:
+            text += f" dev {self.dev}"
+        return text
+
+
+class FirewallAction(StrEnum):
+    DROP = "drop"  # silently discard (iptables -j DROP)
+    REJECT = "reject"  # answer with RST / ICMP port unreachable (iptables -j REJECT)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirewallRule:
+    """One packet filter rule in a lab node: `- drop: tcp/5432 from c1`.
+
+    `proto` None means every protocol; `peer` is a node name or a CIDR, resolved to
+    addresses when the lab is built (a node's address may come from IPAM).
+    """
+
+    action: FirewallAction
+    proto: ProbeKind | None = None  # tcp, udp, icmp
+    port: int | None = None
+    peer: str | None = None  # "from X" on input, "to X" on output
+    chain: str = "input"  # input | forward | output
+
+    def __str__(self) -> str:
+        what = "all" if self.proto is None else self.proto.value
+        if self.port is not None:
+            what += f"/{self.port}"
+        word = "to" if self.chain == "output" else "from"
+        peer = f" {word} {self.peer}" if self.peer else ""
+        where = "" if self.chain == "input" else f" ({self.chain})"
+        return f"{self.action.value}: {what}{peer}{where}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Lan:
     """One L2 segment of the lab's physical network (a LAN, or one VLAN of a trunk)."""
 
@@ -75,6 +121,11 @@ class Router:
     name: str = "router"
     forward: bool = True  # net.ipv4.ip_forward on the router
     location: Location | None = None
+    # Extra lab features (all optional): sysctls written in the node's namespace after its
+    # links exist (keys as sysctl(8) spells them), routes, packet filter rules.
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    firewall: tuple[FirewallRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +148,11 @@ class Machine:
     ip: IPAddress
     listen: tuple[Port, ...] = ()
     location: Location | None = None
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    firewall: tuple[FirewallRule, ...] = ()
+    mtu: int | None = None  # the machine's eth0 MTU; None: the LAN's
+    state: str = "up"  # up | down | no-carrier (eth0's link, as the lab leaves it)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +166,10 @@ class Uplink:
     ifname: str
     lan: str
     ip: IPAddress | None = None
+    mtu: int | None = None  # None: the LAN's
+    # up | down (`ip link set down` in the host) | no-carrier (the switch port is down:
+    # the cable is unplugged).
+    state: str = "up"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +181,9 @@ class Host:
     docker_url: str | None = None  # None: a lab host (or the local daemon for the docker runtime)
     listen: tuple[Port, ...] = ()
     location: Location | None = None
+    sysctls: Mapping[str, str] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    firewall: tuple[FirewallRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,14 +25,16 @@ from pydantic_core import PydanticCustomError
 
 from netcheck.model.plan import (
     Driver,
+    FirewallRule,
     IPAddress,
     IPNetwork,
     IpvlanMode,
     MacvlanMode,
     Port,
     ProbeSpec,
+    Route,
 )
-from netcheck.scenario import values
+from netcheck.scenario import labfeatures, values
 from netcheck.scenario.values import ValueProblem, describe
 
 T = TypeVar("T")
@@ -158,6 +160,41 @@ class Spec(BaseModel):
         return {k: v for k, v in data.items() if not (v is None and k in defaults_not_null)}
 
 
+# --- lab node features (sysctls, routes, firewall, link state) ---------------------------------
+
+Sysctls = Annotated[dict[str, str], PlainValidator(_wrap(labfeatures.parse_sysctls)),
+                    WithJsonSchema({
+                        "type": "object",
+                        "additionalProperties": {"type": ["string", "integer", "boolean"]},
+                        "description": "sysctls in the node's namespace, e.g. "
+                                       "net.ipv4.conf.eth1.rp_filter: 1",
+                    })]
+RouteItem = Annotated[Route, PlainValidator(_wrap(labfeatures.parse_route)), WithJsonSchema({
+    "anyOf": [
+        {"type": "string", "description": "DST via ADDRESS [dev IF], or default via ADDRESS"},
+        {"type": "object", "properties": {"dst": _STRING, "via": _STRING, "dev": _STRING},
+         "required": ["dst"], "additionalProperties": False},
+    ]
+})]
+FirewallItem = Annotated[FirewallRule, PlainValidator(_wrap(labfeatures.parse_firewall_rule)),
+                         WithJsonSchema({
+                             "type": "object",
+                             "properties": {"drop": _STRING, "reject": _STRING,
+                                            "chain": {"enum": list(labfeatures.CHAINS)}},
+                             "additionalProperties": False,
+                             "description": "drop: tcp/5432 from c1 | reject: udp/53 | "
+                                            "drop: icmp (chain: forward)",
+                         })]
+LinkState = Annotated[str, PlainValidator(_wrap(labfeatures.parse_link_state)),
+                      WithJsonSchema({"enum": list(labfeatures.LINK_STATES)})]
+
+
+class NodeFeatures(Spec):
+    sysctls: Sysctls = {}
+    routes: list[RouteItem] = []
+    firewall: list[FirewallItem] = []
+
+
 # --- lab -----------------------------------------------------------------------------------
 
 
@@ -171,26 +208,32 @@ class LanSpec(Spec):
     mtu: Mtu = 1500
 
 
-class RouterSpec(Spec):
+class RouterSpec(NodeFeatures):
     name: Name = "router"
     forward: bool = True
 
 
-class MachineSpec(Spec):
+class MachineSpec(NodeFeatures):
     """A plain machine on a LAN (a NAS, a database server)."""
 
     lan: str
     ip: IP
     listen: list[PortText] = []
+    mtu: Mtu | None = Field(None, description="eth0's MTU; default: the LAN's")
+    state: LinkState = "up"
 
 
 class UplinkSpec(Spec):
     ifname: IfName
     lan: str
     ip: IP | None = None
+    mtu: Mtu | None = Field(None, description="the interface MTU; default: the LAN's")
+    state: LinkState = Field(
+        "up", description="up, down (ip link set down) or no-carrier (cable unplugged)"
+    )
 
 
-class HostSpec(Spec):
+class HostSpec(NodeFeatures):
     """A container host with uplinks into the lab's LANs."""
 
     uplinks: list[UplinkSpec] = []

@@ -1,0 +1,32 @@
+"""The catalogue of diagnosis rules, one module each; `RULES` is what gets registered."""
+
+from __future__ import annotations
+
+from netcheck.diagnose.base import Rule
+from netcheck.diagnose.rules.dns_default_bridge import DnsDefaultBridge
+from netcheck.diagnose.rules.duplicate_ip import DuplicateIp
+from netcheck.diagnose.rules.filtered import Filtered
+from netcheck.diagnose.rules.macvlan_isolation import MacvlanHostIsolation
+from netcheck.diagnose.rules.mtu_blackhole import MtuBlackhole
+from netcheck.diagnose.rules.no_forwarding import NoForwarding
+from netcheck.diagnose.rules.no_l2_adjacency import NoL2Adjacency
+from netcheck.diagnose.rules.no_route import NoRoute
+from netcheck.diagnose.rules.parent_down import ParentDown
+from netcheck.diagnose.rules.port_closed import PortClosed
+from netcheck.diagnose.rules.rp_filter import RpFilter
+from netcheck.diagnose.rules.rp_filter_arp import RpFilterArp
+
+RULES: tuple[type[Rule], ...] = (
+    MacvlanHostIsolation,
+    RpFilter,
+    RpFilterArp,
+    NoL2Adjacency,
+    NoRoute,
+    NoForwarding,
+    MtuBlackhole,
+    DuplicateIp,
+    Filtered,
+    PortClosed,
+    DnsDefaultBridge,
+    ParentDown,
+)

@@ -6,6 +6,7 @@ parents, modes, MACs) and the endpoints that cannot be built (with the reason) o
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,11 @@ def docker_mac(address: IPAddress) -> str | None:
     if not isinstance(address, ipaddress.IPv4Address):
         return None
     return "02:42:" + ":".join(f"{b:02x}" for b in address.packed)
+
+
+def _second_mac(host: str, address: IPAddress) -> str:
+    digest = hashlib.sha256(f"{host}/{address}".encode()).digest()
+    return "06:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
 def _host_for(plan: Plan, ep: Endpoint) -> tuple[str | None, str | None]:
@@ -170,6 +176,7 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
 
     specs: list[EndpointSpec] = []
     bridges: dict[str, list[str]] = {}
+    macs_seen: set[str] = set()
     for ep, host in placed:
         if ep.name in failed:
             continue
@@ -181,6 +188,13 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
             mac: str | None = docker_mac(address)
             if net.driver is Driver.IPVLAN or mode == MacvlanMode.PASSTHRU.value:
                 mac = None  # ipvlan shares the parent's MAC; passthru takes it over
+            elif mac is not None and mac in macs_seen:
+                # Two daemons handed out the same address (overlapping ip_ranges). Docker
+                # >= 25 picks random MACs, so the duplicate shows as two MACs answering one
+                # ARP; one MAC in two places would instead make the lab's switch flap.
+                mac = _second_mac(host, address)
+            if mac is not None:
+                macs_seen.add(mac)
             if net.driver is Driver.BRIDGE and net.name not in bridges.setdefault(host, []):
                 bridges[host].append(net.name)
             atts.append(

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -35,7 +35,6 @@ from netcheck.model.plan import Driver, IPAddress, IPNetwork, Lan, NodeKind, Pla
 from netcheck.model.results import Interface, Node, Topology
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, RuntimeOptions
-from netcheck.runtime.features import KernelFeatures, probe
 from netcheck.runtime.naming import (
     LOCAL_HOST,
     NETNS_DIR,
@@ -49,9 +48,13 @@ from netcheck.runtime.naming import (
     netns_path,
     unique_ifname,
 )
-from netcheck.runtime.netns import nsfs
+from netcheck.runtime.netns import nodefeatures, nsfs
 from netcheck.runtime.netns.ipam import default_subnet, gateway_of
 from netcheck.runtime.netns.layout import EndpointLayout, resolve
+from netcheck.runtime.netns.nodefeatures import sysctl_path
+
+if TYPE_CHECKING:
+    from netcheck.runtime.features import KernelFeatures
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +168,9 @@ class NetnsRuntime:
 
     def _build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
         started = time.monotonic()
+        # Imported here: features itself imports this package (its scratch namespace).
+        from netcheck.runtime.features import probe
+
         self._step = "probing kernel features"
         features = probe(self.run_id, self._netns_dir)
         self._features = features
@@ -205,8 +211,12 @@ class NetnsRuntime:
                 self._step = f"adding default route via {gw} in {key}"
                 self._ipr[key].route("add", dst=_default_dst(gw), gateway=str(gw))
 
+        self._node_features(plan, layout, built)
+
         progress("waiting for links to come up")
         macs = self._wait_ready(built)
+        self._link_states(plan, built)
+        self._firewall(plan, layout, built)
         topology = self._topology(plan, layout, built, macs, features)
         # Probes enter namespaces by path; the build sockets are no longer needed.
         while self._ipr:
@@ -217,6 +227,67 @@ class NetnsRuntime:
             time.monotonic() - started,
         )
         return BuildResult(topology=topology, unavailable=dict(layout.unavailable))
+
+    # --- lab node features: sysctls, routes, link state, firewall -------------------------
+
+    def _feature_nodes(self, plan: Plan) -> list[tuple[str, Any]]:
+        nodes: list[tuple[str, Any]] = []
+        if plan.lab.router is not None:
+            nodes.append((plan.lab.router.name, plan.lab.router))
+        nodes += [(m.name, m) for m in plan.lab.machines]
+        nodes += [(h.name, h) for h in plan.lab.hosts]
+        return nodes
+
+    def _node_features(self, plan: Plan, layout: EndpointLayout, built: _Built) -> None:
+        """Routes and sysctls, once every link exists (conf/<ifname> needs the link)."""
+        for name, node in self._feature_nodes(plan):
+            ipr = self._ipr[name]
+            for route in node.routes:
+                self._step = f"adding route {route} in {name}"
+                kwargs: dict[str, Any] = {"dst": str(route.dst)}
+                if route.via is not None:
+                    kwargs["gateway"] = str(route.via)
+                if route.dev is not None:
+                    found = ipr.link_lookup(ifname=route.dev)
+                    if not found:
+                        raise RuntimeBuildError(
+                            f"netns runtime: route {route} in {name}: no interface {route.dev}"
+                        )
+                    kwargs["oif"] = found[0]
+                ipr.route("add", **kwargs)
+            if node.sysctls:
+                self._step = f"writing sysctls in {name}"
+                nsfs.write_sysctls(
+                    self._path(name), {sysctl_path(k): v for k, v in node.sysctls.items()}
+                )
+
+    def _link_states(self, plan: Plan, built: _Built) -> None:
+        """Leave links down as the plan says, after the lab has come up once."""
+        wanted: list[tuple[str, str, str]] = [
+            (m.name, "eth0", m.state) for m in plan.lab.machines if m.state != "up"
+        ]
+        for host in plan.lab.hosts:
+            wanted += [(host.name, u.ifname, u.state) for u in host.uplinks if u.state != "up"]
+        for node, ifname, link_state in wanted:
+            if link_state == "down":
+                self._step = f"setting {node}:{ifname} down"
+                ipr = self._ipr[node]
+                ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="down")
+            else:  # no-carrier: unplug the cable at the switch end
+                port = built.switch_port[(node, ifname)]
+                self._step = f"setting switch port {port} down (no carrier on {node}:{ifname})"
+                sw = self._ipr[SWITCH]
+                sw.link("set", index=sw.link_lookup(ifname=port)[0], state="down")
+
+    def _firewall(self, plan: Plan, layout: EndpointLayout, built: _Built) -> None:
+        addresses: dict[str, list[IPAddress]] = {}
+        for node, ifaces in built.ifaces.items():
+            addresses[node] = [i.address for i in ifaces if i.address is not None]
+        for name, node in self._feature_nodes(plan):
+            for rule in node.firewall:
+                self._step = f"adding firewall rule {rule} in {name}"
+                for argv in nodefeatures.commands(rule, addresses):
+                    nodefeatures.run_in(self._path(name), argv)
 
     def _check_names(self, plan: Plan) -> None:
         nodes = [ep.name for ep in plan.endpoints]
@@ -315,7 +386,8 @@ class NetnsRuntime:
 
         for machine in plan.lab.machines:
             lan = plan.lab.lan(machine.lan)
-            self._wire(lan, bridge_index[lan.name], used, machine.name, machine.name, "eth0")
+            self._wire(lan, bridge_index[lan.name], used, machine.name, machine.name, "eth0",
+                       mtu=machine.mtu, built=built)
             self._address(machine.name, "eth0", machine.ip, lan.subnet)
             built.ifaces.setdefault(machine.name, []).append(
                 _If("eth0", lan.name, machine.ip, lan.subnet, "veth")
@@ -329,7 +401,7 @@ class NetnsRuntime:
                 lan = plan.lab.lan(uplink.lan)
                 index = self._wire(
                     lan, bridge_index[lan.name], used, f"{host.name}-{uplink.ifname}",
-                    host.name, uplink.ifname,
+                    host.name, uplink.ifname, mtu=uplink.mtu, built=built,
                 )
                 built.uplink_index[(host.name, uplink.ifname)] = index
                 if uplink.ip is not None:
@@ -342,16 +414,22 @@ class NetnsRuntime:
                 )
 
     def _wire(
-        self, lan: Lan, bridge: int, sw_used: set[str], port_wanted: str, node: str, inner: str
+        self, lan: Lan, bridge: int, sw_used: set[str], port_wanted: str, node: str, inner: str,
+        *, mtu: int | None = None, built: _Built | None = None,
     ) -> int:
-        """A veth from the LAN's bridge in the switch to `inner` in `node`; both ends up."""
+        """A veth from the LAN's bridge in the switch to `inner` in `node`; both ends up.
+
+        `mtu` is the node end's MTU when it differs from the LAN's: a frame bigger than the
+        switch port's MTU is then dropped silently, like a too-small underlay."""
         sw = self._ipr[SWITCH]
         port = unique_ifname(port_wanted, sw_used)
         sw_used.add(port)
+        if built is not None:
+            built.switch_port[(node, inner)] = port
         self._step = f"creating veth {port} (switch, LAN {lan.name}) to {node}:{inner}"
         sw.link(
             "add", ifname=port, kind="veth", master=bridge, state="up", mtu=lan.mtu,
-            peer={"ifname": inner, "net_ns_fd": self._path(node), "mtu": lan.mtu},
+            peer={"ifname": inner, "net_ns_fd": self._path(node), "mtu": mtu or lan.mtu},
         )
         port_index = sw.link_lookup(ifname=port)[0]
         sw.link("set", index=port_index, ifalias=self._alias)
@@ -605,3 +683,4 @@ class _Built:
         self.bridge_index: dict[tuple[str, str], int] = {}
         self.host_used: dict[str, set[str]] = {}
         self.bridge_namespaces: set[str] = set()
+        self.switch_port: dict[tuple[str, str], str] = {}  # (node, ifname) -> switch port

@@ -1,0 +1,51 @@
+"""A kernel feature the scenario needs is missing: probed at run time, not read from lsmod.
+
+The runtime tries to create each link kind in a scratch namespace (`nc-<id>-probe`); what
+fails there is missing, and the nodes that need it are not built. Their expectations are
+skipped, and this finding says which feature and how the kernel answered.
+"""
+
+from __future__ import annotations
+
+import re
+
+from netcheck.model.results import Finding, Topology
+
+_LACKS = re.compile(r"kernel lacks (?P<feature>[\w.-]+)(?: \((?P<config>[A-Z0-9_]+)\))?")
+_FIX = {
+    "ipvlan": "load it (modprobe ipvlan) or use a kernel built with CONFIG_IPVLAN; on this "
+              "machine, run the scenario in the VM tier (netcheck vm run)",
+    "vlan": "modprobe 8021q, or a kernel with CONFIG_VLAN_8021Q (the VM tier has it)",
+    "macvlan": "modprobe macvlan, or a kernel with CONFIG_MACVLAN",
+    "vxlan": "modprobe vxlan, or a kernel with CONFIG_VXLAN",
+    "esp": "a kernel with CONFIG_INET_ESP and CONFIG_XFRM_USER for encrypted overlays",
+    "ipvs": "a kernel with CONFIG_IP_VS for swarm service VIPs",
+}
+
+
+def explain_skip(reason: str, topology: Topology | None) -> tuple[Finding, ...]:
+    m = _LACKS.search(reason)
+    if m is None:
+        return ()
+    from netcheck.runtime.features import KCONFIG  # lazily: runtime imports come late
+
+    feature = m["feature"]
+    config = m["config"] or KCONFIG.get(feature, feature)
+    evidence = [f"creating a {feature} link in a scratch namespace failed: {reason}"]
+    if topology is not None:
+        facts = topology.facts
+        if facts.get("kernel"):
+            evidence.append(f"kernel {facts['kernel']}")
+        if facts.get("kernel_missing"):
+            evidence.append(f"missing on this kernel: {facts['kernel_missing']}")
+        if facts.get("kernel_features"):
+            evidence.append(f"available: {facts['kernel_features']}")
+    return (
+        Finding(
+            id="kernel-feature",
+            summary=f"this kernel cannot create {feature} links ({config}): the nodes that "
+                    "need them were not built",
+            evidence=tuple(evidence),
+            fix=_FIX.get(feature, f"use a kernel with {config}"),
+        ),
+    )

@@ -1,0 +1,49 @@
+"""The lab router holds legs on both subnets but does not forward between them."""
+
+from __future__ import annotations
+
+from netcheck.diagnose.base import Case
+from netcheck.model.results import Finding, Observation
+
+# What the kernel says when a router without ip_forward gets a packet for elsewhere.
+_DROP_REASONS = ("IP_INADDRERRORS", "IP_INNOROUTES")
+
+
+class NoForwarding:
+    id = "no-forwarding"
+
+    def explain(self, case: Case) -> Finding | None:
+        r = case.result
+        router_cfg = case.plan.lab.router
+        if router_cfg is None or r.observation in (Observation.ANSWERED, Observation.ERROR):
+            return None
+        router = case.topology.nodes.get(router_cfg.name)
+        src = case.topology.nodes.get(r.source)
+        if router is None or src is None or r.target_address is None:
+            return None
+        if any(i.prefix is not None and r.target_address in i.prefix for i in src.interfaces):
+            return None  # same subnet: the router is not on the path
+        legs = [i for i in router.interfaces if i.prefix is not None]
+        if not any(r.target_address in i.prefix for i in legs if i.prefix is not None):
+            return None
+        value = case.live.sysctl(router.netns, "net.ipv4.ip_forward")
+        if value != "0":
+            return None
+        evidence = [
+            f"{router.name}: net.ipv4.ip_forward = 0",
+            f"{router.name} legs: "
+            + ", ".join(f"{i.ifname} {i.address}/{i.prefix.prefixlen}" for i in legs
+                        if i.prefix is not None),
+            case.live.route_lookup(src.netns, str(r.target_address)).text,
+        ]
+        leg_names = {i.ifname for i in legs}
+        drops = [d for d in case.live.window.drops
+                 if d.reason in _DROP_REASONS and d.dev in leg_names]
+        if drops:
+            evidence.append(f"kernel drop reason: {len(drops)} x {drops[0]} ({drops[0].location})")
+        return Finding(
+            id=self.id,
+            summary=f"{router.name} connects the two subnets but does not forward (ip_forward=0)",
+            evidence=tuple(evidence),
+            fix=f"on {router.name}: sysctl -w net.ipv4.ip_forward=1",
+        )

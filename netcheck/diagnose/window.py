@@ -1,0 +1,94 @@
+"""What the kernel said while the probes ran: drop reasons, counter deltas, log lines.
+
+The engine wraps its probe phase in `observe(topology)`; the diagnosis reads the window
+afterwards. Observing never fails a run: whatever cannot be read is left out, with why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from netcheck.diagnose import counters
+from netcheck.diagnose.kmsg import KernelLog
+from netcheck.diagnose.tracefs import Drop, DropRecorder
+from netcheck.model.results import Topology
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ProbeWindow:
+    started: float = 0.0  # CLOCK_MONOTONIC
+    ended: float = 0.0
+    drops: list[Drop] = field(default_factory=list)
+    # netns path -> counters that grew while the probes ran
+    counter_deltas: dict[str, dict[str, int]] = field(default_factory=dict)
+    kernel_log: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    recorded_drops: bool = False
+
+    def delta(self, netns: str, name: str) -> int:
+        return self.counter_deltas.get(netns, {}).get(name, 0)
+
+    def drops_where(self, *, reason: str | None = None, dev: str | None = None,
+                    protocol: str | None = None) -> list[Drop]:
+        return [
+            d for d in self.drops
+            if (reason is None or d.reason == reason)
+            and (dev is None or d.dev == dev)
+            and (protocol is None or d.protocol == protocol)
+        ]
+
+    def log_lines(self, *needles: str) -> list[str]:
+        return [line for line in self.kernel_log if all(n in line for n in needles)]
+
+
+def _namespaces(topology: Topology) -> list[str]:
+    return sorted({node.netns for node in topology.nodes.values()})
+
+
+def _snapshot(paths: list[str]) -> dict[str, Mapping[str, int]]:
+    return {p: counters.read(p) for p in paths}
+
+
+@contextmanager
+def observe(topology: Topology, *, trace: bool = True) -> Iterator[ProbeWindow]:
+    window = ProbeWindow()
+    paths = _namespaces(topology)
+    before: dict[str, Mapping[str, int]] = {}
+    recorder = DropRecorder(topology.run_id) if trace else None
+    klog = KernelLog()
+    try:
+        try:
+            before = _snapshot(paths)
+        except Exception as exc:  # evidence is optional; the probes are not
+            window.problems.append(f"counters: {exc}")
+        klog.start()
+        if recorder is not None:
+            window.recorded_drops = recorder.start()
+        window.started = time.monotonic()
+        yield window
+    finally:
+        window.ended = time.monotonic()
+        if recorder is not None:
+            # The instance existed only around the probes: every drop in it is in the window.
+            window.drops = recorder.stop()
+            if recorder.problem:
+                window.problems.append(recorder.problem)
+            recorder.close()
+        window.kernel_log = klog.read_new()
+        if klog.problem:
+            window.problems.append(klog.problem)
+        try:
+            after = _snapshot(paths)
+            window.counter_deltas = {
+                p: counters.delta(before.get(p, {}), after[p]) for p in paths
+            }
+        except Exception as exc:
+            window.problems.append(f"counters: {exc}")
+        log.debug("probe window: %d drops, %d log lines, problems %s",
+                  len(window.drops), len(window.kernel_log), window.problems)
