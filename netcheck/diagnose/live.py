@@ -48,6 +48,7 @@ class LinkInfo:
     carrier: bool
     mtu: int
     mac: str | None
+    admin_up: bool = True  # IFF_UP: `ip link set up` (operstate says whether it works)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +245,7 @@ def _read_links(netns: str) -> list[LinkInfo]:
                         carrier=bool(msg.get_attr("IFLA_CARRIER")),
                         mtu=int(msg.get_attr("IFLA_MTU") or 0),
                         mac=msg.get_attr("IFLA_ADDRESS"),
+                        admin_up=bool(int(msg["flags"]) & 1),
                     )
                 )
     except (OSError, NetlinkError) as exc:

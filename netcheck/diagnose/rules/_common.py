@@ -9,6 +9,7 @@ from netcheck.diagnose.base import Case
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Interface, Node
 
+_PROTO_NUMBERS = {"0": "all", "1": "icmp", "6": "tcp", "17": "udp"}
 _RULE = re.compile(
     r"^\s*(?P<pkts>\d+)\s+(?P<bytes>\d+)\s+(?P<target>\S+)\s+(?P<prot>\S+)\s+(?P<opt>\S+)\s+"
     r"(?P<in>\S+)\s+(?P<out>\S+)\s+(?P<src>\S+)\s+(?P<dst>\S+)\s*(?P<extra>.*)$"
@@ -108,7 +109,9 @@ def firewall_hits(case: Case, node: Node, chains: tuple[str, ...]) -> list[Firew
                 continue
             if int(m["pkts"]) <= 0:
                 continue
-            if m["prot"] not in ("0", "all", want):
+            # `-n` prints protocol numbers on iptables >= 1.8.8, names before.
+            prot = _PROTO_NUMBERS.get(m["prot"], m["prot"])
+            if prot not in ("all", want):
                 continue
             port = case.result.probe.port
             if port is not None and "dpt:" in m["extra"] and f"dpt:{port}" not in m["extra"]:

@@ -39,11 +39,20 @@ class NoRoute:
         back = case.live.route_lookup(dst.netns, str(s_addr), src=str(r.target_address))
         if back.errno not in _NO_ROUTE:
             return None
+        evidence = [f"{dst.name}: {back.text}"]
+        arrived = case.live.window.delta(dst.netns, "Ip.InReceives")
+        no_routes = case.live.window.delta(dst.netns, "Ip.OutNoRoutes")
+        if arrived:
+            evidence.append(f"{dst.name}: Ip.InReceives +{arrived} while the probes ran "
+                            "(the requests did arrive)")
+        if no_routes:
+            evidence.append(f"{dst.name}: Ip.OutNoRoutes +{no_routes} (replies with no route)")
+        evidence.append(probe_line(case))
         return Finding(
             id=self.id,
             summary=f"{dst.name} has no route back to {s_addr}: requests arrive, replies "
                     "cannot leave",
-            evidence=(f"{dst.name}: {back.text}", probe_line(case)),
+            evidence=tuple(evidence),
             fix=f"on {dst.name}: add a default gateway or a route to {s_addr}'s subnet "
                 f"(ip route add default via <gateway on its LAN>)",
         )

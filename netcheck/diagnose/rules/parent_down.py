@@ -1,8 +1,9 @@
-"""A macvlan/ipvlan parent without carrier: its children are cut off, even from each other.
+"""A macvlan/ipvlan parent that is down or has no carrier: its children lose the LAN.
 
-A macvlan child follows its lower device's carrier; with no carrier the kernel stops
-transmitting on the children too, so even bridge-mode siblings (which never touch the
-wire to talk to each other) cannot meet.
+Measured on Linux 6.18: a parent set down (`ip link set eth0 down`) cuts its children off
+entirely, bridge-mode siblings included; a parent that only lost carrier (cable out) cuts
+them off the wire, but bridge-mode siblings still reach each other inside the host. The
+finding says which of the two it is.
 """
 
 from __future__ import annotations
@@ -46,24 +47,32 @@ class ParentDown:
                 n.name for n in case.topology.nodes.values()
                 if n.name != node.name and any(i.parent == iface.parent for i in n.interfaces)
             )
+            admin = "up" if parent.admin_up else "down (ip link set down)"
             evidence = [
-                f"{host.name} {parent_if}: operstate {parent.operstate}, carrier "
-                f"{int(parent.carrier)}",
+                f"{host.name} {parent_if}: admin {admin}, operstate {parent.operstate}, "
+                f"carrier {int(parent.carrier)}",
             ]
             if child is not None:
                 evidence.append(
                     f"{node.name} {iface.ifname} ({iface.kind} {iface.mode or ''} child of "
                     f"{iface.parent}): operstate {child.operstate}, carrier {int(child.carrier)}"
                 )
-            if siblings:
+            if siblings and not parent.admin_up:
                 evidence.append(
                     f"children of the same parent, cut off as well: {', '.join(siblings)}"
+                )
+            elif siblings:
+                evidence.append(
+                    f"the parent is up without carrier: {', '.join(siblings)} (same parent) "
+                    "can still be reached in bridge mode, nothing beyond the wire can"
                 )
             evidence.append(probe_line(case))
             return Finding(
                 id=self.id,
                 summary=f"{host.name}'s {parent_if}, the parent of {node.name}'s "
-                        f"{iface.ifname}, has no carrier: its children cannot send at all",
+                        f"{iface.ifname}, is "
+                        + ("down" if not parent.admin_up else "without carrier")
+                        + ": its macvlan children are cut off the LAN",
                 evidence=tuple(evidence),
                 fix=f"on {host.name}: bring {parent_if} up and check its cable/switch port "
                     f"(ip link set {parent_if} up; ip link show {parent_if} must say "
