@@ -7,6 +7,9 @@ bash scripts/setup.sh
 if [ -f scripts/install-docker.sh ]; then
     bash scripts/install-docker.sh
 fi
+if [ -f scripts/install-vm.sh ]; then
+    bash scripts/install-vm.sh
+fi
 if [ -f scripts/install-chromium.sh ]; then
     bash scripts/install-chromium.sh   # the HTML report's browser test
 fi

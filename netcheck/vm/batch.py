@@ -57,6 +57,7 @@ class BatchResults:
     uptime_at_start_s: float  # guest uptime when the driver started: boot-to-userspace time
     results: tuple[ScenarioResult, ...]
     finished: bool  # every job ran (the driver reached its end)
+    warmup_s: float = 0.0  # starting the probe forkserver (scapy imports) before the first job
 
 
 def normalize_code(code: int) -> int:
@@ -147,4 +148,5 @@ def read_results(path: Path) -> BatchResults | None:
         uptime_at_start_s=float(data["uptime_at_start_s"]),
         results=tuple(ScenarioResult(**r) for r in data["results"]),
         finished=bool(data["finished"]),
+        warmup_s=float(data.get("warmup_s", 0.0)),
     )

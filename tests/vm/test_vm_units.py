@@ -1,0 +1,173 @@
+"""Pure logic of the VM tier: no root, no QEMU."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from netcheck.errors import EnvironmentProblem, UsageError
+from netcheck.vm import batch, guest, kernel, runner
+from netcheck.vm.cli import split_run_args
+
+
+def _fake_bzimage(path: Path) -> Path:
+    data = bytearray(4096)
+    data[0x202:0x206] = b"HdrS"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("codes", "worst"),
+    [([], 0), ([0, 0], 0), ([0, 1, 0], 1), ([1, 2, 0], 2), ([2, 3, 1], 3), ([0, 139], 3)],
+)
+def test_worst_exit_code_ranks_environment_over_usage_over_failure(
+    codes: list[int], worst: int
+) -> None:
+    assert batch.worst_exit_code(codes) == worst
+
+
+def test_report_stems_are_unique_and_safe() -> None:
+    stems = batch.report_stems([Path("a/x.yaml"), Path("b/x.yaml"), Path("c/we ird.yaml")])
+    assert stems == ["x", "x-2", "we_ird"]
+
+
+@pytest.mark.parametrize("opt", ["--json", "--junit=x.xml", "--no-reports"])
+def test_reserved_run_options_are_refused(opt: str) -> None:
+    with pytest.raises(UsageError, match="--reports"):
+        batch.check_run_args(["--timeout", "3", opt])
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    manifest = batch.make_manifest([Path("/s/a.yaml")], tmp_path, ["--timeout", "3"])
+    assert manifest.jobs[0].json == str(tmp_path / "a.json")
+    assert manifest.jobs[0].junit == str(tmp_path / "a.junit.xml")
+    batch.write_manifest(manifest, tmp_path / "m.json")
+    assert batch.read_manifest(tmp_path / "m.json") == manifest
+
+
+def test_split_run_args_after_double_dash() -> None:
+    # argparse hands `a.yaml b.yaml -- --timeout 3` over as one list without the `--`.
+    assert split_run_args(["a.yaml", "b.yaml", "--timeout", "3"]) == (
+        ["a.yaml", "b.yaml"], ["--timeout", "3"],
+    )
+    assert split_run_args(["a.yaml"]) == (["a.yaml"], [])
+
+
+def test_guest_runs_every_job_and_records_each_exit_code(tmp_path: Path) -> None:
+    manifest = batch.make_manifest(
+        [Path("/s/ok.yaml"), Path("/s/bad.yaml"), Path("/s/crash.yaml")], tmp_path, ["-x"]
+    )
+    seen: list[Sequence[str]] = []
+
+    def fake_run(argv: Sequence[str]) -> int:
+        seen.append(list(argv))
+        if "crash" in argv[1]:
+            raise RuntimeError("boom")
+        return 1 if "bad" in argv[1] else 0
+
+    results = guest.run_batch(manifest, fake_run, warm=False)
+    assert [r.exit_code for r in results.results] == [0, 1, 3]
+    assert results.finished
+    assert results.results[2].error == "RuntimeError: boom"
+    assert seen[0] == [
+        "run", "/s/ok.yaml", "-x", "--json", str(tmp_path / "ok.json"),
+        "--junit", str(tmp_path / "ok.junit.xml"),
+    ]
+    on_disk = batch.read_results(Path(manifest.results))
+    assert on_disk == results
+
+
+def test_guest_maps_argparse_exit_to_usage(tmp_path: Path) -> None:
+    manifest = batch.make_manifest([Path("/s/a.yaml")], tmp_path, [])
+
+    def bad_option(argv: Sequence[str]) -> int:
+        raise SystemExit(2)
+
+    assert guest.run_batch(manifest, bad_option, warm=False).results[0].exit_code == 2
+
+
+def test_read_results_of_a_guest_that_never_ran(tmp_path: Path) -> None:
+    assert batch.read_results(tmp_path / "missing.json") is None
+    (tmp_path / "half.json").write_text("{", encoding="utf-8")
+    assert batch.read_results(tmp_path / "half.json") is None
+
+
+def test_find_kernel_explicit_missing_file_is_environment_problem() -> None:
+    with pytest.raises(EnvironmentProblem, match="no such file") as info:
+        kernel.find_kernel("/nonexistent/vmlinuz")
+    assert info.value.exit_code == 3
+
+
+def test_find_kernel_refuses_a_file_that_is_not_a_kernel(tmp_path: Path) -> None:
+    junk = tmp_path / "vmlinuz-1.0"
+    junk.write_bytes(b"not a kernel" * 100)
+    with pytest.raises(EnvironmentProblem, match="not a bootable"):
+        kernel.find_kernel(str(junk))
+
+
+def test_find_kernel_in_a_dpkg_x_tree_with_modules(tmp_path: Path) -> None:
+    _fake_bzimage(tmp_path / "boot/vmlinuz-6.1.0-9-amd64")
+    _fake_bzimage(tmp_path / "boot/vmlinuz-6.1.0-10-amd64")
+    (tmp_path / "lib/modules/6.1.0-10-amd64").mkdir(parents=True)
+    found = kernel.find_kernel(str(tmp_path))
+    assert found.path.name == "vmlinuz-6.1.0-10-amd64"  # newest by version, not by text
+    assert found.release == "6.1.0-10-amd64"
+    assert found.modules == tmp_path / "lib/modules/6.1.0-10-amd64"
+
+
+def test_search_skips_a_kernel_without_9p(tmp_path: Path) -> None:
+    boot, cache = tmp_path / "boot", tmp_path / "cache"
+    _fake_bzimage(boot / "vmlinuz-6.1.0-9-cloud-amd64")
+    (boot / "config-6.1.0-9-cloud-amd64").write_text("# CONFIG_NET_9P is not set\n")
+    _fake_bzimage(cache / "boot/vmlinuz-6.1.0-9-amd64")
+    assert kernel.find_kernel(search=[boot, cache]).path.parent == cache / "boot"
+
+
+def test_search_finds_nothing_and_says_how_to_get_a_kernel(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentProblem, match=r"install-vm\.sh"):
+        kernel.find_kernel(search=[tmp_path])
+
+
+def test_vng_command_shares_reports_and_disables_kvm_for_tcg(tmp_path: Path) -> None:
+    image = kernel.KernelImage(path=Path("/k/vmlinuz-1"), release="1", modules=None)
+    opts = runner.VmOptions(scenarios=(Path("/s/a.yaml"),), reports=tmp_path)
+    cmd = runner.vng_command("vng", image, "tcg", opts, ["python", "-m", "x", "m.json"])
+    assert cmd[:4] == ["vng", "--run", "/k/vmlinuz-1", "--force-9p"]
+    assert "--disable-kvm" in cmd
+    assert cmd[cmd.index("--rwdir") + 1] == str(tmp_path)
+    assert cmd[cmd.index("--exec") + 1] == "python -m x m.json"
+    appended = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--append"]
+    assert any(a.startswith("module_blacklist=kvm,") for a in appended)
+    assert "--disable-kvm" not in runner.vng_command("vng", image, "kvm", opts, ["true"])
+
+
+def test_explain_tells_panic_hang_and_partial_batches_apart() -> None:
+    done = batch.BatchResults(kernel="k", uptime_at_start_s=1.0, results=(), finished=False)
+    panic = runner._explain(None, 2, False, ["x", "Kernel panic - not syncing: VFS"], 60)
+    assert "panicked" in panic
+    assert "did not reach userspace" in runner._explain(None, 2, True, [], 5)
+    assert "after 0 of 2" in runner._explain(done, 2, True, [], 60)
+
+
+def test_run_in_vm_rejects_bad_input_before_booting(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such scenario"):
+        runner.run_in_vm(runner.VmOptions(scenarios=(tmp_path / "nope.yaml",), reports=tmp_path))
+    with pytest.raises(UsageError, match="more than 0"):
+        runner.run_in_vm(
+            runner.VmOptions(scenarios=(tmp_path,), reports=tmp_path, timeout_s=0)
+        )
+
+
+def test_results_file_is_plain_json(tmp_path: Path) -> None:
+    res = batch.BatchResults(kernel="k", uptime_at_start_s=2.5, results=(), finished=True)
+    batch.write_results(res, tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["finished"] is True
+
+
+def test_warm_up_forks_one_probe_worker() -> None:
+    assert guest.warm_probe_workers() is not None
