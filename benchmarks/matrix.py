@@ -5,7 +5,8 @@
 For each N: N containers on one macvlan (bridge) network on one lab LAN; 10% of them are
 dead (their interface is down after the build). Every live container pings every other.
 Both netcheck and the baseline (`fping -c1` once per source namespace, one after another,
-the way a shell loop over `ip netns exec` would) run on the same lab in the same process (with permanent neighbour entries: see seed_neighbours);
+the way a shell loop over `ip netns exec` would) run on the same lab in the same process
+(with permanent neighbour entries: see seed_neighbours);
 the two must agree on who is alive, or the benchmark fails. Reported: lab up and down,
 netcheck's probe phase, fping's, their ratio, and peak RSS.
 """

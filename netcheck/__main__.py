@@ -1,2 +1,5 @@
+"""`python -m netcheck`."""
+
 from netcheck.cli.main import main
+
 raise SystemExit(main())

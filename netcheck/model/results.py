@@ -116,7 +116,7 @@ class Finding:
 
 
 class Outcome(StrEnum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105  (an outcome, not a password)
     FAIL = "fail"  # the expectation was not met
     ERROR = "error"  # could not test
     SKIP = "skip"  # not tested, with a reason
