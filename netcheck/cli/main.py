@@ -74,6 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = _load(args.scenario, args.set)
     if args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout}: must be more than 0 seconds")
+    _preflight(plan, args.runtime)
     baseline = None
     if args.baseline:
         from netcheck.baseline import load_baseline
@@ -116,6 +117,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     if diff is not None and diff.has_regressions:
         return EXIT_FAILED
     return EXIT_OK if record.ok else EXIT_FAILED
+
+
+def _preflight(plan: Plan, runtime: str) -> None:
+    """Refuse to start (exit 3) when a hard requirement of this run is missing."""
+    from netcheck.doctor import run_preflight
+    from netcheck.errors import EnvironmentProblem
+
+    blocking = [c for c in run_preflight(plan, runtime) if c.blocking]
+    if blocking:
+        lines = "; ".join(f"{c.detail} (fix: {c.fix})" if c.fix else c.detail for c in blocking)
+        raise EnvironmentProblem(f"preflight failed: {lines}. See: netcheck doctor {plan.source}")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from netcheck.doctor import Status, doctor
+    from netcheck.errors import EXIT_ENVIRONMENT
+
+    plan = _load(args.scenario, args.set) if args.scenario else None
+    results = doctor(plan, args.host, None if args.runtime == "auto" else args.runtime)
+    style = {Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red"}
+    for c in results:
+        mark = f"[{style[c.status]}]{c.status.value:4}[/{style[c.status]}]"
+        need = " [bold](needed)[/bold]" if c.required and c.status is Status.FAIL else ""
+        out.print(f"{mark} {escape(c.id)}: {escape(c.detail)}{need}")
+        if c.fix and c.status is not Status.PASS:
+            out.print(f"       fix: {escape(c.fix)}")
+    blocking = [c for c in results if c.blocking]
+    if blocking:
+        err.print(f"[red]{len(blocking)} requirement(s) of the scenario are missing[/red]")
+        return EXIT_ENVIRONMENT
+    return EXIT_OK
 
 
 def _print_diff(diff: RunDiff, baseline_path: str) -> None:
@@ -304,6 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--image", help="container image for the docker runtime")
     r.set_defaults(func=cmd_run)
+
+    dr = sub.add_parser(
+        "doctor", help="preflight checklist: kernel, link kinds, parents, sysctls, Docker"
+    )
+    dr.add_argument("scenario", nargs="?", help="check what this scenario needs")
+    dr.add_argument(
+        "--host", default="local", help="local (default), ssh://user@host or docker://name"
+    )
+    dr.add_argument("--runtime", default="auto", help="netns | docker | auto")
+    dr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    dr.set_defaults(func=cmd_doctor)
 
     c = sub.add_parser("clean", help="remove what killed runs left behind (nothing else)")
     c.add_argument("--dry-run", action="store_true")

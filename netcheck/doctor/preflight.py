@@ -1,0 +1,71 @@
+"""`netcheck doctor` and the cheap preflight `netcheck run` does before building."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from netcheck.doctor import checks
+from netcheck.doctor.base import CheckResult, Status
+from netcheck.model.plan import Plan
+
+log = logging.getLogger(__name__)
+
+
+def host_for(spec: str | None) -> checks.Host:
+    """A testinfra host: local (default), ssh://user@h, docker://name, or any testinfra URL."""
+    import testinfra  # type: ignore[import-untyped]
+
+    url = spec or "local"
+    if url == "local":
+        url = "local://"
+    return testinfra.get_host(url)
+
+
+def doctor(plan: Plan | None, host_spec: str | None = None,
+           runtime: str | None = None) -> list[CheckResult]:
+    """The full checklist for a scenario (or the machine in general, without one)."""
+    host = host_for(host_spec)
+    out: list[CheckResult] = [checks.check_kernel(host)]
+    out += checks.check_link_kinds(host, checks.needed_kinds(plan) if (
+        plan is not None and (checks.uses_real_parents(plan) or runtime == "docker"
+                              or plan.runtime == "docker")
+    ) else _lab_kinds(plan))
+    multi_homed = plan is not None and any(len(h.uplinks) > 1 for h in plan.lab.hosts)
+    if plan is not None and checks.uses_real_parents(plan):
+        out += checks.check_parents(host, plan)
+    out += checks.check_sysctls(host, multi_homed or plan is None)
+    out += checks.check_docker(host, required=checks.wants_docker(plan, runtime))
+    if plan is not None:
+        isolated = bool(plan.lab.lans) and not checks.wants_docker(plan, runtime)
+        out += checks.check_overlaps(host, plan, lab_isolated=isolated)
+    return out
+
+
+def _lab_kinds(plan: Plan | None) -> set[str]:
+    # In the netns lab a missing link kind skips the nodes that need it (kernel-feature),
+    # so only what every node needs is required: nothing beyond veth/bridge.
+    return set()
+
+
+def run_preflight(plan: Plan, runtime: str) -> list[CheckResult]:
+    """What `netcheck run` checks before building: cheap, and only what this run needs.
+
+    The netns lab is self-contained (the machine's own NICs and routes are irrelevant), so
+    there it only checks tools the scenario's lab features call; the docker runtime needs
+    an answering daemon.
+    """
+    out: list[CheckResult] = []
+    uses_firewall = any(m.firewall for m in plan.lab.machines) or any(
+        h.firewall for h in plan.lab.hosts
+    ) or (plan.lab.router is not None and bool(plan.lab.router.firewall))
+    if uses_firewall and runtime in ("netns", "auto"):
+        found = shutil.which("iptables") is not None and shutil.which("nsenter") is not None
+        out.append(CheckResult(
+            id="tool:iptables", status=Status.PASS if found else Status.FAIL, required=True,
+            detail="iptables and nsenter are installed" if found
+            else "the scenario's firewall rules need iptables and nsenter",
+            fix="apt-get install iptables util-linux"))
+    if runtime == "docker":
+        out += checks.check_docker(host_for(None), required=True)
+    return out
