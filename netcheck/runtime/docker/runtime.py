@@ -31,6 +31,12 @@ from netcheck.runtime.docker import ipam
 from netcheck.runtime.docker.client import daemon_url, make_client
 from netcheck.runtime.docker.daemon import RUN_DIR, LabDaemon, start_all
 from netcheck.runtime.docker.kernel import ipvlan_missing
+from netcheck.runtime.docker.multihost import (
+    lab_mac,
+    server_major,
+    unbuildable_networks,
+    wants_lab_mac,
+)
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
 
 log = logging.getLogger(__name__)
@@ -77,6 +83,7 @@ class _Daemon:
     advertise: str | None = None  # swarm advertise address (a lab host's uplink address)
     swarm_ours: bool = False
     networks: dict[str, str] = field(default_factory=dict)  # plan name -> docker id
+    major: int | None = None  # the Engine's major version, read on first use
 
 
 class DockerRuntime:
@@ -200,6 +207,13 @@ class DockerRuntime:
                     hit = sorted({a.network for a in ep.attachments} & ipvlan_nets)
                     if hit:
                         unavailable[ep.name] = f"{reason}; needed by network {hit[0]!r}"
+        for net_name, reason in unbuildable_networks(plan.networks).items():
+            skipped.add(net_name)
+            for ep in plan.endpoints:
+                if ep.name not in unavailable and any(
+                    a.network == net_name for a in ep.attachments
+                ):
+                    unavailable[ep.name] = f"{reason}; needed by network {net_name!r}"
         return unavailable, skipped
 
     def _build_underlay(self, plan: Plan, progress: ProgressFn) -> Topology:
@@ -470,11 +484,19 @@ class DockerRuntime:
         networking = None
         if ep.attachments:
             networking = {"EndpointsConfig": {first_net: self._endpoint_config(d, plan, ep, 0)}}
+        mac: str | None = None
+        if ep.attachments and not ipam.is_default_bridge(ep.attachments[0].network, plan):
+            if d.major is None:
+                d.major = server_major(api.version())
+            first = plan.network(ep.attachments[0].network).driver
+            if wants_lab_mac(lab=d.lab is not None, first_driver=first, major=d.major):
+                mac = lab_mac(self.run_id, d.key, ep.name)
         created = api.create_container(
             self._image_for(plan, ep),
             command=SLEEP_CMD,
             name=name,
             hostname=ep.name,
+            mac_address=mac,
             labels={ipam.RUN_LABEL: self.run_id, "io.netcheck.node": ep.name},
             host_config=host_config,
             networking_config=networking,
