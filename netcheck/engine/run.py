@@ -52,6 +52,9 @@ class RunOptions:
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     # Called with the topology after probing, before teardown (the pytest fixture uses it).
     inspect: Callable[[Topology], None] | None = None
+    # Called with the topology right after the build, before listeners start: fault tests
+    # use it to break the lab (kill a container, delete a link) under a running engine.
+    after_build: Callable[[Topology], None] | None = None
 
 
 def load_runtimes() -> None:
@@ -115,6 +118,43 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM while tearing down, then act on them.
+
+    A signal that lands inside teardown would otherwise abort it half-way (an item already
+    forgotten but not yet removed is leaked, and nothing calls teardown again). Held here
+    and raised once teardown is done, unless an exception is already on its way out.
+    """
+    owner = os.getpid()
+    pending: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:  # a forked child: die as if no handler were installed
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        log.warning("signal %d during teardown: finishing teardown first", signum)
+        pending.append(signum)
+
+    try:
+        previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: the caller owns signal handling
+        yield
+        return
+    completed = False
+    try:
+        yield
+        completed = True
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if completed and pending:
+        if pending[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(pending[0])
+
+
 def run_plan(
     plan: Plan, options: RunOptions, listener: ev.Listener | None = None
 ) -> RunRecord:
@@ -154,11 +194,13 @@ def run_plan(
                     plan, lambda msg: emit(ev.Progress(phase="build", message=msg))
                 )
             topology = built.topology
+            if options.after_build is not None:
+                options.after_build(topology)
             verdicts = _probe_and_judge(plan, expectations, built, options, phases, emit)
             if options.inspect is not None:
                 options.inspect(topology)
         finally:
-            with _phase("teardown", phases, emit):
+            with _phase("teardown", phases, emit), _signals_deferred():
                 runtime.teardown()
     facts = {**_facts(), **(topology.facts if topology else {})}
     record = RunRecord(

@@ -145,7 +145,7 @@ class NetnsRuntime:
                 _, ipr = self._ipr.popitem()
                 with contextlib.suppress(Exception):
                     ipr.close()
-            errors: list[str] = []
+            failed: list[str] = []
             while self._created:
                 path, fd = self._created.popitem()
                 if fd >= 0:
@@ -153,7 +153,15 @@ class NetnsRuntime:
                         os.close(fd)
                 try:
                     nsfs.remove(path)
-                except OSError as exc:
+                except Exception as exc:  # keep going: one bad item must not strand the rest
+                    log.warning("teardown: removing %s failed (%s); retrying once", path,
+                                _describe(exc))
+                    failed.append(path)
+            errors: list[str] = []
+            for path in failed:  # one bounded retry, for a transient failure (EBUSY)
+                try:
+                    nsfs.remove(path)
+                except Exception as exc:
                     errors.append(f"{path}: {_describe(exc)}")
             if self._state_written:
                 state.remove(self.run_id, self._state_dir)
