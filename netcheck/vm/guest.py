@@ -46,10 +46,6 @@ def _cli_main(argv: Sequence[str]) -> int:
     return main(argv)
 
 
-def _noop() -> None:
-    """Run in a forked probe worker by the warm-up: returning is all it has to do."""
-
-
 def warm_probe_workers() -> float | None:
     """Start the probe forkserver and fork one worker through it: the seconds it took, or
     None when the worker did not come back cleanly.
@@ -63,7 +59,9 @@ def warm_probe_workers() -> float | None:
         from netcheck.probes.pool import get_context, start_process
 
         ctx: Any = get_context()
-        proc = ctx.Process(target=_noop, name="netcheck-vm-warmup")
+        # A stdlib target: under `python -m netcheck.vm.guest` a function of this module
+        # lives in __main__, which the forkserver's children cannot import.
+        proc = ctx.Process(target=time.sleep, args=(0,), name="netcheck-vm-warmup")
         start_process(proc)
         proc.join(timeout=300)
         if proc.is_alive():

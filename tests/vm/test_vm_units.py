@@ -171,3 +171,19 @@ def test_results_file_is_plain_json(tmp_path: Path) -> None:
 
 def test_warm_up_forks_one_probe_worker() -> None:
     assert guest.warm_probe_workers() is not None
+
+
+def test_guest_module_warms_up_when_run_as_main(tmp_path: Path) -> None:
+    # As in the VM: `python -m netcheck.vm.guest`, where this module is __main__.
+    import subprocess
+    import sys
+
+    batch.write_manifest(batch.make_manifest([], tmp_path, []), tmp_path / "m.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "netcheck.vm.guest", str(tmp_path / "m.json")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = batch.read_results(tmp_path / batch.RESULTS_NAME)
+    assert results is not None and results.finished
+    assert results.warmup_s > 0
