@@ -35,6 +35,10 @@ class Unresolved:
     skip: bool  # True: the runtime could not build a node (skip); False: could not test (error)
 
 
+# Target pins that name an address family rather than a network: `c2@ipv6`.
+FAMILY_PINS = {"ipv4": 4, "ipv6": 6}
+
+
 def _shares_subnet(a: Node, addr: IPAddress) -> bool:
     return any(i.prefix is not None and addr in i.prefix for i in a.interfaces)
 
@@ -45,9 +49,15 @@ def target_address(source: Node, target: Node, via: str | None) -> IPAddress | N
     Prefer, in order: the address on the network/LAN named by `via`; an address on a subnet
     the source is directly on (what a user means by "c1 reaches the NAS"); the first address.
     """
+    addrs = [i.address for i in target.interfaces if i.address is not None]
+    if via in FAMILY_PINS and not any(i.network == via for i in target.interfaces):
+        # `node@ipv6`: the node's address of that family, on a subnet the source shares
+        # when there is one (a dual-stack network has both on one interface).
+        addrs = [a for a in addrs if a.version == FAMILY_PINS[via]]
+        shared = [a for a in addrs if _shares_subnet(source, a)]
+        return (shared or addrs or [None])[0]
     if via is not None:
         return target.address_on(via)
-    addrs = [i.address for i in target.interfaces if i.address is not None]
     for addr in addrs:
         if _shares_subnet(source, addr):
             return addr

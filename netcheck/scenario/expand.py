@@ -47,7 +47,8 @@ class _Expander:
                            f"Write '{name}'")
             return None
         vias = self.nodes[name].vias
-        if via not in vias:
+        # `node@ipv6`/`node@ipv4` pins the address family (netcheck.engine.plan_tasks).
+        if via not in vias and via not in ("ipv4", "ipv6"):
             self.ctx.error(path, f"'{name}' is not on '{via}'",
                            f"{name} is on {one_of(vias)}" if vias else None)
             return None
