@@ -55,7 +55,8 @@ def target_address(source: Node, target: Node, via: str | None) -> IPAddress | N
         # when there is one (a dual-stack network has both on one interface).
         addrs = [a for a in addrs if a.version == FAMILY_PINS[via]]
         shared = [a for a in addrs if _shares_subnet(source, a)]
-        return (shared or addrs or [None])[0]
+        pinned = shared or addrs
+        return pinned[0] if pinned else None
     if via is not None:
         return target.address_on(via)
     for addr in addrs:
