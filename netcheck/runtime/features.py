@@ -98,10 +98,12 @@ def _probe(run_id: str, netns_dir: str) -> KernelFeatures:
                         "add", ifname="mv0", kind="macvlan", link=lower, macvlan_mode="bridge"
                     ),
                 )
+                ipr.link("add", ifname="q0", kind="veth", peer={"ifname": "q1"})
+                lower2 = ipr.link_lookup(ifname="q0")[0]
                 attempt(
                     "ipvlan",
                     lambda: ipr.link(
-                        "add", ifname="ipv0", kind="ipvlan", link=lower, ipvlan_mode=0
+                        "add", ifname="ipv0", kind="ipvlan", link=lower2, ipvlan_mode=0
                     ),
                 )
                 attempt(
