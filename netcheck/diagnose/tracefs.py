@@ -30,6 +30,8 @@ _FIELD = re.compile(r"(\w+)=(\S+)")
 _REASON = re.compile(r"reason: (\w+)")
 MAX_DROPS = 5000
 MNT_DETACH = 2
+# Private mounts are `<tmp>/netcheck-<runid>-tracefs-*`; instances are `netcheck-<runid>`.
+PRIVATE_PREFIX = "netcheck-"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -101,7 +103,10 @@ def _mounted_tracefs() -> str | None:
         with open("/proc/self/mounts", encoding="utf-8") as fh:
             for line in fh:
                 parts = line.split()
-                if len(parts) > 2 and parts[2] == "tracefs":
+                # Another run's private mount goes away (lazily) when that run ends, and
+                # an instance reached through it could then be neither read nor removed.
+                if (len(parts) > 2 and parts[2] == "tracefs"
+                        and not os.path.basename(parts[1]).startswith(PRIVATE_PREFIX)):
                     return parts[1]
     except OSError:
         return None
@@ -193,7 +198,7 @@ class DropRecorder:
         if mounted and os.path.isdir(os.path.join(mounted, "instances")):
             return mounted
         # A private mount point: the machine's own /sys/kernel/tracing stays as it was.
-        where = tempfile.mkdtemp(prefix=f"netcheck-{self.run_id}-tracefs-")
+        where = tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{self.run_id}-tracefs-")
         if _libc.mount(b"nodev", where.encode(), b"tracefs", 0, None) != 0:
             err = ctypes.get_errno()
             os.rmdir(where)

@@ -7,11 +7,16 @@ process). A live run and anything without the prefix are never touched.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
-from collections.abc import Collection
+import os
+import re
+import tempfile
+from collections.abc import Collection, Iterator
 
 from netcheck.runtime import state
-from netcheck.runtime.naming import NETNS_DIR, parse_netns_name
+from netcheck.runtime.naming import NETNS_DIR, is_run_id, parse_netns_name
 from netcheck.runtime.netns import nsfs
 
 log = logging.getLogger(__name__)
@@ -60,4 +65,96 @@ def clean(
         path = state.state_path(run_id, state_dir)
         if path.exists() and (dry_run or state.remove(run_id, state_dir)):
             removed.append(str(path))
+    if netns_dir == NETNS_DIR:  # tracefs is machine-wide: not for private test directories
+        removed += clean_tracefs(dry_run, runs=runs, state_dir=state_dir)
+    return removed
+
+
+# The drop-reason recorder's trace instance and, when no tracefs was mounted, its private
+# mount point (netcheck.diagnose.tracefs). A killed run leaves both; the instance keeps
+# tracing (CPU, a 2 MB buffer) until removed.
+_INSTANCE = re.compile(r"netcheck-([0-9a-f]{6})")
+_PRIVATE_MOUNT = re.compile(r"netcheck-([0-9a-f]{6})-tracefs-\w+")
+_TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+
+
+def _tracefs_mounts() -> list[str]:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as fh:
+            rows = [line.split() for line in fh]
+    except OSError:
+        return []
+    return [r[1] for r in rows if len(r) > 2 and r[2] == "tracefs"]
+
+
+@contextlib.contextmanager
+def _tracefs_root() -> Iterator[str | None]:
+    """A tracefs tree to look in: a mounted one not owned by a run, else a private mount."""
+    for root in (*_TRACEFS, *_tracefs_mounts()):
+        if _PRIVATE_MOUNT.fullmatch(os.path.basename(root)) is None and os.path.isdir(
+            os.path.join(root, "instances")
+        ):
+            yield root
+            return
+    libc = ctypes.CDLL(None, use_errno=True)
+    where = tempfile.mkdtemp(prefix="netcheck-clean-")
+    try:
+        if libc.mount(b"nodev", where.encode(), b"tracefs", 0, None) != 0:
+            log.debug("cannot mount tracefs: %s", os.strerror(ctypes.get_errno()))
+            yield None
+            return
+        try:
+            yield where
+        finally:
+            libc.umount2(where.encode(), 2)  # MNT_DETACH
+    finally:
+        with contextlib.suppress(OSError):
+            os.rmdir(where)
+
+
+def _dead(run_id: str, runs: Collection[str] | None, state_dir: str) -> bool:
+    if runs is not None and run_id not in runs:
+        return False
+    st = state.read(run_id, state_dir)
+    return st is None or not state.is_alive(st)
+
+
+def clean_tracefs(
+    dry_run: bool = False, *, runs: Collection[str] | None = None,
+    state_dir: str = state.STATE_DIR,
+) -> list[str]:
+    """Remove dead runs' trace instances `netcheck-<runid>` and private tracefs mounts."""
+    removed: list[str] = []
+    for point in _tracefs_mounts():
+        m = _PRIVATE_MOUNT.fullmatch(os.path.basename(point))
+        if m is None or not _dead(m.group(1), runs, state_dir):
+            continue
+        removed.append(f"tracefs mount {point}")
+        if not dry_run:
+            ctypes.CDLL(None, use_errno=True).umount2(point.encode(), 2)
+            with contextlib.suppress(OSError):
+                os.rmdir(point)
+    with _tracefs_root() as root:
+        if root is None:
+            return removed
+        base = os.path.join(root, "instances")
+        for name in sorted(os.listdir(base)):
+            m = _INSTANCE.fullmatch(name)
+            if m is None or not is_run_id(m.group(1)) or not _dead(m.group(1), runs, state_dir):
+                continue
+            if not dry_run:
+                inst = os.path.join(base, name)
+                for event in (("skb", "kfree_skb"), ("net", "netif_receive_skb")):
+                    with (
+                        contextlib.suppress(OSError),
+                        open(os.path.join(inst, "events", *event, "enable"), "w") as fh,
+                    ):
+                        fh.write("0")
+                try:
+                    os.rmdir(inst)
+                except OSError as exc:
+                    log.warning("could not remove trace instance %s: %s", inst, exc)
+                    continue
+            removed.append(f"trace instance {name}")
+            log.info("%s trace instance %s", "would remove" if dry_run else "removed", name)
     return removed

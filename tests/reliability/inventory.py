@@ -180,16 +180,37 @@ def mounts() -> set[Item]:
     return out
 
 
+def _tracefs_mounts() -> list[str]:
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    return [f[1] for f in (line.split() for line in lines) if len(f) > 2 and f[2] == "tracefs"]
+
+
 def tracefs_instances() -> set[Item]:
-    out: set[Item] = set()
-    for root in TRACEFS:
+    """Trace instances. tracefs is one kernel-wide tree: an instance outlives every mount
+    of it, so when none is mounted this mounts one on a private directory to look."""
+    roots = [*TRACEFS, *_tracefs_mounts()]
+    for root in roots:
         inst = Path(root) / "instances"
-        if not inst.is_dir():
-            continue
-        for entry in inst.iterdir():
-            out.add(Item("tracefs", str(entry), _owner_in(entry.name)))
-        break
-    return out
+        if inst.is_dir():
+            return {Item("tracefs", e.name, _owner_in(e.name)) for e in inst.iterdir()}
+    import ctypes
+    import tempfile
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    where = tempfile.mkdtemp(prefix="nctest-tracefs-")
+    try:
+        if libc.mount(b"nodev", where.encode(), b"tracefs", 0, None) != 0:
+            return set()
+        try:
+            inst = Path(where) / "instances"
+            return {Item("tracefs", e.name, _owner_in(e.name)) for e in inst.iterdir()}
+        finally:
+            libc.umount2(where.encode(), 2)
+    finally:
+        os.rmdir(where)
 
 
 def files() -> set[Item]:
