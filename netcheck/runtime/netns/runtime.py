@@ -502,6 +502,16 @@ class NetnsRuntime:
                             _If(name, net_name, gw, subnet.subnet, "bridge")
                         )
 
+    def _staging(self, index: int) -> str:
+        # Kernels before ~6.3 check a new link's name in the namespace that creates it even
+        # when it is born in another one (EEXIST for a child `eth0` of parent `eth0`), so a
+        # child is born under a name no host uses and renamed where it lives.
+        return f"ncstage{index}"
+
+    def _unstage(self, node: str, index: int, ifname: str) -> None:
+        ipr = self._ipr[node]
+        ipr.link("set", index=ipr.link_lookup(ifname=self._staging(index))[0], ifname=ifname)
+
     def _build_endpoints(self, layout: EndpointLayout, built: _Built) -> None:
         for ep in layout.endpoints:
             host = self._ipr[ep.host]
@@ -518,17 +528,19 @@ class NetnsRuntime:
                     self._step = f"creating macvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
                     parent = built.uplink_index[(ep.host, str(att.parent))]
                     host.link(
-                        "add", ifname=att.ifname, kind="macvlan", link=parent,
+                        "add", ifname=self._staging(index), kind="macvlan", link=parent,
                         macvlan_mode=att.mode, **common,
                     )
+                    self._unstage(ep.name, index, att.ifname)
                 elif att.driver is Driver.IPVLAN:
                     self._step = f"creating ipvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
                     parent = built.uplink_index[(ep.host, str(att.parent))]
                     common.pop("address", None)
                     host.link(
-                        "add", ifname=att.ifname, kind="ipvlan", link=parent,
+                        "add", ifname=self._staging(index), kind="ipvlan", link=parent,
                         ipvlan_mode=IPVLAN_MODES[str(att.mode)], **common,
                     )
+                    self._unstage(ep.name, index, att.ifname)
                 else:
                     used = built.host_used.setdefault(ep.host, {"lo"})
                     host_end = unique_ifname(f"veth{index}-{ep.name}", used)
