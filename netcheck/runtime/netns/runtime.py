@@ -52,6 +52,7 @@ from netcheck.runtime.netns import nodefeatures, nsfs
 from netcheck.runtime.netns.ipam import default_subnet, gateway_of
 from netcheck.runtime.netns.layout import EndpointLayout, resolve
 from netcheck.runtime.netns.nodefeatures import sysctl_path
+from netcheck.runtime.netns.trunks import Trunk, TrunkMember, plan_trunks
 
 if TYPE_CHECKING:
     from netcheck.runtime.features import KernelFeatures
@@ -403,14 +404,24 @@ class NetnsRuntime:
             if lan.gateway is not None and lan.gateway != machine.ip:
                 built.routes.setdefault(machine.name, []).append(lan.gateway)
 
+        available = self._features.available if self._features is not None else ()
+        trunks = plan_trunks(plan.lab, available)
+        built.trunk_facts = trunks.facts()
         for host in plan.lab.hosts:
             route_set = False
             for uplink in host.uplinks:
                 lan = plan.lab.lan(uplink.lan)
-                index = self._wire(
-                    lan, bridge_index[lan.name], used, f"{host.name}-{uplink.ifname}",
-                    host.name, uplink.ifname, mtu=uplink.mtu, built=built,
-                )
+                tagged = trunks.member(host.name, uplink.ifname)
+                if tagged is not None:
+                    index = self._wire_tagged(
+                        plan, bridge_index[lan.name], used, *tagged, mtu=uplink.mtu,
+                        built=built,
+                    )
+                else:
+                    index = self._wire(
+                        lan, bridge_index[lan.name], used, f"{host.name}-{uplink.ifname}",
+                        host.name, uplink.ifname, mtu=uplink.mtu, built=built,
+                    )
                 built.uplink_index[(host.name, uplink.ifname)] = index
                 if uplink.ip is not None:
                     self._address(host.name, uplink.ifname, uplink.ip, lan.subnet)
@@ -445,6 +456,51 @@ class NetnsRuntime:
             self._step = f"setting hairpin mode on switch port {port}"
             sw.brport("set", index=port_index, mode=1)
         return self._up(node, inner)
+
+    def _wire_tagged(
+        self, plan: Plan, bridge: int, sw_used: set[str], trunk: Trunk, member: TrunkMember,
+        *, mtu: int | None, built: _Built,
+    ) -> int:
+        """A tagged sub-interface `member` of the host's 802.1q trunk (see trunks.py).
+
+        The trunk veth is made once per host trunk; each VLAN then gets a VLAN device on
+        both ends, the switch's enslaved to that LAN's bridge."""
+        sw = self._ipr[SWITCH]
+        lan = plan.lab.lan(member.lan)
+        port = built.trunk_port.get((trunk.host, trunk.ifname))
+        if port is None:
+            port = unique_ifname(f"{trunk.host}-{trunk.ifname}", sw_used)
+            sw_used.add(port)
+            wire_mtu = max(plan.lab.lan(m.lan).mtu for m in trunk.members)
+            self._step = f"creating trunk veth {port} (switch) to {trunk.host}:{trunk.ifname}"
+            sw.link(
+                "add", ifname=port, kind="veth", state="up", mtu=wire_mtu,
+                peer={"ifname": trunk.ifname, "net_ns_fd": self._path(trunk.host),
+                      "mtu": wire_mtu},
+            )
+            sw.link("set", index=sw.link_lookup(ifname=port)[0], ifalias=self._alias)
+            self._up(trunk.host, trunk.ifname)
+            built.trunk_port[(trunk.host, trunk.ifname)] = port
+        sub = unique_ifname(f"{port[:10]}.{member.vid}", sw_used)
+        sw_used.add(sub)
+        self._step = f"creating VLAN {member.vid} device {sub} on trunk port {port}"
+        sw.link(
+            "add", ifname=sub, kind="vlan", link=sw.link_lookup(ifname=port)[0],
+            vlan_id=member.vid, master=bridge, mtu=lan.mtu, state="up",
+        )
+        sub_index = sw.link_lookup(ifname=sub)[0]
+        sw.link("set", index=sub_index, ifalias=self._alias)
+        if lan.hairpin:
+            sw.brport("set", index=sub_index, mode=1)
+        built.switch_port[(trunk.host, member.ifname)] = sub
+        host = self._ipr[trunk.host]
+        self._step = f"creating VLAN {member.vid} device {trunk.host}:{member.ifname}"
+        host.link(
+            "add", ifname=member.ifname, kind="vlan",
+            link=host.link_lookup(ifname=trunk.ifname)[0], vlan_id=member.vid,
+            mtu=mtu or lan.mtu,
+        )
+        return self._up(trunk.host, member.ifname)
 
     def _up(self, node: str, ifname: str) -> int:
         ipr = self._ipr[node]
@@ -665,6 +721,7 @@ class NetnsRuntime:
         facts["netns"] = ",".join(netns_name(self.run_id, k) for k in self._node_keys(plan, layout))
         if plan.lab.router is not None:
             facts["router_forward"] = "1" if plan.lab.router.forward else "0"
+        facts.update(built.trunk_facts)
         return Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts)
 
 
@@ -704,3 +761,5 @@ class _Built:
         self.host_used: dict[str, set[str]] = {}
         self.bridge_namespaces: set[str] = set()
         self.switch_port: dict[tuple[str, str], str] = {}  # (node, ifname) -> switch port
+        self.trunk_port: dict[tuple[str, str], str] = {}  # (host, trunk) -> switch end
+        self.trunk_facts: dict[str, str] = {}

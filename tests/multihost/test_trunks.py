@@ -1,0 +1,149 @@
+"""The 802.1q trunk decision (pure) and the netlink calls the netns runtime makes for it.
+
+This machine's kernel has no 802.1q, so the real path is checked against a recording
+IPRoute here and built for real in the VM tier.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+
+from netcheck.model.plan import Host, Lab, Lan, Uplink
+from netcheck.runtime.base import RuntimeOptions
+from netcheck.runtime.netns.runtime import NetnsRuntime, _Built
+from netcheck.runtime.netns.trunks import plan_trunks, split_vlan_name
+
+V100 = Lan(name="v100", subnet=ipaddress.ip_network("10.100.0.0/24"), gateway=None, vlan=100)
+V200 = Lan(name="v200", subnet=ipaddress.ip_network("10.200.0.0/24"), gateway=None, vlan=200)
+PLAIN = Lan(name="lan", subnet=ipaddress.ip_network("10.1.0.0/24"), gateway=None)
+
+
+def lab(*uplinks: Uplink, lans: tuple[Lan, ...] = (V100, V200, PLAIN)) -> Lab:
+    return Lab(lans=lans, hosts=(Host(name="host1", uplinks=uplinks),))
+
+
+@pytest.mark.parametrize(
+    ("name", "want"),
+    [
+        ("trunk0.100", ("trunk0", 100)),
+        ("eth0.4094", ("eth0", 4094)),
+        ("a.b.7", ("a.b", 7)),
+        ("eth0", None),
+        ("eth0.", None),
+        (".100", None),
+        ("eth0.0", None),
+        ("eth0.4095", None),
+        ("eth0.010", None),
+        ("eth0.x1", None),
+    ],
+)
+def test_split_vlan_name(name: str, want: tuple[str, int] | None) -> None:
+    assert split_vlan_name(name) == want
+
+
+def test_kernel_with_8021q_builds_one_trunk_per_host_base() -> None:
+    got = plan_trunks(
+        lab(Uplink(ifname="trunk0.100", lan="v100"), Uplink(ifname="trunk0.200", lan="v200")),
+        {"veth", "bridge", "vlan"},
+    )
+    assert len(got.trunks) == 1
+    trunk = got.trunks[0]
+    assert (trunk.host, trunk.ifname) == ("host1", "trunk0")
+    assert [(m.ifname, m.lan, m.vid) for m in trunk.members] == [
+        ("trunk0.100", "v100", 100),
+        ("trunk0.200", "v200", 200),
+    ]
+    assert got.member("host1", "trunk0.200") is not None
+    assert got.member("host1", "eth0") is None
+    assert got.facts()["vlan.mode"] == "8021q"
+    assert got.facts()["vlan.trunks"] == "host1:trunk0[100/200]"
+
+
+def test_kernel_without_8021q_emulates_and_says_why() -> None:
+    got = plan_trunks(lab(Uplink(ifname="trunk0.100", lan="v100")), {"veth", "bridge"})
+    assert got.trunks == ()
+    assert got.member("host1", "trunk0.100") is None
+    assert "CONFIG_VLAN_8021Q" in got.facts()["vlan.emulated_because"]
+    assert got.facts()["vlan.mode"] == "emulated"
+
+
+def test_names_that_are_not_the_lans_vlan_stay_plain_links() -> None:
+    got = plan_trunks(
+        lab(Uplink(ifname="trunk0.300", lan="v100"), Uplink(ifname="eth1.5", lan="lan")),
+        {"vlan"},
+    )
+    assert got.trunks == ()
+    assert "vlan.emulated_because" not in got.facts()  # nothing looked like a trunk
+
+
+def test_a_base_taken_by_a_plain_uplink_or_unplugged_stays_emulated() -> None:
+    taken = lab(Uplink(ifname="trunk0", lan="lan"), Uplink(ifname="trunk0.100", lan="v100"))
+    assert plan_trunks(taken, {"vlan"}).trunks == ()
+    unplugged = lab(
+        Uplink(ifname="trunk0.100", lan="v100", state="no-carrier"),
+        Uplink(ifname="trunk0.200", lan="v200"),
+    )
+    assert plan_trunks(unplugged, {"vlan"}).trunks == ()
+
+
+class RecordingIPRoute:
+    """Enough of pyroute2.IPRoute for _wire_tagged: names -> indexes, calls recorded."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.index: dict[str, int] = {}
+
+    def link(self, command: str, **kw: Any) -> None:
+        self.calls.append((command, kw))
+        if command == "add":
+            self.index[kw["ifname"]] = 100 + len(self.index)
+            peer = kw.get("peer")
+            if peer is not None:
+                self.peer_created = peer
+
+    def link_lookup(self, ifname: str) -> list[int]:
+        return [self.index[ifname]] if ifname in self.index else []
+
+    def brport(self, command: str, **kw: Any) -> None:
+        self.calls.append((f"brport-{command}", kw))
+
+
+def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> None:
+    plan_lab = lab(Uplink(ifname="trunk0.100", lan="v100"), Uplink(ifname="trunk0.200", lan="v200"))
+    trunks = plan_trunks(plan_lab, {"vlan"})
+    rt = NetnsRuntime(RuntimeOptions(run_id="abc123"), netns_dir="/nonexistent")
+    sw, host = RecordingIPRoute(), RecordingIPRoute()
+    rt._ipr = {"sw": sw, "host1": host}
+
+    # The veth's host end appears in the host namespace when the switch creates the pair.
+    def sw_link(command: str, **kw: Any) -> None:
+        RecordingIPRoute.link(sw, command, **kw)
+        if command == "add" and kw.get("kind") == "veth":
+            host.index[kw["peer"]["ifname"]] = 7
+
+    sw.link = sw_link  # type: ignore[method-assign]
+    built = _Built()
+    from netcheck.model.plan import Plan
+
+    plan = Plan(name="t", source="t.yaml", description=None, lab=plan_lab, networks=(),
+                endpoints=(), expectations=())
+    used: set[str] = set()
+    for name, bridge in (("trunk0.100", 11), ("trunk0.200", 12)):
+        found = trunks.member("host1", name)
+        assert found is not None
+        rt._wire_tagged(plan, bridge, used, *found, mtu=None, built=built)
+
+    sw_adds = [kw for cmd, kw in sw.calls if cmd == "add"]
+    assert [kw["kind"] for kw in sw_adds] == ["veth", "vlan", "vlan"]  # one trunk cable
+    assert sw_adds[0]["peer"]["ifname"] == "trunk0"
+    assert [(kw["vlan_id"], kw["master"]) for kw in sw_adds[1:]] == [(100, 11), (200, 12)]
+    host_adds = [kw for cmd, kw in host.calls if cmd == "add"]
+    assert [(kw["ifname"], kw["kind"], kw["vlan_id"], kw["link"]) for kw in host_adds] == [
+        ("trunk0.100", "vlan", 100, 7),
+        ("trunk0.200", "vlan", 200, 7),
+    ]
+    assert built.switch_port[("host1", "trunk0.100")] != built.switch_port[("host1", "trunk0.200")]
+    assert all(len(name) <= 15 for name in used)
