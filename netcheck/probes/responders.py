@@ -65,6 +65,11 @@ def _bind(port: Port) -> socket.socket:
 
 def serve(conn: Connection, netns: str, ports: Sequence[Port]) -> None:
     """Child process: bind everything, say "ready", serve until told to stop or orphaned."""
+    if netns.startswith("docker-container:"):  # a container on a remote Docker host
+        from netcheck.runtime.docker.remote import serve_remote
+
+        serve_remote(conn, netns, ports)
+        return
     socks: list[tuple[socket.socket, Port]] = []
     try:
         enter_netns(netns)

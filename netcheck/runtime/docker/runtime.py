@@ -37,6 +37,8 @@ from netcheck.runtime.docker.multihost import (
     unbuildable_networks,
     wants_lab_mac,
 )
+from netcheck.runtime.docker.probeimage import ensure_probe_image
+from netcheck.runtime.docker.remote import RemoteRef, is_local_url, sweep
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ class DockerRuntime:
         nodes: dict[str, Node] = {}
 
         t = time.monotonic()
-        if plan.lab.lans or plan.lab.hosts or plan.lab.machines or plan.lab.router:
+        if plan.lab.lans or lab_hosts or plan.lab.machines or plan.lab.router:
             progress("building the lab underlay")
             underlay = self._build_underlay(plan, progress)
             nodes.update(underlay.nodes)
@@ -219,7 +221,13 @@ class DockerRuntime:
     def _build_underlay(self, plan: Plan, progress: ProgressFn) -> Topology:
         # Through the registry: the netns runtime registers itself when imported.
         importlib.import_module("netcheck.runtime.netns")
-        underlay_plan = dataclasses.replace(plan, networks=(), endpoints=(), expectations=())
+        # A host with a Docker URL is a real machine elsewhere, not a lab namespace.
+        lab = dataclasses.replace(
+            plan.lab, hosts=tuple(h for h in plan.lab.hosts if h.docker_url is None)
+        )
+        underlay_plan = dataclasses.replace(
+            plan, lab=lab, networks=(), endpoints=(), expectations=()
+        )
         self._underlay = registered()["netns"](self.options)
         return self._underlay.build(underlay_plan, progress).topology
 
@@ -429,6 +437,9 @@ class DockerRuntime:
             ensure_image(d.client, ref)
 
         _parallel(one, sorted(wanted))
+        # Probes on a remote host run in sidecars: import their image now, not mid-probe.
+        remote_keys = sorted({k for k, _ in wanted if not is_local_url(self._daemons[k].url)})
+        _parallel(lambda k: ensure_probe_image(self._daemons[k].client), remote_keys)
 
     def _copy_image_to_lab(self, d: _Daemon, ref: str) -> None:
         """A lab daemon starts empty and there is no registry: copy from the real daemon."""
@@ -523,8 +534,13 @@ class DockerRuntime:
         self, plan: Plan, ep: Endpoint, key: str, info: Mapping[str, Any], facts: dict[str, str]
     ) -> Node:
         pid = int(info["State"]["Pid"])
-        netns = f"/proc/{pid}/ns/net"
-        macs = _macs_in(pid)
+        url = self._daemons[key].url
+        if is_local_url(url):
+            netns = f"/proc/{pid}/ns/net"
+            macs = _macs_in(pid)
+        else:  # PID is on another machine: probes go through a sidecar there
+            netns = str(RemoteRef(run_id=self.run_id, container=str(info["Id"]), url=url))
+            macs = {}
         nets = info["NetworkSettings"]["Networks"] or {}
         interfaces: list[Interface] = []
         for att in ep.attachments:
@@ -617,6 +633,10 @@ class DockerRuntime:
         if self._containers:
             self._timed("containers_down", t)
         self._containers.clear()
+        for d in self._daemons.values():
+            if d.client is not None and not is_local_url(d.url):
+                with contextlib.suppress(Exception):
+                    sweep(d.client, self.run_id)
         for d in self._daemons.values():
             for name, nid in list(d.networks.items()):
                 try:
