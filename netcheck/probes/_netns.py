@@ -16,7 +16,12 @@ CLONE_NEWNET = 0x40000000
 def enter_netns(path: str) -> None:
     """Move the calling thread (and the threads it starts later) into the namespace at `path`."""
     setns = getattr(os, "setns", None)  # Python >= 3.12
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        # The lab changed under us (a namespace removed, a container gone): say so plainly,
+        # so the probe is an ERROR with its cause and never mistaken for silence.
+        raise OSError(exc.errno, f"could not enter namespace {path}: {exc.strerror}") from exc
     try:
         if setns is not None:
             setns(fd, CLONE_NEWNET)
@@ -24,6 +29,6 @@ def enter_netns(path: str) -> None:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         if libc.setns(fd, CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
-            raise OSError(err, f"setns({path}): {os.strerror(err)}")
+            raise OSError(err, f"could not enter namespace {path}: setns: {os.strerror(err)}")
     finally:
         os.close(fd)
