@@ -638,6 +638,11 @@ class DockerRuntime:
                 with contextlib.suppress(Exception):
                     sweep(d.client, self.run_id)
         for d in self._daemons.values():
+            if d.lab is not None:
+                # The daemon is stopped and its data removed next: removing its networks
+                # first only races swarm's own task cleanup ("network is in use by task").
+                d.networks.clear()
+                continue
             for name, nid in list(d.networks.items()):
                 try:
                     d.client.api.remove_network(nid)
