@@ -23,6 +23,12 @@ CHAINS = ("input", "forward", "output")
 _FW_PROTOS = {"tcp": ProbeKind.TCP, "udp": ProbeKind.UDP, "icmp": ProbeKind.ICMP, "all": None}
 
 
+def _escapes(key: str) -> bool:
+    """True when the key's /proc/sys path would leave net/: `net.ipv4.//.//.kernel.x` is
+    net/ipv4/../../kernel/x (each '/' becomes '.'), i.e. any sysctl of the machine."""
+    return any(part.replace("/", ".") in ("", ".", "..") for part in key.split("."))
+
+
 def parse_sysctls(value: object) -> dict[str, str]:
     if value is None:
         return {}
@@ -33,7 +39,7 @@ def parse_sysctls(value: object) -> dict[str, str]:
         )
     out: dict[str, str] = {}
     for key, raw in value.items():
-        if not isinstance(key, str) or not _SYSCTL_KEY.match(key):
+        if not isinstance(key, str) or not _SYSCTL_KEY.match(key) or _escapes(key):
             raise ValueProblem(
                 f"{describe(key)} is not a network sysctl key",
                 "Lab nodes take net.* keys, e.g. net.ipv4.conf.eth1.rp_filter "

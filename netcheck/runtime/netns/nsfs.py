@@ -70,6 +70,9 @@ def _share_dir(netns_dir: str) -> None:
 def _write_sysctls(sysctls: Mapping[str, str], path: str) -> None:
     # /proc/sys/net resolves against the calling thread's namespace at open time.
     for key, value in sysctls.items():
+        # Only the namespace's own net/ sysctls: never a machine-wide one through '..'.
+        if not os.path.normpath(f"/proc/sys/{key}").startswith("/proc/sys/net/"):
+            raise NamespaceError(errno.EPERM, f"sysctl {key}: not a net/ sysctl", path)
         try:
             with open(f"/proc/sys/{key}", "w", encoding="ascii") as fh:
                 fh.write(value)
