@@ -92,6 +92,19 @@ def _facts() -> dict[str, str]:
     }
 
 
+def _die_if_forked_child(owner: int, signum: int) -> bool:
+    """In a forked child, act as if no handler were installed; True when that happened.
+
+    pyroute2 forks to open sockets in a namespace and ends the child with SIGTERM; the child
+    inherits our handlers and must not raise into code that is not ours.
+    """
+    if os.getpid() == owner:
+        return False
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return True
+
+
 @contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """Turn SIGTERM into an exception so teardown runs, as it does for Ctrl-C."""
@@ -99,11 +112,7 @@ def _sigterm_raises() -> Iterator[None]:
     owner = os.getpid()
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if os.getpid() != owner:
-            # A forked child (pyroute2 forks to open netns sockets, then SIGTERMs it)
-            # inherits this handler; it must die as if no handler were installed.
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+        if _die_if_forked_child(owner, signum):
             return
         raise Interrupted(signum)
 
@@ -130,9 +139,7 @@ def _signals_deferred() -> Iterator[None]:
     pending: list[int] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:
-        if os.getpid() != owner:  # a forked child: die as if no handler were installed
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
+        if _die_if_forked_child(owner, signum):
             return
         log.warning("signal %d during teardown: finishing teardown first", signum)
         pending.append(signum)
