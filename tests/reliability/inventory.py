@@ -42,6 +42,9 @@ _ID_IN_TEXT = re.compile(rf"(?:/run/netcheck/|/var/lib/netcheck/|\bnc-|netcheck[
 # covered by the Docker network/container listing (a leaked network keeps its bridge).
 _DOCKER_LINK = re.compile(r"(docker0|docker_gwbridge|br-[0-9a-f]{12}|veth[0-9a-f]{7})")
 _MOUNT_ROOTS = ("/run/netns/", "/run/netcheck", "/var/lib/netcheck", "/tmp/netcheck-")
+# Test fixtures name their own namespaces `nctest-*` (and other suites run concurrently):
+# those are the tests' objects, not netcheck's, and each fixture removes its own.
+_TEST_PREFIX = "nctest-"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -63,6 +66,8 @@ def namespaces() -> set[Item]:
     out: set[Item] = set()
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(NETNS_DIR):
+            if name.startswith(_TEST_PREFIX):
+                continue
             parsed = parse_netns_name(name)
             out.add(Item("netns", name, parsed[0] if parsed else None))
     return out
@@ -173,6 +178,8 @@ def mounts() -> set[Item]:
             continue
         point = fields[4]
         fstype = line.split(" - ", 1)[1].split()[0] if " - " in line else ""
+        if point.startswith(f"/run/netns/{_TEST_PREFIX}"):
+            continue
         if point.startswith(_MOUNT_ROOTS) or (
             fstype == "tracefs" and point not in TRACEFS
         ):
