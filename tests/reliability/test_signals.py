@@ -75,7 +75,7 @@ def _phase_at(cal: Calibration, offset: float) -> str:
 def _points(cal: Calibration, n: int, rng: random.Random) -> list[tuple[str, float]]:
     """(anchor, delay): 'start' points before registration, 'registered' points after."""
     pts: list[tuple[str, float]] = [("start", rng.uniform(0.2, max(0.3, cal.to_register)))
-                                    for _ in range(2)]
+                                    for _ in range(max(1, min(2, n // 8)))]
     span = cal.after_register * 1.05
     slices = n - len(pts)
     pts += [("registered", rng.uniform(i, i + 1) * span / slices) for i in range(slices)]
