@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netcheck.model.plan import Expectation
+from netcheck.model.plan import Expectation, ProbeKind
 from netcheck.model.results import Finding, Observation, Outcome, ProbeResult, Verdict
 
 # Observation-level reasons a user may name in `reason:` without any diagnosis rule.
@@ -54,6 +54,9 @@ def judge(
 
     if exp.reachable:
         if result.observation is Observation.ANSWERED:
+            wrong = _wrong_dns_answer(exp, result)
+            if wrong:
+                return verdict(Outcome.FAIL, wrong)
             return verdict(Outcome.PASS, f"reachable: {result.detail}")
         return verdict(Outcome.FAIL, f"expected reachable, observed {observed}")
 
@@ -79,6 +82,17 @@ def judge(
         f"unreachable as expected, but not for the expected reason {exp.reason!r}: "
         f"observed {observed}; reasons found: {because}",
     )
+
+
+def _wrong_dns_answer(exp: Expectation, result: ProbeResult) -> str | None:
+    """A dns expectation with `to` wants that node's address among the answers."""
+    if exp.probe.kind is not ProbeKind.DNS or exp.target.node == exp.source:
+        return None
+    want = str(result.target_address)
+    if want in result.answered_by:
+        return None
+    got = ", ".join(result.answered_by) or "no address"
+    return f"{exp.probe.qname} resolved to {got}, not to {exp.target.node}'s {want}"
 
 
 def not_tested(exp: Expectation, reason: str, *, skip: bool) -> Verdict:

@@ -1,7 +1,7 @@
 """Expectation forms (from/to, mesh, isolated) -> one `Expectation` per source, target, probe.
 
 Ids are `<probe>:<source>-><target>` (`icmp/df/1400:c1->c2@pub_net`); a dns probe with no
-server is `dns/NAME:<source>`. They are stable across runs: reports and baselines key on them.
+`to` (no expected answer) is `dns/NAME:<source>`. They are stable across runs: reports and baselines key on them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ AnyExpectation = PairExpectation | MeshExpectation | IsolatedExpectation
 @dataclass(frozen=True, slots=True)
 class _Pair:
     source: str
-    target: Target | None  # None: a dns probe to the source's own resolver
+    target: Target | None  # None: a dns probe with no expected answer
 
 
 class _Expander:
@@ -69,12 +69,11 @@ class _Expander:
         target = pair.target
         dns_server: str | None = None
         if probe.kind is ProbeKind.DNS:
-            server = server or target
+            # `server` is where the query goes (default: the source's own resolver); `to`,
+            # when given, is the node whose address the answer must hold.
             dns_server = server.node if server is not None else None
-            exp_id = f"{probe}:{pair.source}->{server}" if server else f"{probe}:{pair.source}"
-            # With no server the query goes to the source's own resolver; the plan's target
-            # is then the source itself (it names where the answer comes from).
-            target = server or Target(node=pair.source)
+            exp_id = f"{probe}:{pair.source}->{target}" if target else f"{probe}:{pair.source}"
+            target = target or Target(node=pair.source)
         else:
             assert target is not None
             exp_id = f"{probe}:{pair.source}->{target}"
@@ -101,10 +100,6 @@ class _Expander:
             if len(dns) != len(spec.probe):
                 self.ctx.error((*path, "server"), "server applies only to dns probes",
                                "Move the dns probe into an expectation of its own")
-                return 0
-            if spec.to is not None:
-                self.ctx.error((*path, "server"), "a dns probe takes either 'to' or 'server'",
-                               "Both name the DNS server to ask: keep one")
                 return 0
             server = self.node(spec.server, (*path, "server"), as_target=True)
             if server is None:

@@ -74,3 +74,28 @@ def test_wrong_reason_names_what_was_found() -> None:
 def test_not_tested() -> None:
     assert not_tested(exp(), "kernel lacks ipvlan", skip=True).outcome is Outcome.SKIP
     assert not_tested(exp(), "no address", skip=False).outcome is Outcome.ERROR
+
+
+def dns_exp(to: str) -> Expectation:
+    probe = ProbeSpec(kind=ProbeKind.DNS, qname="c2")
+    return Expectation(id=f"dns/c2:c1->{to}", source="c1", target=Target(node=to),
+                       probe=probe, reachable=True)
+
+
+def dns_result(answers: tuple[str, ...]) -> ProbeResult:
+    return ProbeResult(
+        probe_id="dns/c2:c1->c2", source="c1", target="c2",
+        target_address=ipaddress.ip_address("10.0.0.2"),
+        probe=ProbeSpec(kind=ProbeKind.DNS, qname="c2"),
+        observation=Observation.ANSWERED, detail="c2 -> " + ", ".join(answers),
+        answered_by=answers,
+    )
+
+
+def test_dns_answer_must_hold_the_named_target() -> None:
+    assert judge(dns_exp("c2"), dns_result(("10.0.0.2",)), ()).outcome is Outcome.PASS
+    wrong = judge(dns_exp("c2"), dns_result(("10.0.0.9",)), ())
+    assert wrong.outcome is Outcome.FAIL
+    assert "resolved to 10.0.0.9, not to c2's 10.0.0.2" in wrong.message
+    # no `to`: the target is the source itself, and any answer will do
+    assert judge(dns_exp("c1"), dns_result(("10.0.0.9",)), ()).outcome is Outcome.PASS

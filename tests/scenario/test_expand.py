@@ -97,7 +97,7 @@ def test_probe_mapping_form(load: Load) -> None:
     ]
 
 
-def test_dns_without_to_asks_the_sources_resolver(load: Load) -> None:
+def test_dns_server_is_where_to_ask_and_to_is_the_expected_answer(load: Load) -> None:
     plan = load(with_expectations("""
         - from: [a, b]
           probe: dns/c
@@ -105,16 +105,23 @@ def test_dns_without_to_asks_the_sources_resolver(load: Load) -> None:
           server: nas
           probe: dns/example.lan
         - from: c
-          to: nas
+          to: d
           probe: dns/d
+        - from: a
+          to: c
+          server: nas
+          probe: dns/c
     """))
     by_id = {e.id: e for e in plan.expectations}
-    assert list(by_id) == ["dns/c:a", "dns/c:b", "dns/example.lan:a->nas", "dns/d:c->nas"]
+    assert list(by_id) == ["dns/c:a", "dns/c:b", "dns/example.lan:a", "dns/d:c->d", "dns/c:a->c"]
+    # No server: the source's own resolver; no `to`: any answer will do.
     assert by_id["dns/c:a"].dns_server is None
     assert by_id["dns/c:a"].target == Target(node="a")
     assert by_id["dns/c:a"].probe.qname == "c"
-    assert by_id["dns/example.lan:a->nas"].dns_server == "nas"
-    assert by_id["dns/d:c->nas"].dns_server == "nas"
+    assert by_id["dns/example.lan:a"].dns_server == "nas"
+    assert by_id["dns/d:c->d"].dns_server is None
+    assert by_id["dns/d:c->d"].target == Target(node="d")
+    assert by_id["dns/c:a->c"].dns_server == "nas"
 
 
 def test_locations_point_at_the_yaml_item(load: Load) -> None:
@@ -169,11 +176,3 @@ def test_several_independent_errors_are_collected(fail: Fail) -> None:
     assert "'a' listed twice" in messages[-1]
 
 
-def test_to_and_server_together_are_an_error(fail: Fail) -> None:
-    errors = fail(with_expectations("""
-        - from: a
-          to: nas
-          server: router
-          probe: dns/b
-    """))
-    assert "a dns probe takes either 'to' or 'server'" in str(errors)
