@@ -17,16 +17,19 @@ from tests.helpers import ROOT
 ALL = sorted((ROOT / "scenarios").rglob("*.yaml"))
 
 
-def wants_docker(path: Path) -> bool:
-    """Scenarios that need a Docker engine (overlay, Docker's DNS, bridge NAT) say so."""
+def runtime_of(path: Path) -> str | None:
+    """What the scenario asks for: docker (overlay, Docker's DNS, bridge NAT), netns, or
+    None for either."""
     try:
-        return load_plan(path).runtime == "docker"
+        return load_plan(path).runtime
     except ScenarioErrors:
-        return False  # test_validates reports it; one bad file must not hide the others
+        return "invalid"  # test_validates reports it; one bad file must not hide the others
 
 
-DOCKER = [p for p in ALL if wants_docker(p)]
-NETNS = [p for p in ALL if p not in DOCKER and "vm" not in p.parts]
+RUNTIME = {p: runtime_of(p) for p in ALL if "vm" not in p.parts}
+DOCKER = [p for p, r in RUNTIME.items() if r == "docker"]
+NETNS = [p for p, r in RUNTIME.items() if r in (None, "netns")]
+EITHER = [p for p, r in RUNTIME.items() if r is None]
 
 
 def ids(paths: list[Path]) -> list[str]:
@@ -68,7 +71,7 @@ def test_runs_green_on_netns(path: Path, tmp_path: Path, no_leftovers: None) -> 
 
 @pytest.mark.privileged
 @pytest.mark.docker
-@pytest.mark.parametrize("path", DOCKER + NETNS, ids=ids(DOCKER + NETNS))
+@pytest.mark.parametrize("path", DOCKER + EITHER, ids=ids(DOCKER + EITHER))
 def test_runs_green_on_docker(
     path: Path, tmp_path: Path, docker_client: Any, no_leftovers: None
 ) -> None:
