@@ -13,8 +13,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from netcheck.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from netcheck.vm.guestdocker import GuestNotes, notes_from_dict
 
 MANIFEST_NAME = "vm-manifest.json"
 RESULTS_NAME = "vm-results.json"
@@ -49,6 +51,7 @@ class ScenarioResult:
     json: str
     junit: str
     error: str | None = None  # why a scenario could not run at all
+    guest: GuestNotes | None = None  # what the guest saw around it (Docker scenarios)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +61,9 @@ class BatchResults:
     results: tuple[ScenarioResult, ...]
     finished: bool  # every job ran (the driver reached its end)
     warmup_s: float = 0.0  # starting the probe forkserver (scapy imports) before the first job
+    docker_ready_s: float | None = None  # the guest's own dockerd, when a scenario needed it
+    docker_image_s: float | None = None  # loading netcheck's busybox image into it
+    docker_error: str | None = None  # why the guest's dockerd could not be had
 
 
 def normalize_code(code: int) -> int:
@@ -146,7 +152,18 @@ def read_results(path: Path) -> BatchResults | None:
     return BatchResults(
         kernel=data["kernel"],
         uptime_at_start_s=float(data["uptime_at_start_s"]),
-        results=tuple(ScenarioResult(**r) for r in data["results"]),
+        results=tuple(_scenario_result(r) for r in data["results"]),
         finished=bool(data["finished"]),
         warmup_s=float(data.get("warmup_s", 0.0)),
+        docker_ready_s=data.get("docker_ready_s"),
+        docker_image_s=data.get("docker_image_s"),
+        docker_error=data.get("docker_error"),
+    )
+
+
+def _scenario_result(data: dict[str, Any]) -> ScenarioResult:
+    guest = data.get("guest")
+    return ScenarioResult(
+        **{k: v for k, v in data.items() if k != "guest"},
+        guest=notes_from_dict(guest) if isinstance(guest, dict) else None,
     )

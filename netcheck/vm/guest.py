@@ -7,9 +7,11 @@ and the probe forkserver that preloads them is started once per process, not per
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -27,10 +29,21 @@ from netcheck.vm.batch import (
     worst_exit_code,
     write_results,
 )
+from netcheck.vm.guestdocker import (
+    READY_TIMEOUT_S,
+    DockerNeed,
+    GuestDockerd,
+    GuestNotes,
+    VlanWatch,
+    add_stand_in_parents,
+    remove_links,
+    scenario_need,
+)
 
 log = logging.getLogger(__name__)
 
 RunFn = Callable[[Sequence[str]], int]
+DATA_DIR = Path("/run/netcheck-vm/lib")
 
 
 def _uptime() -> float:
@@ -98,28 +111,111 @@ def run_job(job: ScenarioJob, run_args: Sequence[str], run: RunFn) -> ScenarioRe
     )
 
 
-def run_batch(manifest: Manifest, run: RunFn = _cli_main, *, warm: bool = True) -> BatchResults:
+def run_docker_job(
+    job: ScenarioJob, run_args: Sequence[str], run: RunFn, need: DockerNeed
+) -> ScenarioResult:
+    """A scenario on the guest's own daemon: stand-in parents, VLAN devices watched."""
+    try:
+        stand_ins = add_stand_in_parents(need.parents)
+    except Exception:  # the scenario then fails on its parent, and says so itself
+        log.warning("cannot make stand-in parents:\n%s", traceback.format_exc())
+        stand_ins = ()
+    watch = VlanWatch().start()
+    try:
+        result = run_job(job, run_args, run)
+    finally:
+        devices = watch.stop()
+        remove_links(stand_ins)
+    notes = GuestNotes(docker=True, stand_in_parents=stand_ins, vlan_devices=devices)
+    return dataclasses.replace(result, guest=notes)
+
+
+class _GuestDocker:
+    """The guest's Docker for the batch, when a scenario needs one: brought up in a thread
+    while the probe forkserver warms up (both cost tens of seconds under TCG), stopped by
+    PID at the end."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.daemon: GuestDockerd | None = None
+        self.ready_s: float | None = None
+        self.image_s: float | None = None
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        if not wanted:
+            return
+        try:
+            self.daemon = GuestDockerd()
+            self.daemon.start()
+        except Exception as exc:
+            self.error = f"cannot start containerd: {type(exc).__name__}: {exc}"
+            return
+        self._thread = threading.Thread(target=self._bring_up, name="vm-docker", daemon=True)
+        self._thread.start()
+
+    def _bring_up(self) -> None:
+        assert self.daemon is not None
+        try:
+            self.ready_s = self.daemon.wait_ready()
+            self.image_s = self.daemon.load_image()
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("guest Docker unusable: %s", self.error)
+
+    def ready(self) -> bool:
+        """Wait for the bring-up; True when the daemon answers (DOCKER_HOST then set)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self.daemon is None or self.ready_s is None:
+            return False
+        os.environ["DOCKER_HOST"] = self.daemon.url
+        return True
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=READY_TIMEOUT_S)
+        if self.daemon is not None:
+            self.daemon.stop()
+
+
+def run_batch(
+    manifest: Manifest, run: RunFn = _cli_main, *, warm: bool = True
+) -> BatchResults:
     kernel = os.uname().release
     uptime = _uptime()
     path = Path(manifest.results)
     done: list[ScenarioResult] = []
     warmup = 0.0
+    needs = {j.scenario: scenario_need(Path(j.scenario), manifest.run_args) for j in manifest.jobs}
+    if any(n.docker for n in needs.values()):
+        # Lab daemons keep their data under here: on a tmpfs, as overlay2 cannot sit on
+        # the overlay virtme-ng lays over /var. Read at import: set before any import of it.
+        os.environ.setdefault("NETCHECK_DATA_DIR", str(DATA_DIR))
+    docker = _GuestDocker(any(n.real_host for n in needs.values()))
 
     def save(finished: bool) -> BatchResults:
         results = BatchResults(
             kernel=kernel, uptime_at_start_s=uptime, results=tuple(done), finished=finished,
-            warmup_s=warmup,
+            warmup_s=warmup, docker_ready_s=docker.ready_s, docker_image_s=docker.image_s,
+            docker_error=docker.error,
         )
         write_results(results, path)
         return results
 
-    # Written before anything slow: the host tells "never booted" from "too slow".
-    save(False)
-    if warm:
-        warmup = warm_probe_workers() or 0.0
-    for job in manifest.jobs:
-        done.append(run_job(job, manifest.run_args, run))
+    try:
+        # Written before anything slow: the host tells "never booted" from "too slow".
         save(False)
+        if warm:
+            warmup = warm_probe_workers() or 0.0
+        have_docker = docker.ready()
+        for job in manifest.jobs:
+            need = needs[job.scenario]
+            if need.real_host and have_docker:
+                done.append(run_docker_job(job, manifest.run_args, run, need))
+            else:
+                done.append(run_job(job, manifest.run_args, run))
+            save(False)
+    finally:
+        docker.stop()
     return save(True)
 
 

@@ -52,8 +52,12 @@ MODULE_BLACKLIST = (
     "lpc_ich", "pcspkr", "serio_raw", "evdev", "sg", "intel_pmc_bxt", "i6300esb",
 )
 # vng's `--verbose` shows the kernel console (where a panic is printed); loglevel=1 keeps
-# only emergencies there, since every console byte is slow under TCG.
-KERNEL_APPEND = ("loglevel=1", "module_blacklist=" + ",".join(MODULE_BLACKLIST))
+# only emergencies there, since every console byte is slow under TCG. Debian's kernel turns
+# AppArmor on, and the guest (this machine's root) has no apparmor_parser: dockerd then
+# refuses to start any container ("the docker-default profile could not be loaded").
+KERNEL_APPEND = (
+    "loglevel=1", "apparmor=0", "module_blacklist=" + ",".join(MODULE_BLACKLIST),
+)
 KILL_GRACE_S = 3.0
 _TAIL_LINES = 40
 

@@ -22,8 +22,10 @@ def _outcomes(record: dict[str, object]) -> dict[str, str]:
     return {v["expectation_id"]: v["outcome"] for v in verdicts}
 
 
-@pytest.mark.parametrize("stem", ["ipvlan-l2", "ipvlan-l3"])
-def test_ipvlan_scenario_passes_inside_the_vm(vm_batch: VmBatch, stem: str) -> None:
+@pytest.mark.parametrize(
+    "stem", ["ipvlan-l2", "ipvlan-l3", "vlan-trunk", "docker-vlan-autocreate"]
+)
+def test_full_kernel_scenario_passes_inside_the_vm(vm_batch: VmBatch, stem: str) -> None:
     outcomes = _outcomes(vm_batch.record(stem))
     assert outcomes, f"{stem}: no verdicts"
     not_passed = {k: v for k, v in outcomes.items() if v != "pass"}
@@ -39,7 +41,13 @@ def test_guest_ran_the_distribution_kernel_not_the_hosts(vm_batch: VmBatch) -> N
 
 def test_exit_code_is_the_worst_scenarios(vm_batch: VmBatch) -> None:
     codes = {Path(r["scenario"]).stem: r["exit_code"] for r in vm_batch.results()["results"]}
-    assert codes == {"ipvlan-l2": 0, "ipvlan-l3": 0, "fails-on-purpose": 1}
+    assert codes == {
+        "ipvlan-l2": 0,
+        "ipvlan-l3": 0,
+        "vlan-trunk": 0,
+        "docker-vlan-autocreate": 0,
+        "fails-on-purpose": 1,
+    }
     assert vm_batch.returncode == 1, vm_batch.stderr
 
 
@@ -48,6 +56,30 @@ def test_failing_expectation_comes_back_with_its_reports(vm_batch: VmBatch) -> N
     assert outcomes == {"icmp:c1->c2": "pass", "icmp:c2->c1": "fail"}
     junit = (vm_batch.reports / "fails-on-purpose.junit.xml").read_text()
     assert "icmp:c2-&gt;c1" in junit or "icmp:c2->c1" in junit
+
+
+def test_vlan_trunk_ran_on_real_8021q_devices_in_the_vm(vm_batch: VmBatch) -> None:
+    facts = vm_batch.record("vlan-trunk")["facts"]
+    assert facts["vlan.mode"] == "8021q", facts
+    # One trunk cable each, tagged sub-interfaces on it: the router on a stick too.
+    trunks = set(facts["vlan.trunks"].split(","))
+    assert trunks == {"host1:trunk0[100/200/300]", "ros:trunk0[100/200]"}
+    assert "vlan.emulated_because" not in facts
+
+
+def test_docker_made_the_vlan_parent_and_removed_it_with_the_network(vm_batch: VmBatch) -> None:
+    results = vm_batch.results()
+    assert results["docker_error"] is None
+    assert results["docker_ready_s"] is not None
+    (res,) = [r for r in results["results"] if Path(r["scenario"]).stem == "docker-vlan-autocreate"]
+    guest = res["guest"]
+    # The guest had no trunk0.50: only the stand-in NIC trunk0; Docker made the rest.
+    assert guest["stand_in_parents"] == ["trunk0"]
+    assert guest["vlan_devices"] == [
+        {"ifname": "trunk0.50", "vlan_id": 50, "lower": "trunk0", "left_after": False}
+    ]
+    facts = vm_batch.record("docker-vlan-autocreate")["facts"]
+    assert facts["docker.mode"] == "host"
 
 
 def test_same_ipvlan_scenario_skips_on_this_host(no_leftovers: None) -> None:
