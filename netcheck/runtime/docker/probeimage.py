@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 REPOSITORY = "netcheck/probe"
 SITE = "/opt/netcheck/lib"  # PYTHONPATH inside the image
 PACKAGES = ("netcheck", "scapy", "pyroute2")
+# Not `unittest`: pyroute2's iprsocket imports unittest.mock at import time.
 _SKIP_STDLIB = frozenset(
     {"test", "site-packages", "idlelib", "tkinter", "turtledemo", "lib2to3", "ensurepip",
-     "pydoc_data", "unittest"}
+     "pydoc_data"}
 )
 _LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
 _lock = threading.Lock()
