@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from netcheck.doctor.base import CheckResult, Status
-from netcheck.model.plan import Driver, IPNetwork, Plan
+from netcheck.model.plan import Driver, EndpointMode, IPNetwork, Plan
 from netcheck.runtime.naming import PROBE, netns_name, new_run_id
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,54 @@ def check_link_kinds(host: Host, needed: Iterable[str]) -> list[CheckResult]:
     finally:
         _run(host, "ip", "netns", "del", ns)
     return out
+
+
+def needed_swarm_features(plan: Plan | None) -> set[str]:
+    """esp for an encrypted overlay; ipvs for a VIP service or a published port."""
+    if plan is None:
+        return set()
+    from netcheck.runtime.docker.multihost import is_encrypted
+
+    out: set[str] = set()
+    if any(is_encrypted(n) for n in plan.networks):
+        out.add("esp")
+    if any(s.endpoint_mode is EndpointMode.VIP or s.publish for s in plan.services):
+        out.add("ipvs")
+    return out
+
+
+def check_swarm_features(host: Host, needed: Iterable[str]) -> list[CheckResult]:
+    """ESP and IPVS, probed with the runtime's own argv in a throwaway namespace on `host`.
+
+    Never blocking: what needs them is skipped with the reason, not failed.
+    """
+    from netcheck.runtime import features
+
+    needed = set(needed)
+    out: list[CheckResult] = []
+    for feature in ("esp", "ipvs"):
+        found = features.run_check(feature, lambda argv: _run(host, *argv))
+        uses = features.NEEDED_BY[feature]
+        if found.ok:
+            out.append(CheckResult(id=f"kernel:{feature}", status=Status.PASS,
+                                   detail=f"{features.DISPLAY[feature]} works ({uses})"))
+            continue
+        tail = (" (the scenario needs it: those checks will be skipped)"
+                if feature in needed else "")
+        out.append(CheckResult(
+            id=f"kernel:{feature}", status=Status.WARN,
+            detail=f"{found.reason}{tail}",
+            fix=SWARM_FIX[feature] if found.probed else "install iproute2; run as root",
+        ))
+    return out
+
+
+SWARM_FIX = {
+    "esp": "a kernel with CONFIG_INET_ESP and CONFIG_CRYPTO_GCM, or no `encrypted` overlay "
+           "(the VM tier has it: netcheck vm run)",
+    "ipvs": "modprobe ip_vs (CONFIG_IP_VS); without it use endpoint_mode: dnsrr and no "
+            "published ports",
+}
 
 
 def check_parents(host: Host, plan: Plan) -> list[CheckResult]:

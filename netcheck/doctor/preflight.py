@@ -35,7 +35,10 @@ def doctor(plan: Plan | None, host_spec: str | None = None,
     if plan is not None and checks.uses_real_parents(plan):
         out += checks.check_parents(host, plan)
     out += checks.check_sysctls(host, multi_homed or plan is None)
-    out += checks.check_docker(host, required=checks.wants_docker(plan, runtime))
+    docker = checks.wants_docker(plan, runtime)
+    out += checks.check_docker(host, required=docker)
+    if plan is None or docker or checks.needed_swarm_features(plan):
+        out += checks.check_swarm_features(host, checks.needed_swarm_features(plan))
     if plan is not None:
         isolated = bool(plan.lab.lans) and not checks.wants_docker(plan, runtime)
         out += checks.check_overlaps(host, plan, lab_isolated=isolated)

@@ -51,6 +51,7 @@ class NodeKind(StrEnum):
     MACHINE = "machine"  # a plain machine on a lab LAN (a NAS, a database server)
     HOST = "host"  # a container host
     ROUTER = "router"  # the lab router
+    SERVICE = "service"  # a swarm service: a probe target only (its VIP or its tasks)
 
 
 # --- lab underlay -------------------------------------------------------------------------
@@ -253,6 +254,42 @@ class Endpoint:
     location: Location | None = None
 
 
+class EndpointMode(StrEnum):
+    """How a swarm service is reached by name (`docker service create --endpoint-mode`)."""
+
+    VIP = "vip"  # one virtual IP, load-balanced by IPVS
+    DNSRR = "dnsrr"  # the name resolves to the tasks' own addresses
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishedPort:
+    """`--publish 5000:80[/udp]`: the routing mesh answers `published` on every swarm node."""
+
+    proto: ProbeKind  # TCP or UDP
+    published: int
+    target: int
+
+    def __str__(self) -> str:
+        return f"{self.published}:{self.target}/{self.proto.value}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Service:
+    """A swarm service (`docker service create`). A probe target by its name: `to: svc1`
+    reaches its VIP (vip mode) or a task's address (dnsrr); a tcp/udp probe to a swarm host
+    on a published port goes through the routing mesh."""
+
+    name: str
+    networks: tuple[str, ...]  # overlay networks
+    replicas: int = 1
+    endpoint_mode: EndpointMode = EndpointMode.VIP
+    publish: tuple[PublishedPort, ...] = ()
+    host: str | None = None  # placement constraint: node.hostname == host
+    image: str | None = None
+    listen: tuple[Port, ...] = ()
+    location: Location | None = None
+
+
 # --- expectations --------------------------------------------------------------------------
 
 
@@ -316,6 +353,7 @@ class Plan:
     runtime: str | None = None  # the scenario's preferred runtime; CLI --runtime wins
     image: str | None = None  # default container image
     variables: Mapping[str, str] = field(default_factory=dict)  # as resolved
+    services: tuple[Service, ...] = ()
 
     def network(self, name: str) -> Network:
         for net in self.networks:
@@ -338,4 +376,23 @@ class Plan:
             return NodeKind.HOST
         if self.lab.router is not None and self.lab.router.name == name:
             return NodeKind.ROUTER
+        if any(s.name == name for s in self.services):
+            return NodeKind.SERVICE
         return None
+
+    def service(self, name: str) -> Service:
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        raise KeyError(name)
+
+    def routing_mesh(self) -> dict[str, Service]:
+        """Expectation id -> the service whose published port a probe to a host hits."""
+        published = {(p.proto, p.published): s for s in self.services for p in s.publish}
+        hosts = {h.name for h in self.lab.hosts}
+        out: dict[str, Service] = {}
+        for exp in self.expectations:
+            svc = published.get((exp.probe.kind, exp.probe.port or 0))
+            if svc is not None and exp.target.node in hosts:
+                out[exp.id] = svc
+        return out

@@ -80,6 +80,18 @@ def test_kernel_feature_from_a_skip_reason() -> None:
     assert explain_skip("overlay networks need the docker runtime (swarm)", None) == ()
 
 
+def test_kernel_feature_names_esp_and_ipvs() -> None:
+    from netcheck.runtime import features
+
+    for feature, config in (("ipvs", "CONFIG_IP_VS"), ("esp", "CONFIG_INET_ESP")):
+        found = features.judge(feature, 2, "", "No such file or directory")
+        assert found.reason is not None
+        (f,) = explain_skip(f"svc1: {found.reason}", None)
+        assert f.id == "kernel-feature" and config in f.summary
+        assert "links" not in f.summary  # neither is a link kind
+        assert f.fix and config in f.fix
+
+
 @pytest.fixture
 def pair() -> Iterator[tuple[str, str]]:
     names = (f"nctest-ev{os.getpid()}a", f"nctest-ev{os.getpid()}b")

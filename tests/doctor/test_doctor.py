@@ -126,3 +126,22 @@ def test_doctor_cli_exits_3_when_the_parent_is_missing(tmp_path: Path) -> None:
                     "--set", "PARENT=nctest-none0")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "nctest-none0 does not exist" in proc.stdout
+
+
+def test_swarm_features_warn_never_block() -> None:
+    host = FakeHost({
+        ("unshare", "--net", "--", "ip", "xfrm"): Out(2, stderr="Error: Requested AEAD "
+                                                              "algorithm not found."),
+        ("unshare", "--net", "--", "genl"): Out(0, stdout="Name: IPVS"),
+    })
+    got = {c.id: c for c in checks.check_swarm_features(host, {"esp"})}
+    assert got["kernel:esp"].status is Status.WARN and not got["kernel:esp"].blocking
+    assert "kernel lacks ESP" in got["kernel:esp"].detail
+    assert "scenario needs it" in got["kernel:esp"].detail
+    assert got["kernel:ipvs"].status is Status.PASS
+
+
+def test_needed_swarm_features_from_the_scenario() -> None:
+    plan = load_plan(ROOT / "scenarios" / "multihost" / "overlay-two-hosts.yaml")
+    assert checks.needed_swarm_features(plan) == {"esp"}
+    assert checks.needed_swarm_features(None) == set()

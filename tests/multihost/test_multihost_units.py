@@ -62,8 +62,10 @@ def test_encrypted_overlay_is_unbuildable_only_without_esp(monkeypatch: pytest.M
 
 @pytest.mark.privileged
 def test_kernel_probes_give_a_reason_or_none() -> None:
+    from netcheck.runtime import features
+
+    features.reset_cache()
     for probe in (multihost.esp_missing, multihost.ipvs_missing):
-        probe.cache_clear()
         reason = probe()
         assert reason is None or "kernel lacks" in reason or "cannot probe" in reason
 

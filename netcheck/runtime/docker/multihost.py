@@ -1,7 +1,8 @@
 """Multi-host Docker labs: what the kernel allows a swarm, and per-container MAC policy.
 
 Kernel features a swarm leans on are probed at run time in a throwaway network namespace
-(`unshare --net`), with the very algorithm Docker uses, so a skip reason names the real gap:
+(`unshare --net`, netcheck.runtime.features), with the very algorithm Docker uses, so a skip
+reason names the real gap:
 
 - an encrypted overlay (`--opt encrypted`) programs IPsec ESP transport SAs with
   `rfc4106(gcm(aes))` between the nodes;
@@ -10,76 +11,27 @@ Kernel features a swarm leans on are probed at run time in a throwaway network n
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
-import subprocess
 from collections.abc import Mapping
 from typing import Any
 
 from netcheck.model.plan import Driver, Network
+from netcheck.runtime import features
 
 log = logging.getLogger(__name__)
 
-# Docker's overlay encryption (libnetwork/drivers/overlay/encryption.go): AES-GCM with a
-# 16-byte key and 4-byte salt, as an ESP transport-mode SA.
-_ESP_PROBE = (
-    b"xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x100 reqid 1 mode transport "
-    b"aead rfc4106(gcm(aes)) 0x0102030405060708091011121314151617181920 64\n"
-)
 ENCRYPTED_OPTION = "encrypted"
 
 
-def _first_line(stderr: bytes, code: int) -> str:
-    lines = [
-        ln.strip()
-        for ln in stderr.decode(errors="replace").splitlines()
-        if ln.strip() and not ln.startswith("Command failed")
-    ]
-    return lines[0] if lines else f"ip exit {code}"
-
-
-@functools.cache
 def esp_missing() -> str | None:
     """None when the kernel takes Docker's ESP SA; else the reason, for skip messages."""
-    try:
-        proc = subprocess.run(
-            ["unshare", "--net", "--", "ip", "-batch", "-"],
-            input=_ESP_PROBE,
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"cannot probe the kernel for IPsec ESP: {exc}"
-    if proc.returncode == 0:
-        return None
-    why = _first_line(proc.stderr, proc.returncode)
-    return (
-        "kernel lacks IPsec ESP with rfc4106(gcm(aes)) for an encrypted overlay "
-        f"(CONFIG_INET_ESP, CONFIG_CRYPTO_GCM): {why}"
-    )
+    return features.check("esp").reason
 
 
-@functools.cache
 def ipvs_missing() -> str | None:
-    """None when the IPVS generic-netlink family resolves (the kernel autoloads ip_vs)."""
-    from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.generic import GenericNetlinkSocket
-
-    sock = GenericNetlinkSocket()
-    try:
-        sock.bind("IPVS", None)
-    except NetlinkError as exc:
-        return (
-            "kernel lacks IPVS for swarm VIP services and the routing mesh "
-            f"(CONFIG_IP_VS): generic netlink family IPVS: {exc.args[-1]}"
-        )
-    except OSError as exc:
-        return f"cannot probe the kernel for IPVS: {exc}"
-    finally:
-        sock.close()
-    return None
+    """None when the kernel has IPVS (VIP services, routing mesh); else the reason."""
+    return features.check("ipvs").reason
 
 
 def is_encrypted(net: Network) -> bool:
