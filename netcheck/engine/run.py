@@ -23,7 +23,7 @@ from netcheck.engine import events as ev
 from netcheck.engine.judge import judge, not_tested
 from netcheck.engine.plan_tasks import build_tasks, listen_tasks, select
 from netcheck.errors import EnvironmentProblem, UsageError
-from netcheck.model.plan import Expectation, Plan
+from netcheck.model.plan import Expectation, Plan, ProbeKind
 from netcheck.model.results import ProbeResult, RunRecord, Topology, Verdict
 from netcheck.runtime.base import BuildResult, Runtime, RuntimeOptions, registered
 
@@ -256,8 +256,13 @@ def _probe_and_judge(
     results: dict[str, ProbeResult] = {}
     with ExitStack() as stack:
         with _phase("listen", phases, emit):
-            # Only targets need listeners; a responder is a process per namespace.
-            targets = {t.target.split("@")[0] for t in tasks}
+            # A responder is a process per namespace: only what tcp/udp probes aim at needs
+            # one (ICMP, ARP and DNS are answered by the kernel or Docker).
+            targets = {
+                t.target.split("@")[0]
+                for t in tasks
+                if t.probe.kind in (ProbeKind.TCP, ProbeKind.UDP)
+            }
             stack.enter_context(Responders(listen_tasks(topology, targets)))
         with _phase("probe", phases, emit):
             done = 0
