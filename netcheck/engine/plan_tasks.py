@@ -78,6 +78,11 @@ def build_tasks(
     unresolved: list[Unresolved] = []
     nodes = topology.nodes
     for exp in expectations:
+        if exp.id in unavailable:  # one check the runtime cannot build (e.g. a mesh port)
+            unresolved.append(
+                Unresolved(expectation_id=exp.id, reason=unavailable[exp.id], skip=True)
+            )
+            continue
         missing = [n for n in (exp.source, exp.target.node) if n in unavailable]
         if missing:
             unresolved.append(

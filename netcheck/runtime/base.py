@@ -22,7 +22,8 @@ class RuntimeOptions:
 class BuildResult:
     topology: Topology
     # Nodes that were not built, with the reason (e.g. "kernel lacks ipvlan"). Expectations
-    # that touch them are skipped with that reason rather than failed.
+    # that touch them are skipped with that reason rather than failed. A key may also be an
+    # expectation id: that one check is skipped (a routing-mesh port on a kernel without IPVS).
     unavailable: Mapping[str, str] = field(default_factory=dict)
 
 

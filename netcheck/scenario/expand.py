@@ -1,7 +1,8 @@
 """Expectation forms (from/to, mesh, isolated) -> one `Expectation` per source, target, probe.
 
 Ids are `<probe>:<source>-><target>` (`icmp/df/1400:c1->c2@pub_net`); a dns probe with no
-`to` (no expected answer) is `dns/NAME:<source>`. They are stable across runs: reports and baselines key on them.
+`to` (no expected answer) is `dns/NAME:<source>`. They are stable across runs: reports and
+baselines key on them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from netcheck.model.plan import Expectation, ProbeKind, ProbeSpec, Target
+from netcheck.model.plan import Expectation, NodeKind, ProbeKind, ProbeSpec, Target
 from netcheck.scenario.paths import Path
 from netcheck.scenario.schema import IsolatedExpectation, MeshExpectation, PairExpectation
 from netcheck.scenario.suggest import hint_for, one_of
@@ -39,6 +40,10 @@ class _Expander:
         if name not in self.nodes:
             self.ctx.error(path, f"unknown node '{name}'",
                            hint_for(name, self.nodes, "endpoints, machines, hosts and router"))
+            return None
+        if not as_target and self.nodes[name].kind is NodeKind.SERVICE:
+            self.ctx.error(path, f"service '{name}' can only be a probe target",
+                           "Probe it from an endpoint: from: <endpoint>, to: " + name)
             return None
         if not at:
             return Target(node=name)

@@ -16,6 +16,7 @@ from netcheck.model.plan import (
     Attachment,
     Driver,
     Endpoint,
+    EndpointMode,
     FirewallRule,
     Host,
     IPAddress,
@@ -28,8 +29,10 @@ from netcheck.model.plan import (
     Network,
     NodeKind,
     Plan,
+    Port,
     Route,
     Router,
+    Service,
     Subnet,
     Uplink,
 )
@@ -233,6 +236,9 @@ class Resolver:
             nets = list(ep.networks) if ep.networks is not None else []
             candidates.append((name, NodeInfo(kind=NodeKind.ENDPOINT, path=("endpoints", name),
                                               vias=tuple(dict.fromkeys(nets)))))
+        for name, svc in self.spec.services.items():
+            candidates.append((name, NodeInfo(kind=NodeKind.SERVICE, path=("services", name),
+                                              vias=tuple(dict.fromkeys(svc.networks)))))
         candidates.sort(key=lambda c: self.ctx.line(c[1].path))
         for name, info in candidates:
             earlier = self.nodes.get(name)
@@ -240,7 +246,8 @@ class Resolver:
                 self.err(info.path,
                          f"'{name}' is already the name of a {earlier.kind.value} "
                          f"(line {self.ctx.line(earlier.path)})",
-                         "Endpoints, machines, hosts and the router share one set of names")
+                         "Endpoints, services, machines, hosts and the router share one set "
+                         "of names")
                 continue
             self.nodes[name] = info
 
@@ -446,6 +453,54 @@ class Resolver:
                      f"and '{second[0]}' both use it",
                      "Use macvlan_mode: bridge, or give each container its own parent")
 
+    # --- swarm services --------------------------------------------------------------------
+
+    def services(self, lab: Lab, networks: dict[str, Network]) -> tuple[Service, ...]:
+        hosts = {h.name for h in lab.hosts}
+        published: dict[tuple[str, int], str] = {}
+        out: list[Service] = []
+        for name, spec in self.spec.services.items():
+            path: Path = ("services", name)
+            for index, net_name in enumerate(spec.networks):
+                net_path = (*path, "networks", index)
+                net_path = net_path if net_path in self.ctx.lines else (*path, "networks")
+                net = networks.get(net_name)
+                if net is None:
+                    self.err(net_path, f"unknown network '{net_name}'",
+                             hint_for(net_name, networks, "networks"))
+                elif net.driver is not Driver.OVERLAY:
+                    self.err(net_path, f"network '{net_name}' is a {net.driver} network; "
+                                       "swarm services attach to overlay networks",
+                             f"Set driver: overlay on network '{net_name}'")
+            if spec.host is not None and spec.host not in hosts:
+                self.err((*path, "host"), f"unknown host '{spec.host}'",
+                         hint_for(spec.host, hosts, "hosts") if hosts else
+                         "The lab declares no hosts: add lab.hosts, or remove 'host'")
+            if spec.publish and spec.endpoint_mode is EndpointMode.DNSRR:
+                self.err((*path, "publish"),
+                         "Docker refuses ports published through the routing mesh in dnsrr "
+                         "mode (it has no VIP to balance on)",
+                         "Use endpoint_mode: vip, or drop publish")
+            for index, port in enumerate(spec.publish):
+                key = (port.proto.value, port.published)
+                if key in published:
+                    self.err((*path, "publish", index),
+                             f"{port.proto.value}/{port.published} is already published by "
+                             f"service '{published[key]}'",
+                             "The routing mesh gives a published port to one service")
+                published.setdefault(key, name)
+            # A probe through the mesh lands on a task's target port: the tasks answer there.
+            listen = list(dict.fromkeys([
+                *spec.listen, *(Port(proto=p.proto, number=p.target) for p in spec.publish)
+            ]))
+            out.append(Service(
+                name=name, networks=tuple(dict.fromkeys(spec.networks)), replicas=spec.replicas,
+                endpoint_mode=spec.endpoint_mode, publish=tuple(spec.publish),
+                host=spec.host if spec.host in hosts else None, image=spec.image,
+                listen=tuple(listen), location=self.ctx.location(path),
+            ))
+        return tuple(out)
+
     # --- the plan --------------------------------------------------------------------------
 
     def run(self) -> Plan:
@@ -466,6 +521,7 @@ class Resolver:
         self.check_firewall_peers(lab)
         networks = self.networks()
         endpoints = self.endpoints(lab, {n.name: n for n in networks})
+        services = self.services(lab, {n.name: n for n in networks})
         expectations = expand_expectations(self.spec.expectations, self.nodes, self.ctx)
         name = self.spec.name or os.path.splitext(os.path.basename(self.ctx.source))[0]
         runtime = None if self.spec.runtime in (None, "auto") else self.spec.runtime
@@ -473,6 +529,7 @@ class Resolver:
             name=name, source=self.ctx.source, description=self.spec.description, lab=lab,
             networks=networks, endpoints=endpoints, expectations=tuple(expectations),
             runtime=runtime, image=self.spec.image, variables=dict(self.variables),
+            services=services,
         )
 
 

@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from netcheck.model.plan import (
     Driver,
+    EndpointMode,
     FirewallRule,
     IPAddress,
     IPNetwork,
@@ -32,6 +33,7 @@ from netcheck.model.plan import (
     MacvlanMode,
     Port,
     ProbeSpec,
+    PublishedPort,
     Route,
 )
 from netcheck.scenario import labfeatures, values
@@ -97,6 +99,11 @@ PortText = Annotated[Port, PlainValidator(_wrap(values.parse_port)), WithJsonSch
     {"type": "string", "pattern": r"^((tcp|udp)/[0-9]+|[0-9]+/(tcp|udp))$",
      "description": "tcp/PORT or udp/PORT"}
 )]
+PublishText = Annotated[PublishedPort, PlainValidator(_wrap(values.parse_publish)),
+                        WithJsonSchema({"type": "string",
+                                        "pattern": r"^[0-9]+:[0-9]+(/(tcp|udp))?$",
+                                        "description": "PUBLISHED:TARGET[/udp], as docker "
+                                                       "service create --publish"})]
 Int = Annotated[int, BeforeValidator(_no_bool)]
 Mtu = Annotated[int, BeforeValidator(_no_bool), Field(ge=68, le=65535)]
 
@@ -319,6 +326,26 @@ class EndpointSpec(Spec):
     listen: list[PortText] = []
 
 
+class ServiceSpec(Spec):
+    """A swarm service (`docker service create`): a probe target by its name.
+
+    `to: svc` reaches its VIP (vip) or a task (dnsrr); a tcp/udp probe to a swarm host on a
+    published port goes through the routing mesh.
+    """
+
+    networks: Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)] = Field(
+        description="overlay networks (docker service create --network)"
+    )
+    replicas: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=64)] = 1
+    endpoint_mode: EndpointMode = Field(
+        EndpointMode.VIP, description="vip (one virtual IP, IPVS) or dnsrr (the tasks' IPs)"
+    )
+    publish: list[PublishText] = Field([], description="routing mesh: PUBLISHED:TARGET")
+    host: str | None = Field(None, description="a lab host: node.hostname == host")
+    image: str | None = None
+    listen: list[PortText] = Field([], description="ports every task answers on")
+
+
 # --- expectations --------------------------------------------------------------------------
 
 
@@ -393,4 +420,7 @@ class ScenarioSpec(Spec):
     lab: LabSpec = Field(default_factory=lambda: LabSpec.model_validate({}))
     networks: dict[Name, NetworkSpec] = {}
     endpoints: dict[Name, EndpointSpec] = {}
+    services: dict[Name, ServiceSpec] = Field(
+        {}, description="swarm services on overlay networks: probe targets by name"
+    )
     expectations: list[ExpectationSpec] = []

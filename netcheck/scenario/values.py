@@ -11,7 +11,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from netcheck.model.plan import IPAddress, IPNetwork, Port, ProbeKind, ProbeSpec
+from netcheck.model.plan import (
+    IPAddress,
+    IPNetwork,
+    Port,
+    ProbeKind,
+    ProbeSpec,
+    PublishedPort,
+)
 from netcheck.scenario.suggest import did_you_mean, hint_for
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -135,6 +142,26 @@ def parse_port(value: object) -> Port:
         )
     number = _number(parts[1], "port", 1, 65535)
     return Port(proto=ProbeKind(parts[0]), number=number)
+
+
+def parse_publish(value: object) -> PublishedPort:
+    """Docker's `--publish PUBLISHED:TARGET[/udp]` (`5000:80`, `5353:53/udp`)."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueProblem(
+            f"expected a published port like '5000:80', got {describe(value)}",
+            "Write 'PUBLISHED:TARGET' (as docker service create -p), e.g. '5000:80'",
+        )
+    text = value.strip().lower()
+    ports, _, proto = text.partition("/")
+    published, colon, target = ports.partition(":")
+    if not colon or proto not in ("", "tcp", "udp"):
+        raise ValueProblem(f"{describe(value)} is not a published port",
+                           "Write 'PUBLISHED:TARGET' or 'PUBLISHED:TARGET/udp', e.g. '5000:80'")
+    return PublishedPort(
+        proto=ProbeKind(proto or "tcp"),
+        published=_number(published, "published port", 1, 65535),
+        target=_number(target, "target port", 1, 65535),
+    )
 
 
 def parse_probe(value: object) -> ProbeSpec:

@@ -63,6 +63,7 @@ IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 BRPORT_FORWARDING = 3
 IFF_UP = 0x1
 READY_OPERSTATES = frozenset({"UP", "UNKNOWN"})
+SERVICES_NEED_DOCKER = "swarm services need the docker runtime (--runtime docker)"
 
 
 def _describe(exc: BaseException) -> str:
@@ -236,7 +237,11 @@ class NetnsRuntime:
             "netns lab %s: %d namespaces in %.2f s", self.run_id, len(specs),
             time.monotonic() - started,
         )
-        return BuildResult(topology=topology, unavailable=dict(layout.unavailable))
+        unavailable = dict(layout.unavailable)
+        # Swarm services (and the ports they publish on hosts) exist only under Docker.
+        unavailable.update(dict.fromkeys([s.name for s in plan.services], SERVICES_NEED_DOCKER))
+        unavailable.update(dict.fromkeys(plan.routing_mesh(), SERVICES_NEED_DOCKER))
+        return BuildResult(topology=topology, unavailable=unavailable)
 
     # --- lab node features: sysctls, routes, link state, firewall -------------------------
 
