@@ -23,11 +23,21 @@ from typing import Any, TypeVar
 
 from netcheck.errors import NetcheckError, RuntimeBuildError
 from netcheck.image import DEFAULT_IMAGE, ensure_image
-from netcheck.model.plan import Driver, Endpoint, IPAddress, Network, NodeKind, Plan
+from netcheck.model.plan import (
+    Attachment,
+    Driver,
+    Endpoint,
+    IPAddress,
+    Network,
+    NodeKind,
+    Plan,
+    Service,
+)
 from netcheck.model.results import Interface, Node, Topology
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
 from netcheck.runtime.docker import ipam
+from netcheck.runtime.docker import services as swarm_services
 from netcheck.runtime.docker.client import daemon_url, make_client
 from netcheck.runtime.docker.daemon import RUN_DIR, LabDaemon, start_all
 from netcheck.runtime.docker.kernel import ipvlan_missing
@@ -97,6 +107,7 @@ class DockerRuntime:
         self._underlay: Runtime | None = None
         self._daemons: dict[str, _Daemon] = {}
         self._containers: list[tuple[str, str]] = []  # (daemon key, container id)
+        self._services: list[tuple[str, str]] = []  # (manager's daemon key, service id)
         self._lock = threading.Lock()
         self._state_written = False
         self._overlay_members: list[str] = []
@@ -121,6 +132,7 @@ class DockerRuntime:
 
     def _build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
         unavailable, skipped_nets = self._unavailable(plan)
+        unavailable.update(swarm_services.unavailable(plan, unbuildable_networks(plan.networks)))
         lab_hosts = [h for h in plan.lab.hosts if h.docker_url is None]
         facts: dict[str, str] = {"kernel": platform.release()}
         nodes: dict[str, Node] = {}
@@ -151,6 +163,11 @@ class DockerRuntime:
         placement = {ep.name: self._daemon_key(ep, plan) for ep in endpoints}
         networks = [n for n in plan.networks if n.name not in skipped_nets]
         homes = self._network_homes(plan, networks, endpoints, placement)
+        services = [s for s in plan.services if s.name not in unavailable]
+        # A service pinned to a host needs that host in the swarm.
+        pinned = {s.host for s in services if s.host is not None and s.host in self._daemons}
+        order = list(self._daemons)
+        self._overlay_members = sorted({*self._overlay_members, *pinned}, key=order.index)
 
         if not lab_hosts:
             self._refuse_uplink_parents(networks, homes)
@@ -184,6 +201,12 @@ class DockerRuntime:
         for ep, info in infos:
             node = self._endpoint_node(plan, ep, placement[ep.name], info, facts)
             nodes[ep.name] = node
+
+        t = time.monotonic()
+        if services:
+            progress(f"starting {len(services)} swarm service(s)")
+            nodes.update(self._start_services(plan, services, homes, facts))
+        self._timed("services", t)
         for phase, secs in self.timings.items():
             facts[f"docker.build.{phase}_s"] = f"{secs:.2f}"
         topo = Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts)
@@ -226,7 +249,7 @@ class DockerRuntime:
             plan.lab, hosts=tuple(h for h in plan.lab.hosts if h.docker_url is None)
         )
         underlay_plan = dataclasses.replace(
-            plan, lab=lab, networks=(), endpoints=(), expectations=()
+            plan, lab=lab, networks=(), endpoints=(), expectations=(), services=()
         )
         self._underlay = registered()["netns"](self.options)
         return self._underlay.build(underlay_plan, progress).topology
@@ -611,10 +634,94 @@ class DockerRuntime:
                 + (f" (ip_range {ranges[0]})" if ranges else "")
             )
 
+    # --- swarm services --------------------------------------------------------------------
+
+    def _start_services(
+        self,
+        plan: Plan,
+        services: list[Service],
+        homes: Mapping[str, list[str]],
+        facts: dict[str, str],
+    ) -> dict[str, Node]:
+        node_ids = {
+            str(d.client.info()["Swarm"].get("NodeID") or ""): key
+            for key, d in self._daemons.items()
+            if self._in_swarm(d)
+        }
+        key_of_node = {v: k for k, v in node_ids.items()}
+        images = {s.name: swarm_services.image_for(plan, s, self.options.image) for s in services}
+        wanted = {
+            (key, images[s.name])
+            for s in services
+            for key in ([s.host] if s.host is not None else list(node_ids.values()))
+        }
+
+        def load(item: tuple[str, str]) -> None:
+            key, ref = item
+            d = self._daemons[key]
+            if d.lab is not None and ref != DEFAULT_IMAGE:
+                self._copy_image_to_lab(d, ref)
+            ensure_image(d.client, ref)
+
+        _parallel(load, sorted(wanted))
+
+        def start(svc: Service) -> tuple[Service, str, str]:
+            manager = homes[svc.networks[0]][0]
+            sid = swarm_services.create(
+                self._daemons[manager].client, plan, svc,
+                run_id=self.run_id, name=docker_name(self.run_id, svc.name),
+                network_refs=[docker_name(self.run_id, n) for n in svc.networks],
+                image=images[svc.name],
+                node_id=key_of_node.get(svc.host) if svc.host is not None else None,
+            )
+            with self._lock:
+                self._services.append((manager, sid))
+            return svc, manager, sid
+
+        started = _parallel(start, services)
+        out: dict[str, Node] = {}
+        for svc, manager, sid in started:
+            client = self._daemons[manager].client
+            tasks = swarm_services.wait_running(client, sid, svc)
+            task_nodes: list[Node] = []
+            for task in tasks:
+                key = node_ids.get(str(task.get("NodeID")), manager)
+                cid = task["Status"]["ContainerStatus"]["ContainerID"]
+                info = self._daemons[key].client.api.inspect_container(cid)
+                stand_in = Endpoint(
+                    name=svc.name, host=key or None,
+                    attachments=tuple(Attachment(network=n) for n in svc.networks),
+                )
+                task_nodes.append(self._endpoint_node(plan, stand_in, key, info, facts))
+            vips = swarm_services.virtual_ips(
+                client.api.inspect_service(sid), self._daemons[manager].networks
+            )
+            listen = swarm_services.responder_ports(svc, images[svc.name])
+            out[svc.name] = swarm_services.service_node(svc, task_nodes[0], vips, listen)
+            facts[f"service.{svc.name}.mode"] = svc.endpoint_mode.value
+            facts[f"service.{svc.name}.tasks"] = ", ".join(
+                f"{n.host or '-'}:{i.address}" for n in task_nodes for i in n.interfaces
+            )
+            if vips:
+                facts[f"service.{svc.name}.vip"] = ", ".join(f"{k}={v}" for k, v in vips.items())
+        return out
+
     # --- teardown ------------------------------------------------------------------------
 
     def teardown(self) -> None:
         errors: list[str] = []
+        for key, sid in reversed(self._services):
+            d = self._daemons.get(key)
+            if d is None or d.client is None or d.lab is not None:
+                continue  # a lab daemon takes its services with it
+            try:
+                d.client.api.remove_service(sid)
+                # Its tasks go asynchronously; the networks can go only after them.
+                swarm_services.wait_tasks_gone(d.client, sid)
+            except Exception as exc:
+                if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                    errors.append(f"service {sid[:12]}: {_api_message(exc)}")
+        self._services.clear()
 
         def remove(item: tuple[str, str]) -> None:
             key, cid = item
