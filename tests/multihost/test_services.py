@@ -212,3 +212,40 @@ def test_swarm_services_on_two_lab_hosts(docker_client: Any, tmp_path: Path) -> 
             assert [f["id"] for f in v["findings"]] == ["kernel-feature"]
     else:
         assert all(v["outcome"] == "pass" for v in vip_and_mesh), vip_and_mesh
+
+
+def test_clean_removes_services_of_dead_runs_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcheck.runtime.docker import clean
+
+    class Svc:
+        def __init__(self, name: str, run_id: str) -> None:
+            self.name = name
+            self.attrs = {"Spec": {"Labels": {"io.netcheck.run": run_id}}}
+            self.removed = False
+
+        def remove(self) -> None:
+            self.removed = True
+
+    dead, alive, odd = Svc("nc-aaaaaa-web", "aaaaaa"), Svc("nc-bbbbbb-db", "bbbbbb"), \
+        Svc("theirs", "not a run id")
+
+    class Listing:
+        def __init__(self, items: list[Any]) -> None:
+            self.items = items
+
+        def list(self, **_: Any) -> list[Any]:
+            return self.items
+
+    class Client:
+        services = Listing([dead, alive, odd])
+        containers = Listing([])
+        networks = Listing([])
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(clean, "make_client", lambda *a, **k: Client())
+    monkeypatch.setattr(clean, "run_alive", lambda run_id: run_id == "bbbbbb")
+    monkeypatch.setattr(clean, "clean_lab_daemons", lambda dry_run=False: [])
+    assert clean.clean_docker(None) == ["docker service nc-aaaaaa-web (run aaaaaa)"]
+    assert dead.removed and not alive.removed and not odd.removed

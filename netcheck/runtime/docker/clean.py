@@ -33,6 +33,14 @@ def clean_docker(docker_host: str | None, dry_run: bool = False) -> list[str]:
     removed: list[str] = []
     client: Any = make_client(docker_host, timeout=30)
     try:
+        # Services first: swarm would restart their task containers removed below.
+        for svc in _labelled_services(client):
+            run_id = (svc.attrs.get("Spec", {}).get("Labels") or {}).get(RUN_LABEL, "")
+            if not is_run_id(run_id) or run_alive(run_id):
+                continue
+            removed.append(f"docker service {svc.name} (run {run_id})")
+            if not dry_run:
+                svc.remove()
         for c in client.containers.list(all=True, filters={"label": RUN_LABEL}):
             run_id = c.labels.get(RUN_LABEL, "")
             if not is_run_id(run_id) or run_alive(run_id):
@@ -51,6 +59,16 @@ def clean_docker(docker_host: str | None, dry_run: bool = False) -> list[str]:
         client.close()
     removed += clean_lab_daemons(dry_run)
     return removed
+
+
+def _labelled_services(client: Any) -> list[Any]:
+    """Swarm services of netcheck runs; none when the daemon is not a swarm manager."""
+    import docker.errors
+
+    try:
+        return list(client.services.list(filters={"label": RUN_LABEL}))
+    except docker.errors.APIError:
+        return []  # "This node is not a swarm manager"
 
 
 def clean_lab_daemons(dry_run: bool = False) -> list[str]:
