@@ -2,6 +2,7 @@
 # Install what the full-kernel tier (netcheck vm run) and the Vagrant check need, on Debian:
 #   - QEMU (software emulation is enough; KVM is used when /dev/kvm works);
 #   - virtme-ng (`vng`) in the project venv, plus busybox-static for its fallback init;
+#   - Docker's binaries (the guest starts its own daemons from them);
 #   - Debian's generic kernel, unpacked into a cache dir with `dpkg -x` so the host's own
 #     /boot and boot loader are never touched;
 #   - vagrant + vagrant-libvirt, without recommends (with them apt pulls ~250 packages),
@@ -32,6 +33,12 @@ command -v depmod >/dev/null || need+=(kmod)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "install-vm: apt-get install ${need[*]}"
     apt_install "${need[@]}"
+fi
+
+# The guest runs Docker scenarios (docker-vlan-autocreate) on this machine's own dockerd,
+# containerd and runc binaries, seen through the shared root.
+if ! command -v dockerd >/dev/null || ! command -v containerd >/dev/null; then
+    sh scripts/install-docker.sh
 fi
 
 # Vagrant is only validated here (no libvirtd, no boxes); a missing package is not fatal.

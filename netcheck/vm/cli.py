@@ -76,6 +76,14 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
             out.print(
                 f"  exit {res.exit_code}  {escape(res.scenario)}  {res.duration_s:g} s{extra}"
             )
+            for dev in res.guest.vlan_devices if res.guest else ():
+                fate = "still there after it" if dev.left_after else "removed by the end"
+                out.print(
+                    f"    guest: {escape(dev.ifname)} (VLAN {dev.vlan_id} on "
+                    f"{escape(dev.lower)}) appeared during the run, {fate}"
+                )
+        if outcome.results is not None and outcome.results.docker_error:
+            err.print(f"[red]vm[/red]: guest Docker: {escape(outcome.results.docker_error)}")
         console = out if outcome.exit_code in (0, 1) else err
         style = "green" if outcome.exit_code == 0 else "red"
         console.print(f"[{style}]vm[/{style}]: {escape(outcome.message)}")

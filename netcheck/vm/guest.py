@@ -36,6 +36,7 @@ from netcheck.vm.guestdocker import (
     GuestNotes,
     VlanWatch,
     add_stand_in_parents,
+    prepare_image_cache,
     remove_links,
     scenario_need,
 )
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 RunFn = Callable[[Sequence[str]], int]
 DATA_DIR = Path("/run/netcheck-vm/lib")
+CACHE_DIR = Path("/run/netcheck-vm/cache")
 
 
 def _uptime() -> float:
@@ -112,18 +114,27 @@ def run_job(job: ScenarioJob, run_args: Sequence[str], run: RunFn) -> ScenarioRe
 
 
 def run_docker_job(
-    job: ScenarioJob, run_args: Sequence[str], run: RunFn, need: DockerNeed
+    job: ScenarioJob, run_args: Sequence[str], run: RunFn, need: DockerNeed, docker_url: str
 ) -> ScenarioResult:
-    """A scenario on the guest's own daemon: stand-in parents, VLAN devices watched."""
+    """A scenario on the guest's own daemon: stand-in parents, VLAN devices watched.
+
+    DOCKER_HOST names the daemon for this job only: with a daemon answering, `--runtime
+    auto` picks Docker, which the batch's other (netns) scenarios must not get."""
     try:
         stand_ins = add_stand_in_parents(need.parents)
     except Exception:  # the scenario then fails on its parent, and says so itself
         log.warning("cannot make stand-in parents:\n%s", traceback.format_exc())
         stand_ins = ()
     watch = VlanWatch().start()
+    saved = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = docker_url
     try:
         result = run_job(job, run_args, run)
     finally:
+        if saved is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = saved
         devices = watch.stop()
         remove_links(stand_ins)
     notes = GuestNotes(docker=True, stand_in_parents=stand_ins, vlan_devices=devices)
@@ -156,19 +167,16 @@ class _GuestDocker:
         assert self.daemon is not None
         try:
             self.ready_s = self.daemon.wait_ready()
-            self.image_s = self.daemon.load_image()
+            self.image_s = self.daemon.load_image(CACHE_DIR)
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("guest Docker unusable: %s", self.error)
 
     def ready(self) -> bool:
-        """Wait for the bring-up; True when the daemon answers (DOCKER_HOST then set)."""
+        """Wait for the bring-up; True when the daemon answers."""
         if self._thread is not None:
             self._thread.join()
-        if self.daemon is None or self.ready_s is None:
-            return False
-        os.environ["DOCKER_HOST"] = self.daemon.url
-        return True
+        return self.daemon is not None and self.ready_s is not None
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -190,6 +198,7 @@ def run_batch(
         # Lab daemons keep their data under here: on a tmpfs, as overlay2 cannot sit on
         # the overlay virtme-ng lays over /var. Read at import: set before any import of it.
         os.environ.setdefault("NETCHECK_DATA_DIR", str(DATA_DIR))
+        os.environ.setdefault("NETCHECK_CACHE_DIR", str(CACHE_DIR))
     docker = _GuestDocker(any(n.real_host for n in needs.values()))
 
     def save(finished: bool) -> BatchResults:
@@ -207,10 +216,16 @@ def run_batch(
         if warm:
             warmup = warm_probe_workers() or 0.0
         have_docker = docker.ready()
+        if any(n.docker for n in needs.values()):
+            # Lab daemons import the image themselves, from this cache (made once).
+            try:
+                prepare_image_cache(CACHE_DIR)
+            except Exception:
+                log.warning("cannot make the image rootfs:\n%s", traceback.format_exc())
         for job in manifest.jobs:
             need = needs[job.scenario]
-            if need.real_host and have_docker:
-                done.append(run_docker_job(job, manifest.run_args, run, need))
+            if need.real_host and have_docker and docker.daemon is not None:
+                done.append(run_docker_job(job, manifest.run_args, run, need, docker.daemon.url))
             else:
                 done.append(run_job(job, manifest.run_args, run))
             save(False)

@@ -196,6 +196,17 @@ class VlanWatch:
         )
 
 
+def prepare_image_cache(cache: Path) -> None:
+    """The rootfs tarball of netcheck's busybox image, made from the host's own static
+    busybox: the guest has no network for apt-get, and virtme-ng hides the host's image
+    cache (/var/cache) behind a tmpfs. Lab daemons find it through NETCHECK_CACHE_DIR."""
+    from netcheck.image.build import ROOTFS_NAME, make_rootfs
+
+    if BUSYBOX.is_file() and not (cache / ROOTFS_NAME).is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        make_rootfs(BUSYBOX, cache / ROOTFS_NAME)
+
+
 def ensure_cgroup2() -> None:
     """Docker needs a cgroup hierarchy; virtme-ng mounts cgroup2, a bare init may not."""
     if (_CGROUP / "cgroup.controllers").exists():
@@ -311,21 +322,14 @@ class GuestDockerd:
         self.ready_s = round(time.monotonic() - self.started_at, 2)
         return self.ready_s
 
-    def load_image(self) -> float:
-        """netcheck's busybox image, by `docker import` (no registry): seconds it took.
-
-        The guest has no network for apt-get, and virtme-ng hides the host's image cache
-        (/var/cache) behind a tmpfs; but the host's own static busybox is on the 9p root."""
+    def load_image(self, cache: Path) -> float:
+        """netcheck's busybox image, by `docker import` (no registry): seconds it took."""
         import docker
 
         from netcheck.image import DEFAULT_IMAGE, ensure_image
-        from netcheck.image.build import ROOTFS_NAME, make_rootfs
 
         started = time.monotonic()
-        cache = self.root / "image-cache"
-        if BUSYBOX.is_file() and not (cache / ROOTFS_NAME).is_file():
-            cache.mkdir(parents=True, exist_ok=True)
-            make_rootfs(BUSYBOX, cache / ROOTFS_NAME)
+        prepare_image_cache(cache)
         client = docker.DockerClient(base_url=self.url, timeout=300)
         try:
             ensure_image(client, DEFAULT_IMAGE, cache_dir=cache)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,25 @@ def test_dockerd_waits_for_its_own_containerd(tmp_path: Path) -> None:
     containerd = d.containerd_argv()
     assert containerd[containerd.index("--address") + 1] == str(tmp_path / "containerd.sock")
     assert d.url == f"unix://{tmp_path}/docker.sock"
+
+
+def test_docker_host_is_set_for_the_docker_job_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a daemon answering, `--runtime auto` would pick Docker for the netns scenarios.
+    from netcheck.vm import guest
+    from netcheck.vm.guestdocker import DockerNeed
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    manifest = batch.make_manifest([Path("/s/d.yaml")], tmp_path, [])
+    seen: list[str | None] = []
+
+    def fake_run(argv: Sequence[str]) -> int:
+        seen.append(os.environ.get("DOCKER_HOST"))
+        return 0
+
+    need = DockerNeed(docker=True, real_host=True, parents=())  # no links touched
+    res = guest.run_docker_job(manifest.jobs[0], [], fake_run, need, "unix:///x/docker.sock")
+    assert seen == ["unix:///x/docker.sock"]
+    assert "DOCKER_HOST" not in os.environ
+    assert res.guest == GuestNotes(docker=True)
