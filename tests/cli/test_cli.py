@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+import xmlschema
 from junitparser import JUnitXml
 
 from netcheck.runtime import state
 from tests.helpers import ROOT, dead_run_namespaces, netcheck_namespaces
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+JUNIT_XSD = ROOT / "tests" / "reports" / "data" / "junit-common.xsd"
 
 
 def own_run(pid: int) -> bool:
@@ -71,6 +73,7 @@ def test_run_quickstart_writes_junit_and_json(tmp_path: Path, no_leftovers: None
     proc = netcheck("run", str(QUICKSTART), "--runtime", "netns",
                     "--junit", str(junit), "--json", str(record))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(junit))
     xml = JUnitXml.fromfile(str(junit))
     cases = [case for suite in xml for case in suite]
     names = {c.name for c in cases}
