@@ -13,6 +13,8 @@ import os
 import threading
 from collections.abc import Sequence
 
+from netcheck.sigmask import threads_ignore_signals
+
 CLONE_NEWNET = 0x40000000
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,8 @@ def read_files(netns: str, paths: Sequence[str]) -> dict[str, str | None]:
                 log.debug("read %s in %s: %s", path, netns, exc)
 
     thread = threading.Thread(target=work, name="netcheck-nsread", daemon=True)
-    thread.start()
+    with threads_ignore_signals():
+        thread.start()
     thread.join()
     return out
 

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from netcheck.sigmask import threads_ignore_signals
+
 CLONE_NEWNET = 0x40000000
 MS_REC = 0x4000
 MS_BIND = 0x1000
@@ -132,7 +134,8 @@ def create_many(
             errors.append(exc)
 
     thread = threading.Thread(target=work, name="netcheck-netns", daemon=True)
-    thread.start()
+    with threads_ignore_signals():
+        thread.start()
     interrupted: BaseException | None = None
     # A signal (KeyboardInterrupt) lands in this thread while the helper runs: stop it and
     # wait for it, so `created` is complete before the caller tears down.
@@ -164,7 +167,8 @@ def write_sysctls(path: str, sysctls: Mapping[str, str]) -> None:
             errors.append(exc)
 
     thread = threading.Thread(target=work, name="netcheck-netns", daemon=True)
-    thread.start()
+    with threads_ignore_signals():
+        thread.start()
     thread.join()
     if errors:
         raise errors[0]
