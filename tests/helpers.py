@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from netcheck.runtime import state
@@ -33,3 +35,22 @@ def dead_run_namespaces(names: set[str]) -> set[str]:
         if current is None or not state.is_alive(current):
             out.add(name)
     return out
+
+
+def netcheck(
+    *args: str, cwd: Path = ROOT, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`python -m netcheck ARGS` as a real child process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "netcheck", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False,
+    )
+
+
+def run_id_of(pid: int) -> str | None:
+    """The run id the process `pid` registered (None until its state file exists)."""
+    for run_id in state.run_ids():
+        st = state.read(run_id)
+        if st is not None and st.pid == pid:
+            return run_id
+    return None

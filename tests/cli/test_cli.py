@@ -14,24 +14,10 @@ import pytest
 import xmlschema
 from junitparser import JUnitXml
 
-from netcheck.runtime import state
-from tests.helpers import ROOT, dead_run_namespaces, netcheck_namespaces
+from tests.helpers import ROOT, dead_run_namespaces, netcheck, netcheck_namespaces, run_id_of
 
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 JUNIT_XSD = ROOT / "tests" / "reports" / "data" / "junit-common.xsd"
-
-
-def own_run(pid: int) -> bool:
-    """The run of process `pid` has registered its namespaces (so the build is under way)."""
-    runs = (state.read(r) for r in state.run_ids())
-    return any(r is not None and r.pid == pid and r.netns for r in runs)
-
-
-def netcheck(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netcheck", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
-    )
 
 
 def test_validate_quickstart() -> None:
@@ -113,9 +99,9 @@ def test_sigterm_tears_down(tmp_path: Path) -> None:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not own_run(proc.pid):
+    while time.monotonic() < deadline and not run_id_of(proc.pid):
         time.sleep(0.05)
-    assert own_run(proc.pid), "the run never registered itself"
+    assert run_id_of(proc.pid), "the run never registered itself"
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err

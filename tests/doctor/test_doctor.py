@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +9,7 @@ import pytest
 
 from netcheck.doctor import Status, checks, run_preflight
 from netcheck.scenario import load_plan
-from tests.helpers import ROOT
+from tests.helpers import ROOT, netcheck
 
 
 @dataclass
@@ -105,11 +103,6 @@ def test_run_preflight_needs_iptables_for_firewall_rules(
     # the netns lab never looks at the machine's own NICs or routes
     quick = load_plan(str(ROOT / "scenarios" / "quickstart.yaml"), {})
     assert run_preflight(quick, "netns") == []
-
-
-def netcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "netcheck", *args], capture_output=True,
-                          text=True, timeout=120, cwd=ROOT, check=False)
 
 
 @pytest.mark.privileged

@@ -7,15 +7,13 @@ a scenario variable, the way an operator's sysctl change would.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml
 
 from netcheck.baseline import load_baseline
-from tests.helpers import netcheck_namespaces
+from tests.helpers import netcheck, netcheck_namespaces
 
 pytestmark = [pytest.mark.privileged, pytest.mark.slow]
 
@@ -53,17 +51,6 @@ CLOSED = """\
     probe: tcp/5433
     reachable: false
 """
-
-
-def netcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netcheck", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def scenario(tmp_path: Path, body: str) -> Path:

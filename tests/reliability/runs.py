@@ -13,7 +13,6 @@ from typing import Any
 from netcheck.engine.run import RunOptions, run_plan
 from netcheck.model.plan import Plan
 from netcheck.model.results import RunRecord
-from netcheck.runtime import state
 from netcheck.runtime.naming import new_run_id
 from netcheck.scenario import load_plan
 from tests.helpers import ROOT
@@ -51,15 +50,6 @@ def cli(
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=new_session, env={**os.environ, **(env or {})},
     )
-
-
-def run_id_of(pid: int) -> str | None:
-    """The run id the process `pid` registered (None until its state file exists)."""
-    for run_id in state.run_ids():
-        st = state.read(run_id)
-        if st is not None and st.pid == pid:
-            return run_id
-    return None
 
 
 def wait_for(predicate: Any, timeout: float, step: float = 0.02) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from netcheck.runtime import state
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_id_of
 from tests.reliability import inventory, runs
 from tests.reliability.inventory import Item
 
@@ -51,7 +51,7 @@ def _calibrate(runtime: str, tmp: Path) -> Calibration:
     report = tmp / f"calibrate-{runtime}.json"
     t0 = time.monotonic()
     proc = runs.cli(runs.QUICKSTART, "--runtime", runtime, "--timeout", "1", "--json", str(report))
-    assert runs.wait_for(lambda: runs.run_id_of(proc.pid) is not None, 60)
+    assert runs.wait_for(lambda: run_id_of(proc.pid) is not None, 60)
     t_reg = time.monotonic()
     out, err = proc.communicate(timeout=120)
     t_end = time.monotonic()
@@ -90,7 +90,7 @@ def _signal_case(
     where = "before registration"
     try:
         if anchor == "registered":
-            assert runs.wait_for(lambda: runs.run_id_of(proc.pid) is not None, 60), (
+            assert runs.wait_for(lambda: run_id_of(proc.pid) is not None, 60), (
                 "the run never registered"
             )
             where = _phase_at(cal, delay)
@@ -149,8 +149,8 @@ def _sigkill_then_clean(runtime: str, wait_for: str) -> None:
     before = inventory.take(docker=runtime == "docker")
     proc = runs.cli(runs.QUICKSTART, "--runtime", runtime, "--timeout", "2")
     try:
-        assert runs.wait_for(lambda: runs.run_id_of(proc.pid) is not None, 60)
-        run_id = runs.run_id_of(proc.pid)
+        assert runs.wait_for(lambda: run_id_of(proc.pid) is not None, 60)
+        run_id = run_id_of(proc.pid)
         assert run_id is not None
 
         def reached() -> bool:
