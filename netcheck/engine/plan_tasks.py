@@ -149,6 +149,41 @@ def _dns_server(exp: Expectation, src: Node, nodes: Mapping[str, Node]) -> IPAdd
     return src.resolver
 
 
+_NEEDS_LISTENER = (ProbeKind.TCP, ProbeKind.UDP)
+
+
+def target_node(task: ProbeTask) -> str:
+    return task.target.split("@", 1)[0]
+
+
+def listener_targets(tasks: Iterable[ProbeTask]) -> set[str]:
+    """Nodes that tcp/udp probes aim at: ICMP, ARP and DNS are answered by the kernel or
+    Docker, and a responder costs a process per namespace."""
+    return {target_node(t) for t in tasks if t.probe.kind in _NEEDS_LISTENER}
+
+
+def without_listener(
+    tasks: Sequence[ProbeTask], failed: Mapping[str, str]
+) -> tuple[list[ProbeTask], list[Unresolved]]:
+    """A tcp/udp probe to a node whose listener never started tests nothing: its RST or
+    silence would say "closed" about a port nobody opened. Those become errors."""
+    keep: list[ProbeTask] = []
+    lost: list[Unresolved] = []
+    for task in tasks:
+        node = target_node(task)
+        if node in failed and task.probe.kind in _NEEDS_LISTENER:
+            lost.append(
+                Unresolved(
+                    expectation_id=task.probe_id,
+                    reason=f"{node}: its listener could not start: {failed[node]}",
+                    skip=False,
+                )
+            )
+        else:
+            keep.append(task)
+    return keep, lost
+
+
 def listen_tasks(topology: Topology, needed: Iterable[str]) -> list[ListenTask]:
     """Responders only for nodes some probe targets: idle listeners cost a process each."""
     wanted = set(needed)

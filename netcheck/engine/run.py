@@ -21,9 +21,15 @@ from types import FrameType
 import netcheck
 from netcheck.engine import events as ev
 from netcheck.engine.judge import judge, not_tested
-from netcheck.engine.plan_tasks import build_tasks, listen_tasks, select
+from netcheck.engine.plan_tasks import (
+    build_tasks,
+    listen_tasks,
+    listener_targets,
+    select,
+    without_listener,
+)
 from netcheck.errors import EnvironmentProblem, UsageError
-from netcheck.model.plan import Expectation, Plan, ProbeKind
+from netcheck.model.plan import Expectation, Plan
 from netcheck.model.results import ProbeResult, RunRecord, Topology, Verdict
 from netcheck.runtime.base import BuildResult, Runtime, RuntimeOptions, registered
 
@@ -256,14 +262,11 @@ def _probe_and_judge(
     results: dict[str, ProbeResult] = {}
     with ExitStack() as stack:
         with _phase("listen", phases, emit):
-            # A responder is a process per namespace: only what tcp/udp probes aim at needs
-            # one (ICMP, ARP and DNS are answered by the kernel or Docker).
-            targets = {
-                t.target.split("@")[0]
-                for t in tasks
-                if t.probe.kind in (ProbeKind.TCP, ProbeKind.UDP)
-            }
-            stack.enter_context(Responders(listen_tasks(topology, targets)))
+            responders = stack.enter_context(
+                Responders(listen_tasks(topology, listener_targets(tasks)), strict=False)
+            )
+            tasks, lost = without_listener(tasks, responders.failed)
+            unresolved += lost
         with _phase("probe", phases, emit):
             done = 0
 

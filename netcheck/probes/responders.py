@@ -110,7 +110,8 @@ def serve(conn: Connection, netns: str, ports: Sequence[Port]) -> None:
 class Responders:
     """Context manager: TCP listeners and UDP echoers in each namespace of `tasks`.
 
-    Ready (every socket bound) when `__enter__` returns; raises RuntimeBuildError otherwise.
+    Ready (every socket bound) when `__enter__` returns; otherwise raises RuntimeBuildError,
+    or with `strict=False` names the nodes that could not listen in `failed`.
     Stopped by PID on `__exit__`: SIGTERM, then SIGKILL after a bound.
     """
 
@@ -120,10 +121,15 @@ class Responders:
         *,
         ready_timeout: float = READY_TIMEOUT_S,
         stop_timeout: float = STOP_TIMEOUT_S,
+        strict: bool = True,
     ) -> None:
         self._tasks = [t for t in tasks if t.ports]
         self._ready_timeout = ready_timeout
         self._stop_timeout = stop_timeout
+        # strict: one responder that cannot start fails them all. Otherwise its node is
+        # recorded in `failed` (node -> why) and the others serve on.
+        self._strict = strict
+        self.failed: dict[str, str] = {}
         self._procs: list[tuple[ListenTask, Any, Connection]] = []
 
     @property
@@ -163,18 +169,27 @@ class Responders:
         for task, proc, conn in self._procs:
             remaining = max(0.0, deadline - time.monotonic())
             where = f"responder for {task.node} ({task.netns})"
-            if not conn.poll(remaining):
-                raise RuntimeBuildError(f"{where} not ready within {self._ready_timeout:g} s")
-            try:
-                msg = conn.recv()
-            except EOFError:
-                proc.join(1.0)
-                raise RuntimeBuildError(
-                    f"{where} exited before it was ready (exit code {proc.exitcode})"
-                ) from None
-            if msg[0] != "ready":
-                raise RuntimeBuildError(f"{where}: {msg[1]}")
-            log.debug("%s ready on %s (pid %s)", where, ", ".join(msg[1]), proc.pid)
+            problem = self._await_ready(proc, conn, remaining)
+            if problem is None:
+                continue
+            if self._strict:
+                raise RuntimeBuildError(f"{where}: {problem}")
+            log.warning("%s: %s", where, problem)
+            self.failed[task.node] = problem
+
+    def _await_ready(self, proc: Any, conn: Connection, remaining: float) -> str | None:
+        """None once the responder has bound every socket; else why it has not."""
+        if not conn.poll(remaining):
+            return f"not ready within {self._ready_timeout:g} s"
+        try:
+            msg = conn.recv()
+        except EOFError:
+            proc.join(1.0)
+            return f"exited before it was ready (exit code {proc.exitcode})"
+        if msg[0] != "ready":
+            return str(msg[1])
+        log.debug("responder pid %s ready on %s", proc.pid, ", ".join(msg[1]))
+        return None
 
     def stop(self) -> None:
         procs, self._procs = self._procs, []

@@ -6,7 +6,14 @@ import ipaddress
 
 import pytest
 
-from netcheck.engine.plan_tasks import build_tasks, listen_tasks, select, target_address
+from netcheck.engine.plan_tasks import (
+    build_tasks,
+    listen_tasks,
+    listener_targets,
+    select,
+    target_address,
+    without_listener,
+)
 from netcheck.errors import UsageError
 from netcheck.model.plan import Expectation, NodeKind, Port, ProbeKind, ProbeSpec, Target
 from netcheck.model.results import Interface, Node, Topology
@@ -33,7 +40,11 @@ TOPO = Topology(run_id="abc123", runtime="netns",
 
 
 def e(src: str, dst: str, via: str | None = None, kind: ProbeKind = ProbeKind.ICMP) -> Expectation:
-    probe = ProbeSpec(kind=kind, qname="x" if kind is ProbeKind.DNS else None)
+    probe = ProbeSpec(
+        kind=kind,
+        qname="x" if kind is ProbeKind.DNS else None,
+        port=445 if kind in (ProbeKind.TCP, ProbeKind.UDP) else None,
+    )
     tgt = Target(node=dst, via=via)
     return Expectation(id=f"{probe}:{src}->{tgt}", source=src, target=tgt, probe=probe,
                        reachable=True)
@@ -71,3 +82,18 @@ def test_build_tasks_skips_unavailable_and_errors_unknown() -> None:
 def test_listeners_only_for_targets() -> None:
     assert [t.node for t in listen_tasks(TOPO, {"nas"})] == ["nas"]
     assert listen_tasks(TOPO, {"c1"}) == []
+
+
+def test_listeners_only_where_tcp_or_udp_probes_aim() -> None:
+    exps = [e("c1", "router"), e("c1", "nas", kind=ProbeKind.TCP)]
+    tasks, _ = build_tasks(exps, TOPO, {})
+    assert listener_targets(tasks) == {"nas"}
+
+
+def test_probes_to_a_node_without_its_listener_become_errors() -> None:
+    exps = [e("c1", "nas"), e("c1", "nas", kind=ProbeKind.TCP), e("c1", "router")]
+    tasks, _ = build_tasks(exps, TOPO, {})
+    keep, lost = without_listener(tasks, {"nas": "cannot listen on tcp/445: in use"})
+    assert [t.probe_id for t in keep] == ["icmp:c1->nas", "icmp:c1->router"]
+    assert [(u.expectation_id, u.skip) for u in lost] == [("tcp/445:c1->nas", False)]
+    assert "listener could not start: cannot listen on tcp/445" in lost[0].reason
