@@ -9,7 +9,6 @@ import importlib
 import logging
 import os
 import platform
-import secrets
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +31,7 @@ from netcheck.errors import EnvironmentProblem, UsageError
 from netcheck.model.plan import Expectation, Plan
 from netcheck.model.results import ProbeResult, RunRecord, Topology, Verdict
 from netcheck.runtime.base import BuildResult, Runtime, RuntimeOptions, registered
+from netcheck.runtime.naming import new_run_id
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class RunOptions:
     docker_host: str | None = None
     allow_uplink: bool = False
     image: str | None = None
-    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    run_id: str = field(default_factory=new_run_id)
     # Called with the topology after probing, before teardown (the pytest fixture uses it).
     inspect: Callable[[Topology], None] | None = None
     # Called with the topology right after the build, before listeners start: fault tests
