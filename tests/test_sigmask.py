@@ -6,7 +6,7 @@ import signal
 import threading
 from pathlib import Path
 
-from netcheck.sigmask import threads_ignore_signals
+from netcheck.sigmask import signals_blocked
 
 
 def blocked_mask() -> int:
@@ -23,7 +23,7 @@ def bit(sig: signal.Signals) -> int:
 def test_threads_started_inside_block_both_signals_and_the_caller_does_not() -> None:
     seen: list[int] = []
     thread = threading.Thread(target=lambda: seen.append(blocked_mask()))
-    with threads_ignore_signals():
+    with signals_blocked():
         thread.start()
     thread.join()
     assert seen[0] & bit(signal.SIGTERM) and seen[0] & bit(signal.SIGINT)
@@ -36,3 +36,16 @@ def test_threads_started_outside_keep_the_default_mask() -> None:
     thread.start()
     thread.join()
     assert not seen[0] & bit(signal.SIGTERM)
+
+
+def test_a_signal_sent_inside_waits_for_the_end_of_the_block() -> None:
+    handled: list[str] = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: handled.append("handled"))
+    try:
+        with signals_blocked():
+            signal.raise_signal(signal.SIGTERM)
+            handled.append("cleanup finished")
+        handled.append("after")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert handled == ["cleanup finished", "handled", "after"]

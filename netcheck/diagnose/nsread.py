@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Sequence
 
-from netcheck.sigmask import threads_ignore_signals
+from netcheck.sigmask import signals_blocked
 
 CLONE_NEWNET = 0x40000000
 
@@ -47,7 +47,7 @@ def read_files(netns: str, paths: Sequence[str]) -> dict[str, str | None]:
                 log.debug("read %s in %s: %s", path, netns, exc)
 
     thread = threading.Thread(target=work, name="netcheck-nsread", daemon=True)
-    with threads_ignore_signals():
+    with signals_blocked():
         thread.start()
     thread.join()
     return out

@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from netcheck.sigmask import signals_blocked
+
 log = logging.getLogger(__name__)
 
 CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -172,23 +174,28 @@ class DropRecorder:
         return drops
 
     def close(self) -> None:
-        """Disable the events and remove the instance (and our private mount). Idempotent."""
-        inst, self._instance = self._instance, None
-        if inst is not None:
-            for event in (("skb", "kfree_skb"), ("net", "netif_receive_skb")):
+        """Disable the events and remove the instance (and our private mount). Idempotent.
+
+        Signals wait until it is done: an instance or mount dropped from this object but not
+        yet removed would outlive the run.
+        """
+        with signals_blocked():
+            inst, self._instance = self._instance, None
+            if inst is not None:
+                for event in (("skb", "kfree_skb"), ("net", "netif_receive_skb")):
+                    with contextlib.suppress(OSError):
+                        _write(os.path.join(inst, "events", *event, "enable"), "0")
+                try:
+                    os.rmdir(inst)
+                except OSError as exc:
+                    log.warning("could not remove trace instance %s: %s", inst, exc)
+            mount, self._own_mount = self._own_mount, None
+            if mount is not None:
+                if _libc.umount2(mount.encode(), MNT_DETACH) != 0:
+                    log.warning("could not unmount %s: %s", mount,
+                                os.strerror(ctypes.get_errno()))
                 with contextlib.suppress(OSError):
-                    _write(os.path.join(inst, "events", *event, "enable"), "0")
-            try:
-                os.rmdir(inst)
-            except OSError as exc:
-                log.warning("could not remove trace instance %s: %s", inst, exc)
-        mount, self._own_mount = self._own_mount, None
-        if mount is not None:
-            if _libc.umount2(mount.encode(), MNT_DETACH) != 0:
-                log.warning("could not unmount %s: %s", mount,
-                            os.strerror(ctypes.get_errno()))
-            with contextlib.suppress(OSError):
-                os.rmdir(mount)
+                    os.rmdir(mount)
 
     def _find_or_mount(self) -> str:
         for path in CANDIDATES:
@@ -198,20 +205,21 @@ class DropRecorder:
         if mounted and os.path.isdir(os.path.join(mounted, "instances")):
             return mounted
         # A private mount point: the machine's own /sys/kernel/tracing stays as it was.
-        where = tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{self.run_id}-tracefs-")
-        if _libc.mount(b"nodev", where.encode(), b"tracefs", 0, None) != 0:
-            err = ctypes.get_errno()
-            os.rmdir(where)
-            raise OSError(err, f"mount tracefs: {os.strerror(err)}", where)
-        self._own_mount = where
+        with signals_blocked():  # mounted and remembered, or neither
+            where = tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{self.run_id}-tracefs-")
+            if _libc.mount(b"nodev", where.encode(), b"tracefs", 0, None) != 0:
+                err = ctypes.get_errno()
+                os.rmdir(where)
+                raise OSError(err, f"mount tracefs: {os.strerror(err)}", where)
+            self._own_mount = where
         return where
 
 
 @contextlib.contextmanager
 def recording(run_id: str) -> Iterator[DropRecorder]:
     rec = DropRecorder(run_id)
-    rec.start()
     try:
+        rec.start()
         yield rec
     finally:
         rec.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -16,6 +16,7 @@ from netcheck.diagnose import counters
 from netcheck.diagnose.kmsg import KernelLog
 from netcheck.diagnose.tracefs import Drop, DropRecorder
 from netcheck.model.results import Topology
+from netcheck.sigmask import signals_blocked
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def _namespaces(topology: Topology) -> list[str]:
     return sorted({node.netns for node in topology.nodes.values()})
 
 
-def _snapshot(paths: list[str]) -> dict[str, Mapping[str, int]]:
+def _snapshot(paths: Sequence[str]) -> dict[str, Mapping[str, int]]:
     return {p: counters.read(p) for p in paths}
 
 
@@ -73,22 +74,33 @@ def observe(topology: Topology, *, trace: bool = True) -> Iterator[ProbeWindow]:
         window.started = time.monotonic()
         yield window
     finally:
-        window.ended = time.monotonic()
-        if recorder is not None:
-            # The instance existed only around the probes: every drop in it is in the window.
-            window.drops = recorder.stop()
-            if recorder.problem:
-                window.problems.append(recorder.problem)
-            recorder.close()
-        window.kernel_log = klog.read_new()
-        if klog.problem:
-            window.problems.append(klog.problem)
-        try:
-            after = _snapshot(paths)
-            window.counter_deltas = {
-                p: counters.delta(before.get(p, {}), after[p]) for p in paths
-            }
-        except Exception as exc:
-            window.problems.append(f"counters: {exc}")
+        # Ctrl-C here must not skip closing the recorder (its trace instance and private
+        # tracefs mount would outlive the run): signals wait until the window is read.
+        with signals_blocked():
+            _close_window(window, recorder, klog, paths, before)
         log.debug("probe window: %d drops, %d log lines, problems %s",
                   len(window.drops), len(window.kernel_log), window.problems)
+
+
+def _close_window(
+    window: ProbeWindow,
+    recorder: DropRecorder | None,
+    klog: KernelLog,
+    paths: Sequence[str],
+    before: Mapping[str, Mapping[str, int]],
+) -> None:
+    window.ended = time.monotonic()
+    if recorder is not None:
+        # The instance existed only around the probes: every drop in it is in the window.
+        window.drops = recorder.stop()
+        if recorder.problem:
+            window.problems.append(recorder.problem)
+        recorder.close()
+    window.kernel_log = klog.read_new()
+    if klog.problem:
+        window.problems.append(klog.problem)
+    try:
+        after = _snapshot(paths)
+        window.counter_deltas = {p: counters.delta(before.get(p, {}), after[p]) for p in paths}
+    except Exception as exc:
+        window.problems.append(f"counters: {exc}")

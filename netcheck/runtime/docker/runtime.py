@@ -50,7 +50,7 @@ from netcheck.runtime.docker.multihost import (
 from netcheck.runtime.docker.probeimage import ensure_probe_image
 from netcheck.runtime.docker.remote import RemoteRef, is_local_url, sweep
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
-from netcheck.sigmask import threads_ignore_signals
+from netcheck.sigmask import signals_blocked
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _parallel(fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
         return []
     pool = ThreadPoolExecutor(max_workers=min(_WORKERS, len(items)))
     # The pool's threads are born in submit(); the mask is restored before the join.
-    with pool, threads_ignore_signals():
+    with pool, signals_blocked():
         futures = [pool.submit(fn, item) for item in items]
     errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:

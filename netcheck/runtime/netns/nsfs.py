@@ -19,7 +19,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netcheck.sigmask import threads_ignore_signals
+from netcheck.sigmask import signals_blocked
 
 CLONE_NEWNET = 0x40000000
 MS_REC = 0x4000
@@ -134,7 +134,7 @@ def create_many(
             errors.append(exc)
 
     thread = threading.Thread(target=work, name="netcheck-netns", daemon=True)
-    with threads_ignore_signals():
+    with signals_blocked():
         thread.start()
     interrupted: BaseException | None = None
     # A signal (KeyboardInterrupt) lands in this thread while the helper runs: stop it and
@@ -167,7 +167,7 @@ def write_sysctls(path: str, sysctls: Mapping[str, str]) -> None:
             errors.append(exc)
 
     thread = threading.Thread(target=work, name="netcheck-netns", daemon=True)
-    with threads_ignore_signals():
+    with signals_blocked():
         thread.start()
     thread.join()
     if errors:
