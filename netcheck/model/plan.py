@@ -17,6 +17,15 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def subnet_within(inner: IPNetwork, outer: IPNetwork) -> bool:
+    """`inner` lies inside `outer` (False across address families, where ipaddress raises)."""
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False
+
+
 class Driver(StrEnum):
     MACVLAN = "macvlan"
     IPVLAN = "ipvlan"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from netcheck.model.plan import IPAddress, Port, ProbeSpec
-from netcheck.model.results import ProbeResult
+from netcheck.model.results import Observation, ProbeResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,3 +52,19 @@ class WorkerReport:
     wall_s: float = 0.0  # as seen by the parent, from start to results
     cpu_s: float = 0.0  # the worker's own CPU time (user + system)
     error: str | None = None
+
+
+def result_for(
+    task: ProbeTask, observation: Observation, detail: str, **fields: Any
+) -> ProbeResult:
+    """The ProbeResult answering `task` (scapy-free: the main process builds error results)."""
+    return ProbeResult(
+        probe_id=task.probe_id,
+        source=task.source,
+        target=task.target,
+        target_address=task.target_address,
+        probe=task.probe,
+        observation=observation,
+        detail=detail,
+        **fields,
+    )

@@ -34,7 +34,7 @@ from scapy.utils6 import in6_getnsma, in6_getnsmac
 
 from netcheck.model.plan import ProbeKind
 from netcheck.model.results import Observation, Packet, ProbeResult
-from netcheck.probes.base import ProbeTask
+from netcheck.probes.base import ProbeTask, result_for
 from netcheck.probes.route import RouteInfo, describe_errno
 
 ECHO_PAYLOAD = b"netcheck-probe-0123456789abcdef"  # 32 bytes: what `ping` sends, give or take
@@ -242,14 +242,8 @@ def _rtt_ms(sent: ScapyPacket, reply: ScapyPacket) -> float | None:
 def _base(
     task: ProbeTask, route: RouteInfo | None, observation: Observation, detail: str, **kw: Any
 ) -> ProbeResult:
-    return ProbeResult(
-        probe_id=task.probe_id,
-        source=task.source,
-        target=task.target,
-        target_address=task.target_address,
-        probe=task.probe,
-        observation=observation,
-        detail=detail,
+    return result_for(
+        task, observation, detail,
         source_interface=route.ifname if route is not None else None,
         source_address=route.src if route is not None else None,
         **kw,

@@ -28,7 +28,7 @@ from typing import Any
 
 from netcheck.model.results import Observation, ProbeResult
 from netcheck.probes._entry import probe_worker
-from netcheck.probes.base import ProbeTask, WorkerReport
+from netcheck.probes.base import ProbeTask, WorkerReport, result_for
 
 log = logging.getLogger(__name__)
 
@@ -118,21 +118,7 @@ def _exit_text(proc: Any) -> str:
 
 
 def _failed(tasks: Sequence[ProbeTask], indices: list[int], detail: str) -> list[ProbeResult]:
-    out = []
-    for i in indices:
-        t = tasks[i]
-        out.append(
-            ProbeResult(
-                probe_id=t.probe_id,
-                source=t.source,
-                target=t.target,
-                target_address=t.target_address,
-                probe=t.probe,
-                observation=Observation.ERROR,
-                detail=detail,
-            )
-        )
-    return out
+    return [result_for(tasks[i], Observation.ERROR, detail) for i in indices]
 
 
 _NEIGH_STATS = {4: "arp_cache", 6: "ndisc_cache"}

@@ -13,16 +13,6 @@ def inside(ip: IPAddress, net: IPNetwork) -> bool:
     return ip.version == net.version and ip in net
 
 
-def subnet_within(inner: IPNetwork, outer: IPNetwork) -> bool:
-    if inner.version != outer.version:
-        return False
-    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
-        return inner.subnet_of(outer)
-    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
-        return inner.subnet_of(outer)
-    return False  # pragma: no cover - versions already compared
-
-
 def overlaps(a: IPNetwork, b: IPNetwork) -> bool:
     if isinstance(a, ipaddress.IPv4Network) and isinstance(b, ipaddress.IPv4Network):
         return a.overlaps(b)

@@ -35,6 +35,7 @@ from netcheck.model.plan import (
     Service,
     Subnet,
     Uplink,
+    subnet_within,
 )
 from netcheck.scenario import values
 from netcheck.scenario.checks import (
@@ -44,7 +45,6 @@ from netcheck.scenario.checks import (
     inside,
     overlaps,
     reserved_reason,
-    subnet_within,
 )
 from netcheck.scenario.paths import LineMap, Path, format_path, line_of
 from netcheck.scenario.schema import AttachmentSpec, NetworkSpec, ScenarioSpec

@@ -450,19 +450,19 @@ class DockerRuntime:
     def _image_for(self, plan: Plan, ep: Endpoint) -> str:
         return ep.image or plan.image or self.options.image or DEFAULT_IMAGE
 
+    def _put_image(self, item: tuple[str, str]) -> None:
+        """Make image `ref` present on daemon `key` (a lab daemon gets a copy of it)."""
+        key, ref = item
+        d = self._daemons[key]
+        if d.lab is not None and ref != DEFAULT_IMAGE:
+            self._copy_image_to_lab(d, ref)
+        ensure_image(d.client, ref)
+
     def _ensure_images(
         self, plan: Plan, endpoints: list[Endpoint], placement: Mapping[str, str]
     ) -> None:
         wanted = {(placement[ep.name], self._image_for(plan, ep)) for ep in endpoints}
-
-        def one(item: tuple[str, str]) -> None:
-            key, ref = item
-            d = self._daemons[key]
-            if d.lab is not None and ref != DEFAULT_IMAGE:
-                self._copy_image_to_lab(d, ref)
-            ensure_image(d.client, ref)
-
-        _parallel(one, sorted(wanted))
+        _parallel(self._put_image, sorted(wanted))
         # Probes on a remote host run in sidecars: import their image now, not mid-probe.
         remote_keys = sorted({k for k, _ in wanted if not is_local_url(self._daemons[k].url)})
         _parallel(lambda k: ensure_probe_image(self._daemons[k].client), remote_keys)
@@ -658,15 +658,7 @@ class DockerRuntime:
             for s in services
             for key in ([s.host] if s.host is not None else list(node_ids.values()))
         }
-
-        def load(item: tuple[str, str]) -> None:
-            key, ref = item
-            d = self._daemons[key]
-            if d.lab is not None and ref != DEFAULT_IMAGE:
-                self._copy_image_to_lab(d, ref)
-            ensure_image(d.client, ref)
-
-        _parallel(load, sorted(wanted))
+        _parallel(self._put_image, sorted(wanted))
 
         def start(svc: Service) -> tuple[Service, str, str]:
             manager = homes[svc.networks[0]][0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Collection, Iterable, Sequence
 
-from netcheck.model.plan import IPAddress, IPNetwork, Network, Subnet
+from netcheck.model.plan import IPAddress, Network, Subnet, subnet_within
 
 
 class IpamError(ValueError):
@@ -56,18 +56,10 @@ def default_subnet(network: Network) -> Subnet | None:
     return network.subnets[0] if network.subnets else None
 
 
-def _inside(inner: IPNetwork, outer: IPNetwork) -> bool:
-    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
-        return inner.subnet_of(outer)
-    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
-        return inner.subnet_of(outer)
-    return False
-
-
 def first_free(subnet: Subnet, taken: Collection[IPAddress]) -> IPAddress:
     """The lowest address of ip_range (or the subnet) that is neither reserved nor taken."""
     pool = subnet.ip_range if subnet.ip_range is not None else subnet.subnet
-    if not _inside(pool, subnet.subnet):
+    if not subnet_within(pool, subnet.subnet):
         raise IpamError(f"ip_range {pool} is not inside subnet {subnet.subnet}")
     skip = reserved(subnet) | set(taken)
     start = int(pool.network_address)
