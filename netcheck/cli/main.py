@@ -403,16 +403,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NetcheckError as exc:
         err.print(f"[red]error[/red] {escape(str(exc))}")
         return exc.exit_code
-    except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/yellow]: everything netcheck built was torn down")
-        return 130
-    except BaseException as exc:
+    except KeyboardInterrupt as exc:
         from netcheck.engine.run import Interrupted
 
-        if isinstance(exc, Interrupted):
+        if isinstance(exc, Interrupted):  # SIGTERM
             err.print(f"[yellow]{escape(str(exc))}[/yellow]: torn down")
             return 128 + exc.signum
-        raise
+        err.print("[yellow]interrupted[/yellow]: everything netcheck built was torn down")
+        return 130
 
 
 if __name__ == "__main__":

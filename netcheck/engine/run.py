@@ -39,8 +39,14 @@ log = logging.getLogger(__name__)
 _RUNTIME_MODULES = ("netcheck.runtime.netns", "netcheck.runtime.docker")
 
 
-class Interrupted(BaseException):
-    """SIGTERM, raised in the main thread so every `finally` (teardown) runs."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so every `finally` (teardown) runs.
+
+    A KeyboardInterrupt on purpose: asyncio (which pyroute2 runs in our thread) re-raises
+    only SystemExit and KeyboardInterrupt from its callbacks; any other BaseException raised
+    by the handler inside a transport callback is logged as "Fatal read error", swallowed,
+    and the netlink request it interrupted then waits forever.
+    """
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
