@@ -112,3 +112,35 @@ def allocate(
         out[key] = (address, subnet)
         taken.add(address)
     return {key: out[key] for key, _ in requests}
+
+
+def allocate_families(
+    network: Network,
+    requests: Sequence[tuple[str, IPAddress | None]],
+    *,
+    also_taken: Iterable[IPAddress] = (),
+) -> dict[str, tuple[tuple[IPAddress, Subnet], ...]]:
+    """Like `allocate`, plus one address of every other family the network has subnets of.
+
+    Docker gives a container on a dual-stack network one IPv4 and one IPv6 address: the
+    fixed one where given, the other from the first subnet of its family, in connect order.
+    The first address of each tuple is the one `allocate` chose.
+    """
+    taken: set[IPAddress] = set(also_taken)
+    primary = allocate(network, requests, also_taken=taken)
+    taken.update(address for address, _ in primary.values())
+    first_of: dict[int, Subnet] = {}
+    for subnet in network.subnets:
+        first_of.setdefault(subnet.subnet.version, subnet)
+    out: dict[str, tuple[tuple[IPAddress, Subnet], ...]] = {}
+    for key, _ in requests:
+        address, subnet = primary[key]
+        got = [(address, subnet)]
+        for version, pool in sorted(first_of.items()):
+            if version == address.version:
+                continue
+            extra = first_free(pool, taken)
+            taken.add(extra)
+            got.append((extra, pool))
+        out[key] = tuple(got)
+    return out

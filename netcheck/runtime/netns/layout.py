@@ -22,9 +22,18 @@ from netcheck.model.plan import (
     Subnet,
 )
 from netcheck.runtime.naming import LOCAL_HOST
-from netcheck.runtime.netns.ipam import IpamError, allocate, gateway_of
+from netcheck.runtime.netns.ipam import IpamError, allocate_families, gateway_of
 
 OVERLAY_REASON = "overlay networks need the docker runtime (swarm)"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressSpec:
+    """A further address of an attachment: the other family on a dual-stack network."""
+
+    address: IPAddress
+    subnet: Subnet
+    gateway: IPAddress | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +48,13 @@ class AttachmentSpec:
     mode: str | None  # macvlan/ipvlan mode
     mtu: int | None
     mac: str | None  # None: let the kernel choose (passthru, ipvlan, IPv6-only)
+    more: tuple[AddressSpec, ...] = ()  # dual-stack: the other family's address
+
+    @property
+    def gateways(self) -> tuple[IPAddress, ...]:
+        """Default-route next hops of this attachment, one per family at most."""
+        found = (self.gateway, *(m.gateway for m in self.more))
+        return tuple(g for g in found if g is not None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,12 +173,12 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
     for ep, host in placed:
         for att in ep.attachments:
             pools.setdefault((host, att.network), []).append((ep.name, att.ip))
-    assigned: dict[tuple[str, str], tuple[IPAddress, Subnet]] = {}
+    assigned: dict[tuple[str, str], tuple[tuple[IPAddress, Subnet], ...]] = {}
     failed: dict[str, str] = {}
     for (host, net_name), requests in pools.items():
         own = {ip for _, ip in requests if ip is not None}
         try:
-            got = allocate(
+            got = allocate_families(
                 plan.network(net_name), requests, also_taken=fixed_on.get(net_name, set()) - own
             )
         except IpamError as exc:
@@ -183,16 +199,18 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
         atts: list[AttachmentSpec] = []
         for index, att in enumerate(ep.attachments):
             net = plan.network(att.network)
-            address, subnet = assigned[(ep.name, att.network)]
+            (address, subnet), *others = assigned[(ep.name, att.network)]
             mode = _mode(net)
-            mac: str | None = docker_mac(address)
+            # Docker derives the MAC from the IPv4 address, whichever of them was fixed.
+            v4 = next((a for a, _ in ((address, subnet), *others) if a.version == 4), address)
+            mac: str | None = docker_mac(v4)
             if net.driver is Driver.IPVLAN or mode == MacvlanMode.PASSTHRU.value:
                 mac = None  # ipvlan shares the parent's MAC; passthru takes it over
             elif mac is not None and mac in macs_seen:
                 # Two daemons handed out the same address (overlapping ip_ranges). Docker
                 # >= 25 picks random MACs, so the duplicate shows as two MACs answering one
                 # ARP; one MAC in two places would instead make the lab's switch flap.
-                mac = _second_mac(host, address)
+                mac = _second_mac(host, v4)
             if mac is not None:
                 macs_seen.add(mac)
             if net.driver is Driver.BRIDGE and net.name not in bridges.setdefault(host, []):
@@ -209,6 +227,13 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
                     mode=mode,
                     mtu=net.mtu,
                     mac=mac,
+                    more=tuple(
+                        AddressSpec(
+                            address=a, subnet=s,
+                            gateway=None if net.internal else gateway_of(s),
+                        )
+                        for a, s in others
+                    ),
                 )
             )
         specs.append(EndpointSpec(name=ep.name, host=host, attachments=tuple(atts)))

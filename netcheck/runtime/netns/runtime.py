@@ -508,6 +508,10 @@ class NetnsRuntime:
         sw = self._ipr[SWITCH]
         lan = plan.lab.lan(member.lan)
         port = built.trunk_port.get((trunk.host, trunk.ifname))
+        if port is None and trunk.native is not None:
+            # The host's plain uplink of that name is the trunk: its VLANs ride its veth.
+            port = built.switch_port[(trunk.host, trunk.ifname)]
+            built.trunk_port[(trunk.host, trunk.ifname)] = port
         if port is None:
             port = unique_ifname(f"{trunk.host}-{trunk.ifname}", sw_used)
             sw_used.add(port)
@@ -651,20 +655,24 @@ class NetnsRuntime:
                     host_index = host.link_lookup(ifname=host_end)[0]
                     host.link("set", index=host_index, ifalias=self._alias)
                 self._up(ep.name, att.ifname)
-                self._address(ep.name, att.ifname, att.address, att.subnet.subnet)
-                built.ifaces.setdefault(ep.name, []).append(
-                    _If(
-                        att.ifname, att.network, att.address, att.subnet.subnet,
-                        "veth" if att.driver is Driver.BRIDGE else att.driver.value,
-                        parent=f"{ep.host}:{att.parent}" if att.parent else None,
-                        mode=att.mode,
+                for address, subnet in (
+                    (att.address, att.subnet), *((m.address, m.subnet) for m in att.more)
+                ):
+                    self._address(ep.name, att.ifname, address, subnet.subnet)
+                    built.ifaces.setdefault(ep.name, []).append(
+                        _If(
+                            att.ifname, att.network, address, subnet.subnet,
+                            "veth" if att.driver is Driver.BRIDGE else att.driver.value,
+                            parent=f"{ep.host}:{att.parent}" if att.parent else None,
+                            mode=att.mode,
+                        )
                     )
-                )
             families: set[int] = set()
             for att in ep.attachments:
-                if att.gateway is not None and att.gateway.version not in families:
-                    families.add(att.gateway.version)
-                    built.routes.setdefault(ep.name, []).append(att.gateway)
+                for gateway in att.gateways:
+                    if gateway.version not in families:
+                        families.add(gateway.version)
+                        built.routes.setdefault(ep.name, []).append(gateway)
 
     # --- readiness and the result -------------------------------------------------------
 

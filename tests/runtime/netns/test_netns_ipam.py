@@ -10,6 +10,7 @@ from netcheck.model.plan import Driver, Network, Subnet
 from netcheck.runtime.netns.ipam import (
     IpamError,
     allocate,
+    allocate_families,
     first_free,
     gateway_of,
     reserved,
@@ -121,3 +122,53 @@ def test_allocations_are_unique_and_never_reserved(count: int, taken_bits: set[i
     addresses = [a for a, _ in got.values()]
     assert len(set(addresses)) == count
     assert not set(addresses) & (reserved(subnet) | set(taken))
+
+
+def dual_stack() -> Network:
+    return Network(
+        name="macvlan216",
+        driver=Driver.MACVLAN,
+        parent="eth0.218",
+        subnets=(
+            Subnet(subnet=net("192.168.216.0/24"), gateway=ip("192.168.216.1")),
+            Subnet(subnet=net("192.168.218.0/24"), gateway=ip("192.168.218.1")),
+            Subnet(subnet=net("2001:db8:abc8::/64"), gateway=ip("2001:db8:abc8::10")),
+        ),
+    )
+
+
+def test_dual_stack_gives_one_address_per_family_like_docker() -> None:
+    # Measured on Engine 20.10 with seed 001's network: the fixed IPv4 address is kept, the
+    # IPv6 ones come from ::1 upwards in connect order, skipping the gateway.
+    got = allocate_families(
+        dual_stack(),
+        [("a", ip("192.168.216.10")), ("b", ip("192.168.218.10")), ("c", None)],
+    )
+    assert [a for a, _ in got["a"]] == [ip("192.168.216.10"), ip("2001:db8:abc8::1")]
+    assert [a for a, _ in got["b"]] == [ip("192.168.218.10"), ip("2001:db8:abc8::2")]
+    assert [a for a, _ in got["c"]] == [ip("192.168.216.2"), ip("2001:db8:abc8::3")]
+    assert got["b"][0][1].subnet == net("192.168.218.0/24")
+
+
+def test_dual_stack_fixed_ipv6_gets_a_dynamic_ipv4() -> None:
+    got = allocate_families(dual_stack(), [("a", None), ("v6", ip("2001:db8:abc8::1"))])
+    assert [a for a, _ in got["v6"]] == [ip("2001:db8:abc8::1"), ip("192.168.216.3")]
+    # The fixed ::1 is held back from the dynamic IPv6 pool.
+    assert [a for a, _ in got["a"]] == [ip("192.168.216.2"), ip("2001:db8:abc8::2")]
+
+
+def test_single_family_networks_get_one_address() -> None:
+    got = allocate_families(pub_net(), [("a", None)])
+    assert got == {"a": ((ip("172.16.86.128"), pub_net().subnets[0]),)}
+    v6_only = Network(name="v6", driver=Driver.BRIDGE, subnets=(Subnet(subnet=net("fd00::/120")),))
+    assert [a for a, _ in allocate_families(v6_only, [("a", None)])["a"]] == [ip("fd00::2")]
+
+
+def test_dual_stack_exhaustion_of_the_second_family_is_an_ipam_error() -> None:
+    tiny = Network(
+        name="tiny",
+        driver=Driver.BRIDGE,
+        subnets=(Subnet(subnet=net("10.1.0.0/24")), Subnet(subnet=net("fd00::/126"))),
+    )
+    with pytest.raises(IpamError, match="no free address left in fd00::/126"):
+        allocate_families(tiny, [("a", None), ("b", None), ("c", None)])

@@ -125,3 +125,19 @@ def test_passthru_keeps_the_kernel_mac_and_docker_mac_is_ipv4_only() -> None:
     assert resolve(p, ALL).endpoints[0].attachments[0].mac is None
     assert docker_mac(ip("172.17.0.2")) == "02:42:ac:11:00:02"
     assert docker_mac(ip("fd00::2")) is None
+
+
+def test_dual_stack_attachment_carries_both_families_and_a_docker_mac_from_ipv4() -> None:
+    dual = Network(
+        name="ds",
+        driver=Driver.MACVLAN,
+        parent="eth0",
+        macvlan_mode=MacvlanMode.BRIDGE,
+        subnets=(Subnet(subnet=net("10.9.0.0/24")), Subnet(subnet=net("fd00:9::/64"))),
+    )
+    p = plan(lab=two_hosts(), networks=[dual], endpoints=[ep("v6", "h1", ("ds", "fd00:9::20"))])
+    (att,) = resolve(p, ALL).endpoints[0].attachments
+    assert att.address == ip("fd00:9::20")
+    assert [m.address for m in att.more] == [ip("10.9.0.2")]
+    assert att.gateways == (ip("fd00:9::1"), ip("10.9.0.1"))
+    assert att.mac == docker_mac(ip("10.9.0.2"))
