@@ -68,6 +68,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from netcheck.sigmask import sigterm_raises
+
+    # The engine turns SIGTERM into an exception only while it runs; before it (parsing)
+    # and after it (writing reports) the default action would kill mid-write and leave a
+    # report's temporary file behind, and exit -15 instead of 143.
+    with sigterm_raises():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from netcheck.engine.run import RunOptions, run_plan
     from netcheck.reports.console import ConsoleListener, render_summary
 
@@ -404,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[red]error[/red] {escape(str(exc))}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        from netcheck.engine.run import Interrupted
+        from netcheck.sigmask import Interrupted
 
         if isinstance(exc, Interrupted):  # SIGTERM
             err.print(f"[yellow]{escape(str(exc))}[/yellow]: torn down")

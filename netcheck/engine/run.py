@@ -9,13 +9,11 @@ import importlib
 import logging
 import os
 import platform
-import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from types import FrameType
 
 import netcheck
 from netcheck.engine import events as ev
@@ -32,25 +30,13 @@ from netcheck.model.plan import Expectation, Plan
 from netcheck.model.results import ProbeResult, RunRecord, Topology, Verdict
 from netcheck.runtime.base import BuildResult, Runtime, RuntimeOptions, registered
 from netcheck.runtime.naming import new_run_id
+from netcheck.sigmask import Interrupted as Interrupted
+from netcheck.sigmask import signals_deferred, sigterm_raises
 
 log = logging.getLogger(__name__)
 
 # Importing a runtime module registers it; docker's is optional (its SDK may be absent).
 _RUNTIME_MODULES = ("netcheck.runtime.netns", "netcheck.runtime.docker")
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so every `finally` (teardown) runs.
-
-    A KeyboardInterrupt on purpose: asyncio (which pyroute2 runs in our thread) re-raises
-    only SystemExit and KeyboardInterrupt from its callbacks; any other BaseException raised
-    by the handler inside a transport callback is logged as "Fatal read error", swallowed,
-    and the netlink request it interrupted then waits forever.
-    """
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"interrupted by signal {signum}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,76 +90,6 @@ def _facts() -> dict[str, str]:
     }
 
 
-def _die_if_forked_child(owner: int, signum: int) -> bool:
-    """In a forked child, act as if no handler were installed; True when that happened.
-
-    pyroute2 forks to open sockets in a namespace and ends the child with SIGTERM; the child
-    inherits our handlers and must not raise into code that is not ours.
-    """
-    if os.getpid() == owner:
-        return False
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-    return True
-
-
-@contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into an exception so teardown runs, as it does for Ctrl-C."""
-
-    owner = os.getpid()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if _die_if_forked_child(owner, signum):
-            return
-        raise Interrupted(signum)
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: the caller owns signal handling
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM while tearing down, then act on them.
-
-    A signal that lands inside teardown would otherwise abort it half-way (an item already
-    forgotten but not yet removed is leaked, and nothing calls teardown again). Held here
-    and raised once teardown is done, unless an exception is already on its way out.
-    """
-    owner = os.getpid()
-    pending: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        if _die_if_forked_child(owner, signum):
-            return
-        log.warning("signal %d during teardown: finishing teardown first", signum)
-        pending.append(signum)
-
-    try:
-        previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread: the caller owns signal handling
-        yield
-        return
-    completed = False
-    try:
-        yield
-        completed = True
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-    if completed and pending:
-        if pending[0] == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Interrupted(pending[0])
-
-
 def run_plan(
     plan: Plan, options: RunOptions, listener: ev.Listener | None = None
 ) -> RunRecord:
@@ -206,7 +122,7 @@ def run_plan(
     )
     topology: Topology | None = None
     verdicts: list[Verdict] = []
-    with _sigterm_raises():
+    with sigterm_raises():
         try:
             with _phase("build", phases, emit):
                 built = runtime.build(
@@ -219,7 +135,9 @@ def run_plan(
             if options.inspect is not None:
                 options.inspect(topology)
         finally:
-            with _phase("teardown", phases, emit), _signals_deferred():
+            # Deferred first: a signal that lands while the phase is announced must not
+            # skip the teardown.
+            with signals_deferred(), _phase("teardown", phases, emit):
                 runtime.teardown()
     facts = {**_facts(), **(topology.facts if topology else {})}
     record = RunRecord(

@@ -25,6 +25,7 @@ from typing import Any
 import netcheck
 from netcheck.errors import EXIT_USAGE, NetcheckError
 from netcheck.model.results import RunRecord
+from netcheck.sigmask import signals_blocked
 
 # Bump when a field changes meaning or type; adding a field with a default does not need it.
 SCHEMA_VERSION = 1
@@ -210,15 +211,18 @@ def load_record(path: Path | str) -> RunRecord:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write so a reader (or a crash) never sees half a report; mode 0644; make parents."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # A signal between mkstemp() and the `try` (or inside the cleanup) would leave the
+    # temporary file behind: it waits for the end of this short write instead.
+    with signals_blocked():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 class JsonReporter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 
 import pytest
@@ -62,3 +63,45 @@ def test_interrupted_carries_the_signal() -> None:
     exc = Interrupted(15)
     assert exc.signum == 15
     assert "signal 15" in str(exc)
+
+
+class _InterruptedBuild:
+    """A runtime whose build is cut short by Ctrl-C; records whether teardown ran."""
+
+    name = "sig-test"
+    torn_down: list[bool] = []
+
+    def __init__(self, options: object) -> None:
+        pass
+
+    def build(self, plan: object, progress: object) -> object:
+        raise KeyboardInterrupt
+
+    def teardown(self) -> None:
+        self.torn_down.append(True)
+
+
+def test_a_second_signal_while_teardown_is_announced_does_not_skip_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C, then Ctrl-C again while the console prints "teardown": the second one used to
+    # raise out of the announcement, before the handlers that hold signals were installed,
+    # and nothing was torn down.
+    from netcheck.engine import events as ev
+    from netcheck.engine.run import RunOptions, run_plan
+    from netcheck.runtime import base
+    from netcheck.scenario import load_plan
+    from tests.helpers import ROOT
+
+    monkeypatch.setattr(base, "_REGISTRY", {**base._REGISTRY, "sig-test": _InterruptedBuild})
+    monkeypatch.setattr("netcheck.engine.run.os.geteuid", lambda: 0)
+    _InterruptedBuild.torn_down.clear()
+
+    def listener(event: ev.Event) -> None:
+        if isinstance(event, ev.PhaseStarted) and event.phase == "teardown":
+            signal.raise_signal(signal.SIGINT)
+
+    plan = load_plan(ROOT / "scenarios" / "quickstart.yaml")
+    with pytest.raises(KeyboardInterrupt):
+        run_plan(plan, RunOptions(runtime="sig-test"), listener)
+    assert _InterruptedBuild.torn_down == [True]
