@@ -141,6 +141,12 @@ def _csp(script: str) -> str:
     )
 
 
+def render_topology_svg(record: RunRecord, plan: Plan | None = None) -> str:
+    """The report's topology diagram alone: one `<svg>` element, well-formed XML."""
+    template = _environment().get_template("topology.svg.j2")
+    return template.render({"record": record, "topology": layout(record, plan)})
+
+
 def render(record: RunRecord, plan: Plan | None = None, diff: RunDiff | None = None) -> str:
     """The whole report as one HTML document."""
     script = _static("report.js.j2")

@@ -2,17 +2,20 @@
 
 Nodes (router, hosts with their endpoints, machines) sit in one row; every network or LAN is
 a horizontal bus below them; a node drops a line onto each bus it has an address on. Failing
-paths are arcs above the row, between source and target. The template turns this into SVG
-elements, so every name is escaped there; nothing here builds markup.
+paths are arcs above the row, between source and target. A swarm service is a framed group:
+its own box (the name a probe targets), dropping its VIP onto each of its networks (vip mode)
+or a dashed "dnsrr" line (the name resolves to the tasks), then one box per task (replica)
+with the task's own address on each network, linked to the service. The template turns this
+into SVG elements, so every name is escaped there; nothing here builds markup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netcheck.model.plan import Driver, NodeKind, Plan
-from netcheck.model.results import Outcome, RunRecord
+from netcheck.model.plan import Driver, EndpointMode, NodeKind, Plan, Service
+from netcheck.model.results import Node, Outcome, RunRecord
 
 LABEL_W = 250  # left margin that holds the bus labels
 COL_W = 150
@@ -20,6 +23,9 @@ BOX_W = 124
 BOX_H = 50
 BUS_GAP = 46
 TOP = 16
+MAX_TASKS = 6  # task boxes drawn per service; the service's title tells the full count
+TASK = "task"  # the kind of a task box (a service's replica); not a probe target
+RAIL = 12  # how far below the boxes a service's links to its tasks run
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,6 +38,8 @@ class NodeBox:
     w: float = BOX_W
     h: float = BOX_H
     failing: bool = False
+    service: str | None = None  # a service's box or one of its tasks: the service's name
+    title: str = ""  # the tooltip; "" means "name (subtitle)"
 
     @property
     def cx(self) -> float:
@@ -58,6 +66,7 @@ class Drop:
     y1: float
     y2: float
     label: str
+    style: str = ""  # vip | dnsrr for a service's own drops
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +79,31 @@ class Arc:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceGroup:
+    """The frame around a swarm service's box and its task boxes."""
+
+    name: str
+    mode: str  # vip | dnsrr
+    networks: tuple[str, ...]
+    replicas: int
+    detail: str  # "swarm service · vip · 2 replicas · networks overnet · publish 8080:80/tcp"
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceLink:
+    """A service to one of its tasks: down from the service box, along a rail, up to the task."""
+
+    service: str
+    task: str
+    mode: str
+    d: str  # SVG path data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TopologyLayout:
     width: float
     height: float
@@ -77,6 +111,8 @@ class TopologyLayout:
     buses: tuple[Bus, ...]
     drops: tuple[Drop, ...]
     arcs: tuple[Arc, ...]
+    services: tuple[ServiceGroup, ...] = ()
+    links: tuple[ServiceLink, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -89,6 +125,11 @@ class _Node:
     kind: str
     host: str | None
     attachments: tuple[tuple[str, str], ...]  # (network, address)
+    service: str | None = None  # a service's box or task: which service
+    subtitle: str | None = None  # None: "<kind> on <host>"
+    title: str = ""
+    drop_style: str = ""
+    replicas: int = 0  # a service's box: how many tasks it asks for
 
 
 def _nodes_from_record(record: RunRecord) -> list[_Node]:
@@ -96,6 +137,8 @@ def _nodes_from_record(record: RunRecord) -> list[_Node]:
         return []
     out = []
     for node in record.topology.nodes.values():
+        if node.kind is NodeKind.SERVICE:
+            continue  # drawn as a service group (see _services)
         atts = tuple(
             (i.network, str(i.address) if i.address is not None else i.ifname)
             for i in node.interfaces
@@ -121,24 +164,192 @@ def _nodes_from_plan(plan: Plan) -> list[_Node]:
     return out
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Service:
+    name: str
+    mode: str  # vip | dnsrr
+    networks: tuple[str, ...]
+    replicas: int
+    placement: str | None  # the host its tasks are pinned to
+    publish: tuple[str, ...]  # "8080:80/tcp"
+    vips: Mapping[str, str]  # network -> the VIP the run got there
+    tasks: tuple[tuple[str | None, tuple[str, ...]], ...]  # per task: (host, its addresses)
+    built: bool | None  # None: no run topology to tell
+
+
+def _task_addresses(text: str, networks: int) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+    """The runtime's `service.NAME.tasks` fact ("host2:10.0.0.6, host2:10.0.0.7", one entry a
+    task and network, task after task) as (host, addresses) per task."""
+    entries = [e.strip() for e in text.split(",") if e.strip()]
+    per = max(networks, 1)
+    out: list[tuple[str | None, tuple[str, ...]]] = []
+    for i in range(0, len(entries), per):
+        chunk = [e.partition(":") for e in entries[i : i + per]]
+        host = chunk[0][0]
+        out.append((None if host in ("", "-") else host, tuple(addr for _, _, addr in chunk)))
+    return tuple(out)
+
+
+def _vips(node: Node | None, fact: str) -> dict[str, str]:
+    if node is not None:
+        found = {i.network: str(i.address) for i in node.interfaces if i.kind == "ipvs"}
+        if found:
+            return found
+    out: dict[str, str] = {}
+    for part in fact.split(","):
+        net, sep, addr = part.strip().partition("=")
+        if sep:
+            out[net] = addr.split("/")[0]
+    return out
+
+
+def _services(record: RunRecord, plan: Plan | None) -> list[_Service]:
+    """The plan's services (or, without a plan, the record's), with what the run learnt."""
+    topo = record.topology
+    facts = {**(topo.facts if topo is not None else {}), **record.facts}
+    built = {
+        n.name: n
+        for n in (topo.nodes.values() if topo is not None else ())
+        if n.kind is NodeKind.SERVICE
+    }
+    specs: list[Service] = list(plan.services) if plan is not None else []
+    named = {s.name for s in specs}
+    for node in built.values():
+        if node.name in named:
+            continue
+        vip = facts.get(f"service.{node.name}.mode") == EndpointMode.VIP.value or any(
+            i.kind == "ipvs" for i in node.interfaces
+        )
+        nets = tuple(dict.fromkeys(i.network for i in node.interfaces))
+        specs.append(
+            Service(
+                name=node.name,
+                networks=nets,
+                endpoint_mode=EndpointMode.VIP if vip else EndpointMode.DNSRR,
+                replicas=max(
+                    len(_task_addresses(facts.get(f"service.{node.name}.tasks", ""), len(nets))),
+                    1,
+                ),
+            )
+        )
+    out = []
+    for svc in specs:
+        found = built.get(svc.name)
+        out.append(
+            _Service(
+                name=svc.name,
+                mode=svc.endpoint_mode.value,
+                networks=svc.networks,
+                replicas=svc.replicas,
+                placement=svc.host,
+                publish=tuple(str(p) for p in svc.publish),
+                vips=_vips(found, facts.get(f"service.{svc.name}.vip", "")),
+                tasks=_task_addresses(
+                    facts.get(f"service.{svc.name}.tasks", ""), len(svc.networks)
+                ),
+                built=None if topo is None else found is not None,
+            )
+        )
+    return out
+
+
+def _service_detail(svc: _Service) -> str:
+    parts = [f"swarm service {svc.name}", svc.mode, f"{svc.replicas} replica(s)"]
+    parts.append("networks " + ", ".join(svc.networks))
+    if svc.placement is not None:
+        parts.append(f"on {svc.placement}")
+    if svc.publish:
+        parts.append("publish " + ", ".join(svc.publish) + " (routing mesh)")
+    if svc.vips:
+        parts.append("VIP " + ", ".join(f"{n}={a}" for n, a in svc.vips.items()))
+    if svc.built is False:
+        parts.append("not built in this run")
+    return " · ".join(parts)
+
+
+def _service_nodes(svc: _Service) -> list[_Node]:
+    """The service's box, then one box per task (at most MAX_TASKS)."""
+    if svc.mode == EndpointMode.VIP.value:
+        own = tuple((n, f"VIP {svc.vips[n]}" if n in svc.vips else "VIP") for n in svc.networks)
+    else:
+        own = tuple((n, "dnsrr") for n in svc.networks)
+    sub = f"{svc.mode} · {svc.replicas} task{'s' if svc.replicas != 1 else ''}"
+    if svc.built is False:
+        sub = f"{svc.mode} · not built"  # the count is in the title: the box is narrow
+    out = [
+        _Node(
+            name=svc.name,
+            kind=NodeKind.SERVICE.value,
+            host=svc.placement,
+            attachments=own,
+            service=svc.name,
+            subtitle=sub,
+            title=_service_detail(svc),
+            drop_style=svc.mode,
+            replicas=svc.replicas,
+        )
+    ]
+    for slot in range(1, min(svc.replicas, MAX_TASKS) + 1):
+        host, addrs = svc.tasks[slot - 1] if slot <= len(svc.tasks) else (None, ())
+        host = host or svc.placement
+        atts = tuple(
+            (net, addrs[j] if j < len(addrs) else "ipam") for j, net in enumerate(svc.networks)
+        )
+        name = f"{svc.name}.{slot}"
+        out.append(
+            _Node(
+                name=name,
+                kind=TASK,
+                host=host,
+                attachments=atts,
+                service=svc.name,
+                subtitle=f"task on {host}" if host else "task · swarm places it",
+                title=f"{name}: task {slot} of {svc.replicas} of service {svc.name}"
+                + (f" on {host}" if host else ""),
+            )
+        )
+    return out
+
+
 def _order(nodes: list[_Node]) -> list[_Node]:
-    """Router, then each host followed by its endpoints, machines, then hostless endpoints."""
+    """Router, then each host followed by its endpoints and the services pinned to it,
+    machines, then hostless endpoints, then the other services. A service's tasks follow it."""
     rank = {
         NodeKind.ROUTER.value: 0,
         NodeKind.HOST.value: 1,
         NodeKind.MACHINE.value: 2,
         NodeKind.ENDPOINT.value: 3,
+        NodeKind.SERVICE.value: 4,
     }
-    by_name = sorted(nodes, key=lambda n: (rank.get(n.kind, 9), n.name))
+    tasks: dict[str, list[_Node]] = {}
+    for n in nodes:
+        if n.kind == TASK and n.service is not None:
+            tasks.setdefault(n.service, []).append(n)
+    by_name = sorted(
+        (n for n in nodes if n.kind != TASK), key=lambda n: (rank.get(n.kind, 9), n.name)
+    )
+    guests = (NodeKind.ENDPOINT.value, NodeKind.SERVICE.value)
     out: list[_Node] = []
-    for n in by_name:
-        if n.kind == NodeKind.ENDPOINT.value and n.host is not None:
-            continue
+
+    def place(n: _Node) -> None:
         out.append(n)
+        if n.kind == NodeKind.SERVICE.value:
+            out.extend(tasks.get(n.name, ()))
+
+    for n in by_name:
+        if n.kind in guests and n.host is not None:
+            continue
+        if n.kind == NodeKind.SERVICE.value:
+            continue  # after the hostless endpoints
+        place(n)
         if n.kind == NodeKind.HOST.value:
-            out += [e for e in by_name if e.kind == NodeKind.ENDPOINT.value and e.host == n.name]
-    placed = {n.name for n in out}
-    out += [n for n in by_name if n.name not in placed]
+            for guest in by_name:
+                if guest.kind in guests and guest.host == n.name:
+                    place(guest)
+    placed = {id(n) for n in out}
+    for n in by_name:
+        if id(n) not in placed:
+            place(n)
     return out
 
 
@@ -194,10 +405,13 @@ def _failing_pairs(record: RunRecord) -> dict[tuple[str, str], tuple[str, list[s
 
 def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
     nodes = _nodes_from_record(record) or (_nodes_from_plan(plan) if plan else [])
+    for svc in _services(record, plan):
+        nodes += _service_nodes(svc)
     nodes = _order(nodes)
     if not nodes:
         return TopologyLayout(width=0, height=0, nodes=(), buses=(), drops=(), arcs=())
-    column = {n.name: i for i, n in enumerate(nodes)}
+    # Probe sources and targets by name; a task is neither, and may not shadow one.
+    column = {n.name: i for i, n in enumerate(nodes) if n.kind != TASK}
     pairs = _failing_pairs(record)
     spans = [abs(column[s] - column[t]) for s, t in pairs if s in column and t in column]
     arc_h = min(40 + 22 * max(spans, default=0), 170) if spans else 0
@@ -214,9 +428,16 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
     failing = {s for s, _ in pairs} | {t for _, t in pairs}
     for i, n in enumerate(nodes):
         x = LABEL_W + i * COL_W + (COL_W - BOX_W) / 2
-        sub = n.kind if n.host is None else f"{n.kind} on {n.host}"
+        sub = n.subtitle or (n.kind if n.host is None else f"{n.kind} on {n.host}")
         box = NodeBox(
-            name=n.name, kind=n.kind, subtitle=sub, x=x, y=row_y, failing=n.name in failing
+            name=n.name,
+            kind=n.kind,
+            subtitle=sub,
+            x=x,
+            y=row_y,
+            failing=n.kind != TASK and n.name in failing,
+            service=n.service,
+            title=n.title,
         )
         boxes.append(box)
         k = len(n.attachments)
@@ -224,9 +445,16 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
             dx = (j - (k - 1) / 2) * 14
             drops.append(
                 Drop(
-                    node=n.name, bus=net, x=box.cx + dx, y1=row_y + BOX_H, y2=bus_y[net], label=addr
+                    node=n.name,
+                    bus=net,
+                    x=box.cx + dx,
+                    y1=row_y + BOX_H,
+                    y2=bus_y[net],
+                    label=addr,
+                    style=n.drop_style,
                 )
             )
+    groups, links = _service_groups(nodes, boxes, row_y)
     buses = tuple(
         Bus(
             name=net,
@@ -259,7 +487,45 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
         buses=buses,
         drops=tuple(drops),
         arcs=tuple(arcs),
+        services=groups,
+        links=links,
     )
+
+
+def _service_groups(
+    nodes: list[_Node], boxes: list[NodeBox], row_y: float
+) -> tuple[tuple[ServiceGroup, ...], tuple[ServiceLink, ...]]:
+    """A frame around each service's box and its tasks, and a link from it to each task."""
+    groups: list[ServiceGroup] = []
+    links: list[ServiceLink] = []
+    rail_y = row_y + BOX_H + RAIL
+    for i, n in enumerate(nodes):
+        if n.kind != NodeKind.SERVICE.value:
+            continue
+        own = boxes[i]
+        tasks = [b for b in boxes[i + 1 :] if b.kind == TASK and b.service == n.name]
+        last = tasks[-1] if tasks else own
+        mode = n.drop_style
+        for task in tasks:
+            d = (
+                f"M {own.x + own.w - 12:.1f} {row_y + BOX_H:.1f} V {rail_y:.1f} "
+                f"H {task.x + 12:.1f} V {row_y + BOX_H:.1f}"
+            )
+            links.append(ServiceLink(service=n.name, task=task.name, mode=mode, d=d))
+        groups.append(
+            ServiceGroup(
+                name=n.name,
+                mode=mode,
+                networks=tuple(net for net, _ in n.attachments),
+                replicas=n.replicas,
+                detail=n.title,
+                x=own.x - 6,
+                y=row_y - 6,
+                w=last.x + last.w - own.x + 12,
+                h=BOX_H + RAIL + 12,
+            )
+        )
+    return tuple(groups), tuple(links)
 
 
 def node_names(layout_: TopologyLayout) -> Iterable[str]:

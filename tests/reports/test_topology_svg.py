@@ -1,0 +1,285 @@
+"""Swarm services in the topology SVG, checked on the parsed XML (no browser, no Docker: the
+plan comes from scenarios/multihost/swarm-services.yaml through the scenario loader)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+import pytest
+
+from netcheck.model.plan import NodeKind, Plan, ProbeKind, ProbeSpec
+from netcheck.model.results import (
+    Interface,
+    Node,
+    Observation,
+    Outcome,
+    ProbeResult,
+    RunRecord,
+    Topology,
+    Verdict,
+)
+from netcheck.reports.html import render, render_topology_svg
+from netcheck.reports.topology_svg import MAX_TASKS, layout
+from netcheck.scenario import load_plan
+from tests.helpers import ROOT
+
+SVG = "{http://www.w3.org/2000/svg}"
+EVIL = '<script>alert("x")</script>&\''
+ip = ipaddress.ip_address
+
+
+@pytest.fixture(scope="module")
+def swarm_plan() -> Plan:
+    return load_plan(ROOT / "scenarios" / "multihost" / "swarm-services.yaml")
+
+
+def _verdict(vid: str, outcome: Outcome, observation: Observation) -> Verdict:
+    probe, _, path = vid.partition(":")
+    source, _, target = path.partition("->")
+    kind, _, port = probe.partition("/")
+    result = ProbeResult(
+        probe_id=vid,
+        source=source,
+        target=target,
+        target_address=None,
+        probe=ProbeSpec(kind=ProbeKind(kind), port=int(port) if port else None),
+        observation=observation,
+        detail=observation.value,
+    )
+    return Verdict(
+        expectation_id=vid,
+        outcome=outcome,
+        message=f"{outcome.value}: {observation.value}",
+        expected="reachable",
+        observed=observation.value,
+        result=result,
+    )
+
+
+VERDICTS = (
+    _verdict("icmp:client1->db", Outcome.FAIL, Observation.SILENT),
+    _verdict("tcp/80:client2->web", Outcome.ERROR, Observation.ERROR),
+    _verdict("icmp:client2->db", Outcome.PASS, Observation.ANSWERED),
+)
+
+
+def _svg(record: RunRecord, plan: Plan | None) -> ET.Element:
+    return ET.fromstring(render_topology_svg(record, plan))
+
+
+def _all(root: ET.Element, tag: str, cls: str) -> list[ET.Element]:
+    return [e for e in root.iter(SVG + tag) if cls in (e.get("class") or "").split()]
+
+
+def _one(root: ET.Element, tag: str, cls: str, **data: str) -> ET.Element:
+    found = [
+        e
+        for e in _all(root, tag, cls)
+        if all(e.get(f"data-{k.replace('_', '-')}") == v for k, v in data.items())
+    ]
+    assert len(found) == 1, (tag, cls, data, len(found))
+    return found[0]
+
+
+def _title(e: ET.Element) -> str:
+    title = e.find(SVG + "title")
+    assert title is not None and title.text is not None
+    return title.text
+
+
+def _texts(e: ET.Element) -> list[str]:
+    return [t.text or "" for t in e.iter(SVG + "text")]
+
+
+def _built(record_factory: Callable[..., RunRecord]) -> RunRecord:
+    """A run that built db (dnsrr, 2 tasks on host2) and a VIP service `api` the plan lacks;
+    web (vip) was skipped, as on a kernel without IPVS."""
+    overnet = ipaddress.ip_network("10.251.0.0/24")
+
+    def node(name: str, kind: NodeKind, host: str | None, addr: str, how: str) -> Node:
+        iface = Interface(
+            ifname="vip" if how == "ipvs" else "eth0",
+            network="overnet",
+            address=ip(addr),
+            prefix=overnet,
+            kind=how,
+        )
+        return Node(
+            name=name,
+            kind=kind,
+            netns=f"/run/netns/nc-ab12cd-{name}",
+            host=host,
+            interfaces=(iface,),
+        )
+
+    nodes = {
+        "client1": node("client1", NodeKind.ENDPOINT, "host1", "10.251.0.4", "veth"),
+        "client2": node("client2", NodeKind.ENDPOINT, "host2", "10.251.0.2", "veth"),
+        "db": node("db", NodeKind.SERVICE, "host2", "10.251.0.6", "veth"),
+        "api": node("api", NodeKind.SERVICE, "host1", "10.251.0.9", "ipvs"),
+    }
+    facts = {
+        "kernel": "6.1.0-test",
+        "service.db.mode": "dnsrr",
+        "service.db.tasks": "host2:10.251.0.6, host2:10.251.0.7",
+        "service.api.mode": "vip",
+        "service.api.tasks": "host1:10.251.0.10, -:10.251.0.11, host2:10.251.0.12",
+        "service.api.vip": "overnet=10.251.0.9/24",
+    }
+    topo = Topology(run_id="ab12cd", runtime="docker", nodes=nodes, facts=facts)
+    return record_factory(scenario="swarm-services", topology=topo, facts=facts, verdicts=VERDICTS)
+
+
+def test_services_from_the_plan_with_mode_networks_tasks_and_links(
+    swarm_plan: Plan, record_factory: Callable[..., RunRecord]
+) -> None:
+    root = _svg(record_factory(topology=None, verdicts=VERDICTS), swarm_plan)
+
+    web = _one(root, "g", "service", name="web")
+    assert (web.get("data-mode"), web.get("data-networks"), web.get("data-replicas")) == (
+        "vip",
+        "overnet",
+        "2",
+    )
+    assert "publish 8080:80/tcp (routing mesh)" in _title(web)
+    db = _one(root, "g", "service", name="db")
+    assert (db.get("data-mode"), db.get("data-replicas")) == ("dnsrr", "2")
+    assert "on host2" in _title(db)
+
+    # The service's own box, styled as a service, and its tasks as task boxes.
+    for name, mode in (("web", "vip"), ("db", "dnsrr")):
+        box = _one(root, "g", "node", name=name, kind="service", service=name)
+        assert _texts(box)[1] == f"{mode} · 2 tasks"
+        for slot in (1, 2):
+            task = _one(root, "g", "node", name=f"{name}.{slot}", kind="task", service=name)
+            rect = task.find(SVG + "rect")
+            assert rect is not None and "k-task" in (rect.get("class") or "")
+            _one(root, "path", "svclink", service=name, task=f"{name}.{slot}")
+            _one(root, "g", "attachment", node=f"{name}.{slot}", bus="overnet")
+    assert _texts(_one(root, "g", "node", name="db.1"))[1] == "task on host2"  # pinned
+    assert _texts(_one(root, "g", "node", name="web.1"))[1] == "task · swarm places it"
+
+    # Its networks: a VIP drop (vip) or a dashed dnsrr drop onto the overlay's bus.
+    _one(root, "g", "network", name="overnet")
+    web_drop = _one(root, "g", "attachment", node="web", bus="overnet")
+    assert _all(web_drop, "line", "s-vip") and _texts(web_drop) == ["VIP"]
+    db_drop = _one(root, "g", "attachment", node="db", bus="overnet")
+    assert _all(db_drop, "line", "s-dnsrr") and _texts(db_drop) == ["dnsrr"]
+
+    # Failing paths to services are still drawn, and mark the service box, not its tasks.
+    _one(root, "path", "o-fail", source="client1", target="db")
+    _one(root, "path", "o-error", source="client2", target="web")
+    failing = {
+        n.get("data-name")
+        for n in _all(root, "g", "node")
+        if any("failing" in (r.get("class") or "") for r in n.iter(SVG + "rect"))
+    }
+    assert failing == {"client1", "client2", "db", "web"}
+
+    # db is pinned to host2: it follows host2's containers; web goes after the machines.
+    order = [n.get("data-name") for n in _all(root, "g", "node")]
+    assert order == [
+        "router",
+        "host1",
+        "client1",
+        "host2",
+        "client2",
+        "db",
+        "db.1",
+        "db.2",
+        "laptop",
+        "web",
+        "web.1",
+        "web.2",
+    ]
+
+
+def test_services_with_what_the_run_learnt(
+    swarm_plan: Plan, record_factory: Callable[..., RunRecord]
+) -> None:
+    record = _built(record_factory)
+    root = _svg(record, swarm_plan)
+    # Task addresses and hosts from the run's facts.
+    for slot, addr in ((1, "10.251.0.6"), (2, "10.251.0.7")):
+        drop = _one(root, "g", "attachment", node=f"db.{slot}", bus="overnet")
+        assert _texts(drop) == [addr]
+    # The plan's web was skipped: drawn, and said so.
+    web = _one(root, "g", "node", name="web", kind="service")
+    assert _texts(web)[1] == "vip · not built"
+    assert "not built in this run" in _title(_one(root, "g", "service", name="web"))
+    # A service only the record knows (no plan entry) is drawn from the record: its VIP.
+    api = _one(root, "g", "service", name="api")
+    assert (api.get("data-mode"), api.get("data-replicas")) == ("vip", "3")
+    assert _texts(_one(root, "g", "attachment", node="api", bus="overnet")) == ["VIP 10.251.0.9"]
+    assert _texts(_one(root, "g", "node", name="api.2"))[1] == "task · swarm places it"
+    assert _texts(_one(root, "g", "node", name="api.3"))[1] == "task on host2"
+
+    # Without the plan, the record alone still draws its services.
+    bare = _svg(record, None)
+    db = _one(bare, "g", "service", name="db")
+    assert (db.get("data-mode"), db.get("data-replicas")) == ("dnsrr", "2")
+    assert {e.get("data-name") for e in _all(bare, "g", "service")} == {"db", "api"}
+    _one(bare, "path", "o-fail", source="client1", target="db")
+
+
+def test_many_replicas_are_capped(
+    swarm_plan: Plan, record_factory: Callable[..., RunRecord]
+) -> None:
+    web = dataclasses.replace(swarm_plan.service("web"), replicas=MAX_TASKS + 4)
+    plan = dataclasses.replace(swarm_plan, services=(web,))
+    root = _svg(record_factory(topology=None, verdicts=()), plan)
+    group = _one(root, "g", "service", name="web")
+    assert group.get("data-replicas") == str(MAX_TASKS + 4)
+    assert f"{MAX_TASKS + 4} replica(s)" in _title(group)
+    assert len(_all(root, "path", "svclink")) == MAX_TASKS
+
+
+def test_service_text_is_escaped(
+    swarm_plan: Plan, record_factory: Callable[..., RunRecord]
+) -> None:
+    net = dataclasses.replace(swarm_plan.network("overnet"), name=f"net{EVIL}")
+    web = dataclasses.replace(
+        swarm_plan.service("web"), name=f"web{EVIL}", networks=(f"net{EVIL}",)
+    )
+    plan = dataclasses.replace(
+        swarm_plan, networks=(net,), services=(web,), endpoints=(), description=EVIL
+    )
+    record = record_factory(scenario=EVIL, topology=None, verdicts=())
+    svg = render_topology_svg(record, plan)
+    assert EVIL not in svg
+    root = ET.fromstring(svg)  # well-formed: every name went through escaping
+    assert not list(root.iter("script")) and not list(root.iter(SVG + "script"))
+    assert root.get("aria-label") == f"topology of {EVIL}"
+    group = _one(root, "g", "service", name=f"web{EVIL}")
+    assert group.get("data-networks") == f"net{EVIL}"
+    assert f"swarm service web{EVIL}" in _title(group)
+    _one(root, "path", "svclink", service=f"web{EVIL}", task=f"web{EVIL}.1")
+    _one(root, "g", "attachment", node=f"web{EVIL}", bus=f"net{EVIL}")
+    # The report embeds exactly this diagram.
+    assert svg in render(record, plan)
+
+
+def test_layout_lists_groups_and_links(
+    swarm_plan: Plan, record_factory: Callable[..., RunRecord]
+) -> None:
+    topo = layout(record_factory(topology=None, verdicts=()), swarm_plan)
+    assert [(g.name, g.mode, g.networks, g.replicas) for g in topo.services] == [
+        ("db", "dnsrr", ("overnet",), 2),
+        ("web", "vip", ("overnet",), 2),
+    ]
+    boxes = {n.name: n for n in topo.nodes}
+    for group in topo.services:
+        # The frame holds the service's box and its tasks' boxes.
+        for name in (group.name, f"{group.name}.1", f"{group.name}.2"):
+            box = boxes[name]
+            assert group.x <= box.x and box.x + box.w <= group.x + group.w
+            assert group.y <= box.y and box.y + box.h <= group.y + group.h
+    assert [(link.service, link.task) for link in topo.links] == [
+        ("db", "db.1"),
+        ("db", "db.2"),
+        ("web", "web.1"),
+        ("web", "web.2"),
+    ]
