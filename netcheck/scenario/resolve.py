@@ -9,7 +9,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netcheck.errors import Location, ScenarioError
 from netcheck.model.plan import (
@@ -90,6 +90,8 @@ class Resolver:
         self.variables = variables
         self.lab_book = AddressBook()  # the lab's physical L2: LAN gateways, machines, uplinks
         self.nodes: dict[str, NodeInfo] = {}
+        # host -> VLAN sub-interface uplinks its networks' parents imply (check_parent)
+        self.implied: dict[str, dict[str, Uplink]] = {}
 
     def err(self, path: Path, message: str, hint: str | None = None) -> None:
         self.ctx.error(path, message, hint)
@@ -379,13 +381,7 @@ class Resolver:
                 if att.ip is not None:
                     self.check_fixed_ip(name, net, att.ip, (*att_path, "ip"), books[net_name])
                 if host in hosts and net.driver in _L2_DRIVERS and net.parent is not None:
-                    uplinks = [u.ifname for u in hosts[host].uplinks]
-                    if net.parent not in uplinks:
-                        self.err(att_path,
-                                 f"network '{net_name}' has parent '{net.parent}', which is not "
-                                 f"an uplink of host '{host}'",
-                                 f"{host}'s uplinks: {one_of(uplinks)}" if uplinks else
-                                 f"Host '{host}' has no uplinks: add lab.hosts.{host}.uplinks")
+                    self.check_parent(hosts[host], lab, net, att_path)
                 attachments.append(Attachment(network=net_name, ip=att.ip,
                                               aliases=tuple(att.aliases)))
             out.append(Endpoint(name=name, host=host if host in hosts else None,
@@ -393,6 +389,60 @@ class Resolver:
                                 listen=tuple(spec.listen), location=self.ctx.location(path)))
         self.check_passthru(out, networks)
         return tuple(out)
+
+    def check_parent(self, host: Host, lab: Lab, net: Network, path: Path) -> None:
+        """A parent is an uplink of the host, or `<uplink>.<vid>`: VLAN vid on that uplink.
+
+        `docker network create -o parent=eth0.100` makes VLAN 100's sub-interface of eth0
+        (the seeds' spelling). On a lab host that means eth0's switch port is a trunk: its
+        own LAN untagged, and the LAN whose `vlan` is 100 tagged. The sub-interface becomes
+        an uplink of the host (see `implied_uplinks`), built by the lab like a declared one.
+        """
+        assert net.parent is not None
+        uplinks = {u.ifname: u for u in host.uplinks}
+        if net.parent in uplinks or net.parent in self.implied.get(host.name, {}):
+            return
+        base, vid = _vlan_parent(net.parent)
+        problem = f"network '{net.name}' has parent '{net.parent}', which is not an uplink " \
+                  f"of host '{host.name}'"
+        if base is None or vid is None or base not in uplinks:
+            self.err(path, problem,
+                     f"{host.name}'s uplinks: {one_of(list(uplinks))}; VLAN <vid> on one of "
+                     "them is <uplink>.<vid>, with a lan of vlan: <vid>" if uplinks else
+                     f"Host '{host.name}' has no uplinks: add lab.hosts.{host.name}.uplinks")
+            return
+        trunk = uplinks[base]
+        lans = {lan.vlan: lan for lan in lab.lans if lan.vlan is not None}
+        native = next((lan for lan in lab.lans if lan.name == trunk.lan), None)
+        if native is None:
+            return  # the uplink's unknown lan is reported already
+        if native.vlan == vid:
+            self.err(path, f"{problem}: {base} is on lan '{native.name}' (vlan {vid}) untagged, "
+                           f"so VLAN {vid} tagged on it would join nothing",
+                     f"Use parent: {base}")
+            return
+        if _vlan_parent(base)[0] is not None and native.vlan is not None:
+            self.err(path, f"{problem}: {base} is itself a VLAN sub-interface; VLAN-in-VLAN "
+                           "(802.1ad) is not modelled", "Declare the uplink on its own lan")
+            return
+        lan = lans.get(vid)
+        if lan is None:
+            self.err(path, f"{problem}: it names VLAN {vid} on uplink {base}, and no lan has "
+                           f"vlan: {vid}",
+                     f"Add a lan with vlan: {vid} (the segment its tagged frames join)")
+            return
+        self.implied.setdefault(host.name, {})[net.parent] = Uplink(
+            ifname=net.parent, lan=lan.name, state=trunk.state)
+
+    def with_implied_uplinks(self, lab: Lab) -> Lab:
+        if not self.implied:
+            return lab
+        hosts = tuple(
+            replace(h, uplinks=(*h.uplinks, *self.implied[h.name].values()))
+            if h.name in self.implied else h
+            for h in lab.hosts
+        )
+        return replace(lab, hosts=hosts)
 
     def check_fixed_ip(self, endpoint: str, net: Network, ip: IPAddress, path: Path,
                        book: AddressBook) -> None:
@@ -521,6 +571,7 @@ class Resolver:
         self.check_firewall_peers(lab)
         networks = self.networks()
         endpoints = self.endpoints(lab, {n.name: n for n in networks})
+        lab = self.with_implied_uplinks(lab)
         services = self.services(lab, {n.name: n for n in networks})
         expectations = expand_expectations(self.spec.expectations, self.nodes, self.ctx)
         name = self.spec.name or os.path.splitext(os.path.basename(self.ctx.source))[0]
@@ -531,6 +582,14 @@ class Resolver:
             runtime=runtime, image=self.spec.image, variables=dict(self.variables),
             services=services,
         )
+
+
+def _vlan_parent(ifname: str) -> tuple[str | None, int | None]:
+    """`eth0.100` -> ("eth0", 100), as Docker's macvlan driver splits a parent it creates."""
+    base, _, tail = ifname.rpartition(".")
+    if base and tail.isdigit() and tail == str(int(tail)) and 1 <= int(tail) <= 4094:
+        return base, int(tail)
+    return None, None
 
 
 def _parse_mtu(text: str) -> int:

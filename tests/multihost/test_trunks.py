@@ -79,9 +79,37 @@ def test_names_that_are_not_the_lans_vlan_stay_plain_links() -> None:
     assert "vlan.emulated_because" not in got.facts()  # nothing looked like a trunk
 
 
-def test_a_base_taken_by_a_plain_uplink_or_unplugged_stays_emulated() -> None:
-    taken = lab(Uplink(ifname="trunk0", lan="lan"), Uplink(ifname="trunk0.100", lan="v100"))
-    assert plan_trunks(taken, {"vlan"}).trunks == ()
+def test_a_plain_uplink_of_the_trunks_name_is_its_native_vlan() -> None:
+    got = plan_trunks(
+        lab(Uplink(ifname="eth0", lan="lan"), Uplink(ifname="eth0.100", lan="v100")), {"vlan"}
+    )
+    assert [(t.ifname, t.native, [m.vid for m in t.members]) for t in got.trunks] == [
+        ("eth0", "lan", [100])
+    ]
+    assert got.member("host1", "eth0") is None  # the plain veth itself, wired as before
+
+
+@pytest.mark.parametrize(
+    "uplinks",
+    [
+        # wired after its VLANs: the runtime would make the trunk veth first
+        (Uplink(ifname="trunk0.100", lan="v100"), Uplink(ifname="trunk0", lan="lan")),
+        # the plain uplink is untagged on VLAN 200 already
+        (Uplink(ifname="trunk0", lan="v200"), Uplink(ifname="trunk0.200", lan="v200")),
+        # its cable is unplugged
+        (Uplink(ifname="trunk0", lan="lan", state="no-carrier"),
+         Uplink(ifname="trunk0.100", lan="v100")),
+        # its MTU is smaller than the VLAN's
+        (Uplink(ifname="trunk0", lan="lan", mtu=1400), Uplink(ifname="trunk0.100", lan="v100")),
+    ],
+)
+def test_a_plain_uplink_that_cannot_carry_the_vlans_leaves_them_emulated(
+    uplinks: tuple[Uplink, ...],
+) -> None:
+    assert plan_trunks(lab(*uplinks), {"vlan"}).trunks == ()
+
+
+def test_an_unplugged_vlan_stays_emulated() -> None:
     unplugged = lab(
         Uplink(ifname="trunk0.100", lan="v100", state="no-carrier"),
         Uplink(ifname="trunk0.200", lan="v200"),
@@ -147,3 +175,31 @@ def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> Non
     ]
     assert built.switch_port[("host1", "trunk0.100")] != built.switch_port[("host1", "trunk0.200")]
     assert all(len(name) <= 15 for name in used)
+
+
+def test_wire_tagged_hangs_vlans_on_the_plain_uplinks_switch_port() -> None:
+    plan_lab = lab(Uplink(ifname="eth0", lan="lan"), Uplink(ifname="eth0.100", lan="v100"))
+    trunks = plan_trunks(plan_lab, {"vlan"})
+    rt = NetnsRuntime(RuntimeOptions(run_id="abc123"), netns_dir="/nonexistent")
+    sw, host = RecordingIPRoute(), RecordingIPRoute()
+    rt._ipr = {"sw": sw, "host1": host}
+    sw.index["host1-eth0"] = 40  # what _wire made for the plain uplink
+    host.index["eth0"] = 7
+    built = _Built()
+    built.switch_port[("host1", "eth0")] = "host1-eth0"
+    from netcheck.model.plan import Plan
+
+    plan = Plan(name="t", source="t.yaml", description=None, lab=plan_lab, networks=(),
+                endpoints=(), expectations=())
+    found = trunks.member("host1", "eth0.100")
+    assert found is not None
+    rt._wire_tagged(plan, 11, {"host1-eth0"}, *found, mtu=None, built=built)
+
+    sw_adds = [kw for cmd, kw in sw.calls if cmd == "add"]
+    assert [(kw["kind"], kw["link"], kw["vlan_id"], kw["master"]) for kw in sw_adds] == [
+        ("vlan", 40, 100, 11)
+    ]
+    host_adds = [kw for cmd, kw in host.calls if cmd == "add"]
+    assert [(kw["ifname"], kw["link"], kw["vlan_id"]) for kw in host_adds] == [
+        ("eth0.100", 7, 100)
+    ]

@@ -25,6 +25,9 @@ VM_SCENARIOS = (
     ROOT / "scenarios/vm/ipvlan-l2.yaml",
     ROOT / "scenarios/vm/ipvlan-l3.yaml",
     ROOT / "scenarios/vm/vlan-trunk.yaml",
+    ROOT / "scenarios/vm/ipvlan210.yaml",
+    # Seed 000 in its own spelling (parent: eth0.100 on a trunk eth0), on real 802.1q here.
+    ROOT / "scenarios/multihost/macvlan100-trunk.yaml",
     # The guest starts its own containerd + dockerd for this one (~20 s more under TCG).
     ROOT / "scenarios/vm/docker-vlan-autocreate.yaml",
     # Not under a scenarios/ folder, or the pytest plugin would collect it as a test.

@@ -23,7 +23,9 @@ def _outcomes(record: dict[str, object]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "stem", ["ipvlan-l2", "ipvlan-l3", "vlan-trunk", "docker-vlan-autocreate"]
+    "stem",
+    ["ipvlan-l2", "ipvlan-l3", "vlan-trunk", "ipvlan210", "macvlan100-trunk",
+     "docker-vlan-autocreate"],
 )
 def test_full_kernel_scenario_passes_inside_the_vm(vm_batch: VmBatch, stem: str) -> None:
     outcomes = _outcomes(vm_batch.record(stem))
@@ -45,6 +47,8 @@ def test_exit_code_is_the_worst_scenarios(vm_batch: VmBatch) -> None:
         "ipvlan-l2": 0,
         "ipvlan-l3": 0,
         "vlan-trunk": 0,
+        "ipvlan210": 0,
+        "macvlan100-trunk": 0,
         "docker-vlan-autocreate": 0,
         "fails-on-purpose": 1,
     }
@@ -65,6 +69,16 @@ def test_vlan_trunk_ran_on_real_8021q_devices_in_the_vm(vm_batch: VmBatch) -> No
     trunks = set(facts["vlan.trunks"].split(","))
     assert trunks == {"host1:trunk0[100/200/300]", "ros:trunk0[100/200]"}
     assert "vlan.emulated_because" not in facts
+
+
+def test_parent_eth0_100_is_a_real_vlan_on_the_native_trunk_in_the_vm(vm_batch: VmBatch) -> None:
+    record = vm_batch.record("macvlan100-trunk")
+    facts = record["facts"]
+    # eth0 stays the host's plain uplink (mgmt, untagged); VLANs 100/200 ride it tagged.
+    assert facts["vlan.mode"] == "8021q", facts
+    assert facts["vlan.trunks"] == "host1:eth0[100/200]"
+    ifaces = {i["ifname"] for i in record["topology"]["nodes"]["host1"]["interfaces"]}
+    assert ifaces == {"eth0", "eth0.100", "eth0.200"}
 
 
 def test_docker_made_the_vlan_parent_and_removed_it_with_the_network(vm_batch: VmBatch) -> None:

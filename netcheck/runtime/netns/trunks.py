@@ -7,6 +7,10 @@ device per VID enslaved to that LAN's bridge. Frames on the trunk wire carry the
 each LAN bridge sees only its own VLAN's untagged frames (the classic bridge-per-VLAN
 switch, which needs no `vlan_filtering`).
 
+The trunk may also be a plain uplink of the host (`eth0` on its LAN, and `eth0.100` for
+`parent: eth0.100`): its switch port is then a trunk with that LAN untagged (native) and the
+VLANs tagged, the VLAN devices on the switch end hanging off the same veth.
+
 Without 8021q (this build machine) each such uplink stays a plain veth into its LAN's
 segment: Docker uses an existing parent as is, so the containers see the same topology.
 
@@ -15,7 +19,7 @@ Pure: the decision is made here from the plan and the kernel's features, and uni
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netcheck.model.plan import Host, Lab
@@ -35,6 +39,7 @@ class Trunk:
     host: str
     ifname: str  # the trunk in the host: trunk0
     members: tuple[TrunkMember, ...]
+    native: str | None = None  # the LAN of a plain uplink of that name, untagged on the trunk
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,9 +78,30 @@ def split_vlan_name(ifname: str) -> tuple[str, int] | None:
     return (base, vid) if 1 <= vid <= 4094 else None
 
 
-def _host_trunks(host: Host, lan_vlan: Mapping[str, int | None]) -> list[Trunk]:
+def _native_lan(host: Host, base: str, members: list[TrunkMember], lab: Lab) -> str | None:
+    """The LAN of plain uplink `base` when its switch port can carry `members` tagged too.
+
+    "" when it cannot (those members stay plain links); None when `base` is no uplink."""
+    order = [u.ifname for u in host.uplinks]
+    if base not in order:
+        return None
+    uplink = host.uplinks[order.index(base)]
+    lan = lab.lan(uplink.lan)
+    wire_mtu = uplink.mtu or lan.mtu
+    fits = (
+        # The runtime wires uplinks in order: the plain veth must exist before its VLANs.
+        all(order.index(base) < order.index(m.ifname) for m in members)
+        and lan.vlan not in {m.vid for m in members}
+        and split_vlan_name(base) is None  # no VLAN-in-VLAN
+        and uplink.state != "no-carrier"
+        and all(lab.lan(m.lan).mtu <= wire_mtu for m in members)
+    )
+    return lan.name if fits else ""
+
+
+def _host_trunks(host: Host, lab: Lab) -> list[Trunk]:
+    lan_vlan = {lan.name: lan.vlan for lan in lab.lans}
     groups: dict[str, list[TrunkMember]] = {}
-    plain = {u.ifname for u in host.uplinks}
     for uplink in host.uplinks:
         split = split_vlan_name(uplink.ifname)
         if split is None:
@@ -87,8 +113,9 @@ def _host_trunks(host: Host, lan_vlan: Mapping[str, int | None]) -> list[Trunk]:
         groups.setdefault(base, []).append(member)
     out: list[Trunk] = []
     for base, members in groups.items():
-        if base in plain:
-            continue  # the host already has a plain uplink of that name
+        native = _native_lan(host, base, members, lab)
+        if native == "":
+            continue
         wired = [u for u in host.uplinks if u.ifname in {m.ifname for m in members}]
         # A trunk is one cable: "no carrier" on one VLAN of it cannot be had for real.
         if any(u.state == "no-carrier" for u in wired):
@@ -96,14 +123,13 @@ def _host_trunks(host: Host, lan_vlan: Mapping[str, int | None]) -> list[Trunk]:
         vids = [m.vid for m in members]
         if len(set(vids)) != len(vids):
             continue
-        out.append(Trunk(host=host.name, ifname=base, members=tuple(members)))
+        out.append(Trunk(host=host.name, ifname=base, members=tuple(members), native=native))
     return out
 
 
 def plan_trunks(lab: Lab, features: Iterable[str]) -> TrunkPlan:
     """Which uplinks become tagged sub-interfaces of a real trunk on this kernel."""
-    lan_vlan = {lan.name: lan.vlan for lan in lab.lans}
-    candidates = [t for h in lab.hosts for t in _host_trunks(h, lan_vlan)]
+    candidates = [t for h in lab.hosts for t in _host_trunks(h, lab)]
     if not candidates:
         return TrunkPlan()
     if VLAN_FEATURE not in set(features):
