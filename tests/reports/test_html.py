@@ -11,6 +11,7 @@ from pathlib import Path
 from netcheck.baseline.diff import HostChange, PathChange, RunDiff
 from netcheck.model.plan import (
     Attachment,
+    Expectation,
     Driver,
     Endpoint,
     Host,
@@ -20,11 +21,21 @@ from netcheck.model.plan import (
     MacvlanMode,
     Network,
     Plan,
+    ProbeKind,
+    ProbeSpec,
     Router,
     Subnet,
+    Target,
     Uplink,
 )
-from netcheck.model.results import RunRecord
+from netcheck.model.results import (
+    Observation,
+    Outcome,
+    Packet,
+    ProbeResult,
+    RunRecord,
+    Verdict,
+)
 from netcheck.reports.html import HtmlReporter, build_matrix, render
 from netcheck.reports.jsonreport import JsonReporter, load_record
 from netcheck.reports.topology_svg import layout
@@ -246,3 +257,118 @@ def test_report_from_a_loaded_json_record(record: RunRecord, tmp_path: Path) -> 
     assert render(load_record(tmp_path / "r.json")).count('class="chip') == len(
         [v for v in record.verdicts if "->" in v.expectation_id]
     )
+
+
+# --- a large run: 50 endpoints, every ordered pair probed ----------------------------------
+
+BIG = 50
+# Measured: 2,450 verdicts (each with its sent and received packet) render to 2.97 MB, about
+# 1.2 KB a verdict: 0.76 MB of matrix (310 B a chip), 2.14 MB of expectation details. The
+# bound leaves room for longer names and messages, not for a second copy of anything.
+BIG_BYTES_PER_VERDICT = 1700
+
+
+def big_plan() -> Plan:
+    names = [f"ep{i:02d}" for i in range(BIG)]
+    subnet = ipaddress.ip_network("10.50.0.0/24")
+    return Plan(
+        name="mesh50",
+        source="scenarios/mesh50.yaml",
+        description="fifty containers on two hosts, every pair probed",
+        lab=Lab(hosts=(Host(name="host1"), Host(name="host2"))),
+        networks=(Network(name="net0", driver=Driver.BRIDGE, subnets=(Subnet(subnet=subnet),)),),
+        endpoints=tuple(
+            Endpoint(
+                name=n,
+                host="host1" if i % 2 else "host2",
+                attachments=(Attachment(network="net0", ip=subnet[i + 10]),),
+            )
+            for i, n in enumerate(names)
+        ),
+        expectations=tuple(
+            Expectation(
+                id=f"icmp:{s}->{t}",
+                source=s,
+                target=Target(node=t),
+                probe=ProbeSpec(kind=ProbeKind.ICMP),
+                reachable=True,
+            )
+            for s in names
+            for t in names
+            if s != t
+        ),
+    )
+
+
+def big_record(plan: Plan, make: Callable[..., RunRecord]) -> RunRecord:
+    """Every expectation answered but one in 37, which fails: a run's worth of verdicts."""
+    addr = {ep.name: ep.attachments[0].ip for ep in plan.endpoints}
+    verdicts = []
+    for n, exp in enumerate(plan.expectations):
+        src, dst = addr[exp.source], addr[exp.target.node]
+        bad = n % 37 == 0
+        sent = Packet(summary=f"IP / ICMP {src} > {dst} echo-request 0", src=str(src), time=0.0)
+        back = Packet(summary=f"IP / ICMP {dst} > {src} echo-reply 0", src=str(dst), time=0.0004)
+        result = ProbeResult(
+            probe_id=exp.id,
+            source=exp.source,
+            target=exp.target.node,
+            target_address=dst,
+            probe=exp.probe,
+            observation=Observation.SILENT if bad else Observation.ANSWERED,
+            detail="no echo reply in 1.0 s" if bad else f"echo reply from {dst} in 0.41 ms",
+            rtt_ms=None if bad else 0.41,
+            sent=(sent,),
+            received=() if bad else (back,),
+            source_interface="eth0",
+            source_address=src,
+        )
+        verdicts.append(
+            Verdict(
+                expectation_id=exp.id,
+                outcome=Outcome.FAIL if bad else Outcome.PASS,
+                message=f"expected reachable, observed {result.observation.value}",
+                expected="reachable",
+                observed=result.observation.value,
+                result=result,
+                duration_s=0.001,
+            )
+        )
+    return make(scenario=plan.name, source=plan.source, topology=None, verdicts=tuple(verdicts))
+
+
+def test_a_fifty_endpoint_report_is_self_contained_and_compact(
+    record_factory: Callable[..., RunRecord], tmp_path: Path
+) -> None:
+    plan = big_plan()
+    record = big_record(plan, record_factory)
+    assert len(record.verdicts) == BIG * (BIG - 1)
+    path = tmp_path / "mesh50.html"
+    HtmlReporter(plan=plan).write(record, path)
+    size = path.stat().st_size
+    html = path.read_text()
+    doc = parse(html)
+
+    # Self-contained: nothing to fetch, only in-page anchors, only the report's own script.
+    for tag, attrs in doc.tags:
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            assert value is None or value.startswith("#"), (tag, name, value)
+    assert not re.search(r"url\((?!#)", html)  # CSS and SVG references stay in the page
+    assert "https://" not in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert doc.scripts == 1
+
+    # The whole 50 x 50 matrix is there, one chip a verdict, and every chip has its details.
+    matrix = build_matrix(record.verdicts)
+    assert (len(matrix.sources), len(matrix.targets)) == (BIG, BIG)
+    chips = [a for t, a in doc.tags if t == "a" and "chip" in (a.get("class") or "").split()]
+    assert len(chips) == len(record.verdicts)
+    assert {a["href"] for a in chips} == {f"#v-{i}" for i in range(len(record.verdicts))}
+    fails = sum(v.outcome is Outcome.FAIL for v in record.verdicts)
+    assert len([a for a in chips if a.get("data-outcome") == "fail"]) == fails
+    nodes = [a for t, a in doc.tags if t == "g" and a.get("class") == "node"]
+    assert len(nodes) == BIG + 2  # the two hosts and their fifty containers
+
+    # Compact enough to open and search in a browser: bounded per verdict.
+    assert size < BIG_BYTES_PER_VERDICT * len(record.verdicts), size

@@ -10,20 +10,19 @@ from collections.abc import Callable
 
 import pytest
 
-from netcheck.model.plan import NodeKind, Plan, ProbeKind, ProbeSpec
+from netcheck.model.plan import NodeKind, Plan
 from netcheck.model.results import (
     Interface,
     Node,
     Observation,
     Outcome,
-    ProbeResult,
     RunRecord,
     Topology,
-    Verdict,
 )
 from netcheck.reports.html import render, render_topology_svg
 from netcheck.reports.topology_svg import MAX_TASKS, layout
 from netcheck.scenario import load_plan
+from tests.baseline.records import verdict
 from tests.helpers import ROOT
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -36,33 +35,10 @@ def swarm_plan() -> Plan:
     return load_plan(ROOT / "scenarios" / "multihost" / "swarm-services.yaml")
 
 
-def _verdict(vid: str, outcome: Outcome, observation: Observation) -> Verdict:
-    probe, _, path = vid.partition(":")
-    source, _, target = path.partition("->")
-    kind, _, port = probe.partition("/")
-    result = ProbeResult(
-        probe_id=vid,
-        source=source,
-        target=target,
-        target_address=None,
-        probe=ProbeSpec(kind=ProbeKind(kind), port=int(port) if port else None),
-        observation=observation,
-        detail=observation.value,
-    )
-    return Verdict(
-        expectation_id=vid,
-        outcome=outcome,
-        message=f"{outcome.value}: {observation.value}",
-        expected="reachable",
-        observed=observation.value,
-        result=result,
-    )
-
-
 VERDICTS = (
-    _verdict("icmp:client1->db", Outcome.FAIL, Observation.SILENT),
-    _verdict("tcp/80:client2->web", Outcome.ERROR, Observation.ERROR),
-    _verdict("icmp:client2->db", Outcome.PASS, Observation.ANSWERED),
+    verdict("icmp:client1->db", Outcome.FAIL, Observation.SILENT),
+    verdict("tcp/80:client2->web", Outcome.ERROR, Observation.ERROR),
+    verdict("icmp:client2->db", Outcome.PASS, Observation.ANSWERED),
 )
 
 
