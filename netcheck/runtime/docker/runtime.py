@@ -16,7 +16,8 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,9 +79,26 @@ def _parallel(fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
     if not items:
         return []
     pool = ThreadPoolExecutor(max_workers=min(_WORKERS, len(items)))
-    # The pool's threads are born in submit(); the mask is restored before the join.
-    with pool, signals_blocked():
-        futures = [pool.submit(fn, item) for item in items]
+    futures: list[Future[Any]] = []
+    try:
+        # The pool's threads are born in submit(); the mask is restored before the join.
+        with signals_blocked():
+            for item in items:
+                futures.append(pool.submit(fn, item))
+        pool.shutdown(wait=True)
+    except BaseException:
+        # A signal in the join: calls still running would create what teardown, about to
+        # read what exists, never sees (a container started after the list was taken).
+        # Waited for by their futures: a thread join a signal interrupted marks the thread
+        # stopped while it still runs (CPython 3.11), so joining again returns at once.
+        pool.shutdown(wait=False, cancel_futures=True)
+        while True:
+            try:
+                futures_wait(futures)
+                break
+            except BaseException:  # another Ctrl-C: the calls must still be waited for
+                log.warning("still waiting for %d Docker call(s) to finish", len(items))
+        raise
     errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
         raise errors[0]  # type: ignore[misc]
@@ -486,7 +504,9 @@ class DockerRuntime:
             src.close()
 
     def _create_network(self, d: _Daemon, net: Network) -> None:
-        kwargs = ipam.create_kwargs(net, docker_name(self.run_id, net.name), self.run_id)
+        kwargs = ipam.create_kwargs(
+            net.on_host(d.key), docker_name(self.run_id, net.name), self.run_id
+        )
         try:
             res = d.client.api.create_network(**kwargs)
         except Exception as exc:

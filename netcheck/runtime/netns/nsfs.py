@@ -123,6 +123,7 @@ def create_many(
             os.makedirs(netns_dir, mode=0o755, exist_ok=True)
     errors: list[BaseException] = []
     stop = threading.Event()
+    done = threading.Event()
 
     def work() -> None:
         try:
@@ -132,16 +133,26 @@ def create_many(
                 _create_one(spec, created)
         except BaseException as exc:
             errors.append(exc)
+        finally:
+            done.set()
 
     thread = threading.Thread(target=work, name="netcheck-netns", daemon=True)
-    with signals_blocked():
-        thread.start()
     interrupted: BaseException | None = None
+    try:
+        with signals_blocked():
+            thread.start()
+    except BaseException as exc:  # a signal held during start() raises as the block ends
+        if thread.ident is None:
+            raise
+        stop.set()
+        interrupted = exc
     # A signal (KeyboardInterrupt) lands in this thread while the helper runs: stop it and
-    # wait for it, so `created` is complete before the caller tears down.
-    while thread.is_alive():
+    # wait for it, so `created` is complete before the caller tears down. Waited for by an
+    # event, not join(): a join a signal interrupted marks the thread stopped while it
+    # still runs (CPython 3.11), and is_alive() then says False.
+    while not done.is_set():
         try:
-            thread.join()
+            done.wait()
         except BaseException as exc:
             stop.set()
             interrupted = interrupted or exc
