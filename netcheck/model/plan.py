@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from netcheck.errors import Location
@@ -225,6 +225,14 @@ class Subnet:
     gateway: IPAddress | None = None
     ip_range: IPNetwork | None = None
     aux_addresses: Mapping[str, IPAddress] = field(default_factory=dict)
+    # Each Docker daemon runs its own IPAM, so a network created on several hosts gets its
+    # own `--ip-range` on each; a host not named here uses `ip_range`.
+    host_ranges: Mapping[str, IPNetwork] = field(default_factory=dict)
+
+    def on_host(self, host: str | None) -> Subnet:
+        """This subnet as `docker network create` is given it on `host`."""
+        own = self.host_ranges.get(host) if host else None
+        return self if own is None else replace(self, ip_range=own, host_ranges={})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,6 +248,12 @@ class Network:
     attachable: bool = True
     options: Mapping[str, str] = field(default_factory=dict)  # extra driver options, verbatim
     location: Location | None = None
+
+    def on_host(self, host: str | None) -> Network:
+        """The network as it is created on `host` (its per-host ip_ranges applied)."""
+        if not any(s.host_ranges for s in self.subnets):
+            return self
+        return replace(self, subnets=tuple(s.on_host(host) for s in self.subnets))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -47,7 +47,7 @@ from netcheck.scenario.checks import (
     reserved_reason,
 )
 from netcheck.scenario.paths import LineMap, Path, format_path, line_of
-from netcheck.scenario.schema import AttachmentSpec, NetworkSpec, ScenarioSpec
+from netcheck.scenario.schema import AttachmentSpec, NetworkSpec, ScenarioSpec, SubnetSpec
 from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
 from netcheck.scenario.values import ValueProblem
 
@@ -310,9 +310,7 @@ class Resolver:
             owner = f"network '{name}'"
             if sub.gateway is not None:
                 self.check_host_ip(sub.gateway, sub.subnet, (*sub_path, "gateway"), owner)
-            if sub.ip_range is not None and not subnet_within(sub.ip_range, sub.subnet):
-                self.err((*sub_path, "ip_range"),
-                         f"ip_range {sub.ip_range} is not inside the subnet {sub.subnet}")
+            ip_range, host_ranges = self.ip_ranges(sub, sub_path)
             for aux_name, aux in sub.aux_addresses.items():
                 if not inside(aux, sub.subnet):
                     self.err((*sub_path, "aux_addresses", aux_name),
@@ -321,8 +319,9 @@ class Resolver:
                 if overlaps(sub.subnet, other.subnet):
                     self.err((*sub_path, "subnet"),
                              f"{sub.subnet} overlaps {other.subnet} of the same network")
-            subnets.append(Subnet(subnet=sub.subnet, gateway=sub.gateway, ip_range=sub.ip_range,
-                                  aux_addresses=dict(sub.aux_addresses)))
+            subnets.append(Subnet(subnet=sub.subnet, gateway=sub.gateway, ip_range=ip_range,
+                                  aux_addresses=dict(sub.aux_addresses),
+                                  host_ranges=host_ranges))
         return Network(
             name=name, driver=driver, parent=parent if isinstance(parent, str) else None,
             macvlan_mode=macvlan_mode if isinstance(macvlan_mode, MacvlanMode) else None,
@@ -331,6 +330,29 @@ class Resolver:
             internal=spec.internal, attachable=spec.attachable, options=options,
             location=self.ctx.location(path),
         )
+
+    def ip_ranges(
+        self, sub: SubnetSpec, path: Path
+    ) -> tuple[IPNetwork | None, dict[str, IPNetwork]]:
+        """`ip_range` as one range, or per lab host (each daemon's own `--ip-range`)."""
+        given = sub.ip_range
+        ranges = given if isinstance(given, dict) else {"": given} if given else {}
+        hosts = list(self.spec.lab.hosts)
+        good: dict[str, IPNetwork] = {}
+        for host, rng in ranges.items():
+            where: Path = (*path, "ip_range", host) if host else (*path, "ip_range")
+            if host and host not in hosts:
+                self.err(where, f"unknown host '{host}'",
+                         hint_for(host, hosts, "hosts") if hosts else
+                         "A per-host ip_range names lab hosts; this lab has none: give one range")
+                continue
+            if not subnet_within(rng, sub.subnet):
+                self.err(where, f"ip_range {rng} is not inside the subnet {sub.subnet}")
+                continue
+            good[host] = rng
+        if isinstance(given, dict):
+            return None, good
+        return good.get(""), {}
 
     # --- endpoints -------------------------------------------------------------------------
 

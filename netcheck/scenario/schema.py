@@ -271,7 +271,11 @@ class LabSpec(Spec):
 class SubnetSpec(Spec):
     subnet: CIDR
     gateway: IP | None = None
-    ip_range: CIDR | None = None
+    ip_range: CIDR | dict[Name, CIDR] | None = Field(
+        None,
+        description="the addresses IPAM hands out (--ip-range); a map of lab host to range "
+        "gives each host's daemon its own slice, as separate `docker network create` runs do",
+    )
     aux_addresses: dict[str, IP] = {}
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from netcheck.baseline.diff import HostChange, PathChange, RunDiff
 from netcheck.model.plan import (
     Attachment,
-    Expectation,
     Driver,
     Endpoint,
+    Expectation,
     Host,
     Lab,
     Lan,

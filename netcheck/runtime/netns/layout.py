@@ -179,7 +179,9 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
         own = {ip for _, ip in requests if ip is not None}
         try:
             got = allocate_families(
-                plan.network(net_name), requests, also_taken=fixed_on.get(net_name, set()) - own
+                plan.network(net_name).on_host(host),
+                requests,
+                also_taken=fixed_on.get(net_name, set()) - own,
             )
         except IpamError as exc:
             # A pool that cannot be served fails every endpoint in it: say why, build the rest.

@@ -141,3 +141,39 @@ def test_dual_stack_attachment_carries_both_families_and_a_docker_mac_from_ipv4(
     assert [m.address for m in att.more] == [ip("10.9.0.2")]
     assert att.gateways == (ip("fd00:9::1"), ip("10.9.0.1"))
     assert att.mac == docker_mac(ip("10.9.0.2"))
+
+
+def test_per_host_ip_ranges_give_each_host_pool_its_own_slice() -> None:
+    shared = Network(
+        name="myMaclan",
+        driver=Driver.MACVLAN,
+        parent="eth0",
+        macvlan_mode=MacvlanMode.BRIDGE,
+        subnets=(
+            Subnet(
+                subnet=net("172.30.0.0/16"),
+                gateway=ip("172.30.0.2"),
+                host_ranges={"h1": net("172.30.1.0/24"), "h2": net("172.30.2.0/24")},
+            ),
+        ),
+    )
+    p = plan(
+        lab=two_hosts(),
+        networks=[shared],
+        endpoints=[
+            ep("nginx", "h1", ("myMaclan", "172.30.0.3")),
+            ep("web2", "h1", ("myMaclan", None)),
+            ep("tomcat", "h2", ("myMaclan", None)),
+            ep("tomcat2", "h2", ("myMaclan", None)),
+        ],
+    )
+    got = {e.name: e.attachments[0].address for e in resolve(p, ALL).endpoints}
+    # Engine 20.10 gave the same addresses for scenarios/multihost/macvlan-two-hosts.yaml.
+    assert got == {
+        "nginx": ip("172.30.0.3"),
+        "web2": ip("172.30.1.0"),
+        "tomcat": ip("172.30.2.0"),
+        "tomcat2": ip("172.30.2.1"),
+    }
+    assert shared.on_host("h1").subnets[0].ip_range == net("172.30.1.0/24")
+    assert shared.on_host("elsewhere").subnets[0].ip_range is None
