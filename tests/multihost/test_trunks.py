@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from netcheck.model.plan import Host, Lab, Lan, Uplink
+from netcheck.model.plan import Host, Lab, Lan, Plan, Uplink
 from netcheck.runtime.base import RuntimeOptions
 from netcheck.runtime.netns.runtime import NetnsRuntime, _Built
-from netcheck.runtime.netns.trunks import plan_trunks, split_vlan_name
+from netcheck.runtime.netns.trunks import TrunkPlan, plan_trunks, split_vlan_name
 
 V100 = Lan(name="v100", subnet=ipaddress.ip_network("10.100.0.0/24"), gateway=None, vlan=100)
 V200 = Lan(name="v200", subnet=ipaddress.ip_network("10.200.0.0/24"), gateway=None, vlan=200)
@@ -139,12 +139,23 @@ class RecordingIPRoute:
         self.calls.append((f"brport-{command}", kw))
 
 
-def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> None:
-    plan_lab = lab(Uplink(ifname="trunk0.100", lan="v100"), Uplink(ifname="trunk0.200", lan="v200"))
-    trunks = plan_trunks(plan_lab, {"vlan"})
+def recorded_runtime(
+    *uplinks: Uplink,
+) -> tuple[NetnsRuntime, RecordingIPRoute, RecordingIPRoute, Plan, TrunkPlan]:
+    """A netns runtime whose switch and host1 namespaces record netlink calls."""
+    plan_lab = lab(*uplinks)
     rt = NetnsRuntime(RuntimeOptions(run_id="abc123"), netns_dir="/nonexistent")
     sw, host = RecordingIPRoute(), RecordingIPRoute()
     rt._ipr = {"sw": sw, "host1": host}
+    plan = Plan(name="t", source="t.yaml", description=None, lab=plan_lab, networks=(),
+                endpoints=(), expectations=())
+    return rt, sw, host, plan, plan_trunks(plan_lab, {"vlan"})
+
+
+def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> None:
+    rt, sw, host, plan, trunks = recorded_runtime(
+        Uplink(ifname="trunk0.100", lan="v100"), Uplink(ifname="trunk0.200", lan="v200")
+    )
 
     # The veth's host end appears in the host namespace when the switch creates the pair.
     def sw_link(command: str, **kw: Any) -> None:
@@ -154,10 +165,6 @@ def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> Non
 
     sw.link = sw_link  # type: ignore[method-assign]
     built = _Built()
-    from netcheck.model.plan import Plan
-
-    plan = Plan(name="t", source="t.yaml", description=None, lab=plan_lab, networks=(),
-                endpoints=(), expectations=())
     used: set[str] = set()
     for name, bridge in (("trunk0.100", 11), ("trunk0.200", 12)):
         found = trunks.member("host1", name)
@@ -178,19 +185,13 @@ def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> Non
 
 
 def test_wire_tagged_hangs_vlans_on_the_plain_uplinks_switch_port() -> None:
-    plan_lab = lab(Uplink(ifname="eth0", lan="lan"), Uplink(ifname="eth0.100", lan="v100"))
-    trunks = plan_trunks(plan_lab, {"vlan"})
-    rt = NetnsRuntime(RuntimeOptions(run_id="abc123"), netns_dir="/nonexistent")
-    sw, host = RecordingIPRoute(), RecordingIPRoute()
-    rt._ipr = {"sw": sw, "host1": host}
+    rt, sw, host, plan, trunks = recorded_runtime(
+        Uplink(ifname="eth0", lan="lan"), Uplink(ifname="eth0.100", lan="v100")
+    )
     sw.index["host1-eth0"] = 40  # what _wire made for the plain uplink
     host.index["eth0"] = 7
     built = _Built()
     built.switch_port[("host1", "eth0")] = "host1-eth0"
-    from netcheck.model.plan import Plan
-
-    plan = Plan(name="t", source="t.yaml", description=None, lab=plan_lab, networks=(),
-                endpoints=(), expectations=())
     found = trunks.member("host1", "eth0.100")
     assert found is not None
     rt._wire_tagged(plan, 11, {"host1-eth0"}, *found, mtu=None, built=built)
