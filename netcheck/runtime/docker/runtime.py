@@ -51,7 +51,7 @@ from netcheck.runtime.docker.multihost import (
 from netcheck.runtime.docker.probeimage import ensure_probe_image
 from netcheck.runtime.docker.remote import RemoteRef, is_local_url, sweep
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
-from netcheck.sigmask import signals_blocked
+from netcheck.sigmask import signals_blocked, signals_deferred
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +142,12 @@ class DockerRuntime:
         try:
             return self._build(plan, progress)
         except docker.errors.DockerException as exc:
-            self.teardown()
+            with signals_deferred():  # a second Ctrl-C must not cut this teardown short
+                self.teardown()
             raise RuntimeBuildError(f"docker: {_api_message(exc)}") from exc
         except BaseException:
-            self.teardown()
+            with signals_deferred():
+                self.teardown()
             raise
 
     def _timed(self, phase: str, start: float) -> None:

@@ -53,6 +53,7 @@ from netcheck.runtime.netns.ipam import default_subnet, gateway_of
 from netcheck.runtime.netns.layout import EndpointLayout, resolve
 from netcheck.runtime.netns.nodefeatures import sysctl_path
 from netcheck.runtime.netns.trunks import Trunk, TrunkMember, plan_trunks
+from netcheck.sigmask import signals_deferred
 
 if TYPE_CHECKING:
     from netcheck.runtime.features import KernelFeatures
@@ -130,7 +131,8 @@ class NetnsRuntime:
         except BaseException as exc:
             step = self._step
             try:
-                self.teardown()
+                with signals_deferred():  # a second Ctrl-C must not cut this teardown short
+                    self.teardown()
             except Exception:
                 log.exception("teardown after a failed build also failed")
             if isinstance(exc, NetcheckError) or not isinstance(exc, Exception):

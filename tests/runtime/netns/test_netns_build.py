@@ -4,6 +4,7 @@ pings, and check that teardown leaves nothing behind."""
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
@@ -208,6 +209,32 @@ def test_interrupt_mid_build_leaves_nothing() -> None:
     assert leftovers(rt.run_id) == []
     rt.teardown()
     rt.teardown()
+
+
+def test_second_ctrl_c_during_a_failed_build_teardown_is_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netcheck.runtime.netns import nsfs
+
+    rt = NetnsRuntime(RuntimeOptions(run_id=new_run_id()))
+    original = nsfs.remove
+    calls: list[str] = []
+
+    def signalled(path: str) -> bool:
+        calls.append(path)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # the impatient second Ctrl-C
+        return original(path)
+
+    def progress(message: str) -> None:
+        if message.startswith("endpoints"):
+            monkeypatch.setattr(nsfs, "remove", signalled)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rt.build(quickstart(3), progress)
+    assert len(calls) > 2, "the teardown stopped at the second signal"
+    assert leftovers(rt.run_id) == []
 
 
 def test_teardown_is_idempotent(build: Builder) -> None:
