@@ -11,6 +11,24 @@ import ctypes.util
 import os
 
 CLONE_NEWNET = 0x40000000
+_libc: ctypes.CDLL | None = None
+
+
+def _get_libc() -> ctypes.CDLL:
+    """libc, resolved once per process tree.
+
+    `find_library` runs `ldconfig -p` in a subprocess: a fork and an exec in every probe
+    worker. Resolved at import instead, in the forkserver that preloads this module, the
+    workers inherit the handle.
+    """
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+if getattr(os, "setns", None) is None:
+    _get_libc()
 
 
 def enter_netns(path: str) -> None:
@@ -26,7 +44,7 @@ def enter_netns(path: str) -> None:
         if setns is not None:
             setns(fd, CLONE_NEWNET)
             return
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _get_libc()
         if libc.setns(fd, CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"could not enter namespace {path}: setns: {os.strerror(err)}")

@@ -38,6 +38,7 @@ class BatchInfo:
     answered: int
     seconds: float  # the whole batch: send, wait, drain
     send_s: float = 0.0  # from the batch start until the last packet had gone out
+    frames: int = 0  # frames that got past the socket's filter and were read
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

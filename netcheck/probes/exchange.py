@@ -24,38 +24,53 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scapy.compat import raw
 from scapy.config import conf
-from scapy.packet import Packet as ScapyPacket
 from scapy.supersocket import L3RawSocket, L3RawSocket6
+
+from netcheck.probes.wire import Probe, Reply, recv_reply
 
 _RCVBUF = 8 << 20
 _SO_RCVBUFFORCE = 33
 _SO_ATTACH_FILTER = 26
 _MAX_READS = 100_000
+_MTU = 0xFFFF
 
 
 class SendErrors:
-    """sendto() errors by packet identity: scapy's own sockets log them and carry on."""
+    """sendto() errors by probe identity: scapy's own sockets log them and carry on."""
 
     def __init__(self) -> None:
         self.by_id: dict[int, OSError] = {}
         self._lock = threading.Lock()
 
-    def record(self, pkt: ScapyPacket, exc: OSError) -> None:
+    def record(self, probe: Probe, exc: OSError) -> None:
         with self._lock:
-            self.by_id[id(pkt)] = exc
+            self.by_id[id(probe)] = exc
 
 
 @dataclass(slots=True)
 class Exchange:
     """The outcome of one batch."""
 
-    answers: dict[int, list[ScapyPacket]] = field(default_factory=dict)  # by id(sent)
+    answers: dict[int, list[Reply]] = field(default_factory=dict)  # by id(probe)
     send_s: float = 0.0
+    frames: int = 0  # read from the socket, matched or not
 
 
 # --- sockets ----------------------------------------------------------------------------------
+
+
+def _drain(sock: socket.socket) -> None:
+    """Drop what the socket queued before its filter was attached: no reply can be there yet.
+
+    A packet socket receives from the moment it exists; frames that arrived before
+    SO_ATTACH_FILTER (other workers' probes, mostly) would otherwise reach Python.
+    """
+    for _ in range(_MAX_READS):
+        try:
+            sock.recv(_MTU, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
 
 
 def _big_rcvbuf(sock: socket.socket) -> None:
@@ -96,10 +111,27 @@ def attach_filter(sock: socket.socket, program: Sequence[tuple[int, int, int, in
 
 
 # Classic BPF opcodes.
-_LD_B_ABS, _LD_H_ABS, _LD_B_IND, _LD_H_IND = 0x30, 0x28, 0x50, 0x48
+_LD_W_ABS, _LD_B_ABS, _LD_H_ABS, _LD_B_IND, _LD_H_IND = 0x20, 0x30, 0x28, 0x50, 0x48
 _LDX_B_MSH, _JEQ_K, _JGE_K, _JGT_K, _RET_K = 0xB1, 0x15, 0x35, 0x25, 0x06
 _NET = 0xFFF00000  # SKF_NET_OFF: offsets from the network header, whatever the link layer
+_PKTTYPE = 0xFFFFF000 + 4  # SKF_AD_OFF + SKF_AD_PKTTYPE
+_PACKET_OUTGOING = 4
 _ACCEPT, _DROP = 0x40000, 0
+
+
+def _incoming_only(program: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """`program` behind a check that drops the copies of frames this namespace sends.
+
+    A packet socket also sees every outgoing frame: the worker's own probes and, in a full
+    mesh, this namespace's answers to every other worker, one recv() each for nothing.
+    Jump offsets are relative, so the program needs no renumbering.
+    """
+    return [
+        (_LD_W_ABS, 0, 0, _PKTTYPE),
+        (_JEQ_K, 0, 1, _PACKET_OUTGOING),
+        (_RET_K, 0, 0, _DROP),
+        *program,
+    ]
 
 
 def reply_filter_v4(port_lo: int, port_hi: int) -> list[tuple[int, int, int, int]]:
@@ -108,7 +140,7 @@ def reply_filter_v4(port_lo: int, port_hi: int) -> list[tuple[int, int, int, int
     Each namespace also receives the other workers' probes; without this, scapy dissects
     all of them (half the worker's receive CPU in a full mesh).
     """
-    return [
+    return _incoming_only([
         (_LD_B_ABS, 0, 0, _NET + 9),  # 0: protocol
         (_JEQ_K, 3, 0, 1),  # 1: ICMP -> 5
         (_JEQ_K, 6, 0, 6),  # 2: TCP -> 9
@@ -124,12 +156,12 @@ def reply_filter_v4(port_lo: int, port_hi: int) -> list[tuple[int, int, int, int
         (_JGT_K, 1, 0, port_hi),  # 12: above -> drop (14)
         (_RET_K, 0, 0, _ACCEPT),  # 13
         (_RET_K, 0, 0, _DROP),  # 14
-    ]
+    ])
 
 
 def reply_filter_v6(port_lo: int, port_hi: int) -> list[tuple[int, int, int, int]]:
     """IPv6 twin of reply_filter_v4 (no extension headers: those are let through)."""
-    return [
+    return _incoming_only([
         (_LD_B_ABS, 0, 0, _NET + 6),  # 0: next header
         (_JEQ_K, 3, 0, 58),  # 1: ICMPv6 -> 5
         (_JEQ_K, 5, 0, 6),  # 2: TCP -> 8
@@ -143,11 +175,11 @@ def reply_filter_v6(port_lo: int, port_hi: int) -> list[tuple[int, int, int, int
         (_JGT_K, 1, 0, port_hi),  # 10: above -> drop (12)
         (_RET_K, 0, 0, _ACCEPT),  # 11
         (_RET_K, 0, 0, _DROP),  # 12
-    ]
+    ])
 
 
 # Ethernet frames answering ARP/NDP: ARP replies, ICMPv6 neighbour advertisements.
-NEIGHBOUR_FILTER: list[tuple[int, int, int, int]] = [
+NEIGHBOUR_FILTER: list[tuple[int, int, int, int]] = _incoming_only([
     (_LD_H_ABS, 0, 0, 12),  # 0: ethertype
     (_JEQ_K, 0, 2, 0x0806),  # 1: ARP? else -> 4
     (_LD_H_ABS, 0, 0, 20),  # 2: ARP op
@@ -159,7 +191,7 @@ NEIGHBOUR_FILTER: list[tuple[int, int, int, int]] = [
     (_JEQ_K, 0, 1, 136),  # 8: neighbour advertisement -> accept, else drop
     (_RET_K, 0, 0, _ACCEPT),  # 9
     (_RET_K, 0, 0, _DROP),  # 10
-]
+])
 
 
 def l3_socket(v6: bool, errors: SendErrors, ports: tuple[int, int] | None = None) -> Any:
@@ -167,11 +199,10 @@ def l3_socket(v6: bool, errors: SendErrors, ports: tuple[int, int] | None = None
     base = L3RawSocket6 if v6 else L3RawSocket
 
     class RecordingL3(base):  # type: ignore[valid-type,misc]
-        def send(self, x: ScapyPacket) -> int:
-            data = raw(x)
+        def send(self, x: Probe) -> int:
             x.sent_time = time.time()
             try:
-                return int(self.outs.sendto(data, (x.dst, 0)))
+                return int(self.outs.sendto(x.data, (x.dst, 0)))
             except OSError as exc:
                 errors.record(x, exc)
                 return 0
@@ -182,7 +213,8 @@ def l3_socket(v6: bool, errors: SendErrors, ports: tuple[int, int] | None = None
     _big_rcvbuf(sock.ins)
     if ports is not None:
         program = reply_filter_v6(*ports) if v6 else reply_filter_v4(*ports)
-        attach_filter(sock.ins, program)
+        if attach_filter(sock.ins, program):
+            _drain(sock.ins)
     return sock
 
 
@@ -191,56 +223,85 @@ def l2_socket(ifname: str, errors: SendErrors) -> Any:
     base = conf.L2socket
 
     class RecordingL2(base):  # type: ignore[valid-type,misc]
-        def send(self, x: ScapyPacket) -> int:
+        def send(self, x: Probe) -> int:
+            pkt = x.packet()
             try:
-                return int(super().send(x))
+                return int(super().send(pkt))
             except OSError as exc:
-                x.sent_time = time.time()
+                pkt.sent_time = time.time()
                 errors.record(x, exc)
                 return 0
+            finally:
+                x.sent_time = getattr(pkt, "sent_time", None)
 
     sock = RecordingL2(iface=ifname)
     _big_rcvbuf(sock.ins)
-    attach_filter(sock.ins, NEIGHBOUR_FILTER)
+    if attach_filter(sock.ins, NEIGHBOUR_FILTER):
+        _drain(sock.ins)
     return sock
 
 
 # --- the exchange ------------------------------------------------------------------------------
 
 
-def exchange(sock: Any, pkts: Sequence[ScapyPacket], timeout: float, *, multi: bool) -> Exchange:
-    """Send all `pkts` on `sock`, then match replies until `timeout` after the last send.
+def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool) -> Exchange:
+    """Send all `probes` on `sock`, then match replies until `timeout` after the last send.
 
-    `multi`: keep every answer of a packet (ARP: several MACs may answer), and always wait
-    the whole timeout; otherwise a packet is done at its first answer and the batch ends
-    early once every packet is answered.
+    `multi`: keep every answer of a probe (ARP: several MACs may answer), and always wait
+    the whole timeout; otherwise a probe is done at its first answer and the batch ends
+    early once every probe is answered.
     """
     out = Exchange()
-    waiting: dict[bytes, list[ScapyPacket]] = {}
-    for p in pkts:
-        waiting.setdefault(p.hashret(), []).append(p)
+    fast = {p.echo_key: p for p in probes if p.echo_key is not None}
+    # Scapy's matching table, built on the first reply the fast path does not know.
+    waiting: dict[bytes, list[Probe]] | None = None
     started = time.time()
-    for p in pkts:
+    for p in probes:
         sock.send(p)
     last_sent = time.time()
     out.send_s = last_sent - started
     deadline = last_sent + timeout
-    open_count = len(pkts)
+    open_count = len(probes)
 
-    def match(reply: ScapyPacket) -> None:
+    def record(probe: Probe, reply: Reply) -> None:
         nonlocal open_count
-        candidates = waiting.get(reply.hashret())
-        if not candidates:
-            return
-        for k, sent in enumerate(candidates):
-            if reply.answers(sent):
-                first = id(sent) not in out.answers
-                out.answers.setdefault(id(sent), []).append(reply)
-                if not multi:
-                    del candidates[k]
-                if first:
-                    open_count -= 1
+        answers = out.answers.get(id(probe))
+        if answers is None:
+            out.answers[id(probe)] = [reply]
+            open_count -= 1
+        elif multi:
+            answers.append(reply)
+
+    def match(reply: Reply) -> None:
+        nonlocal waiting
+        if reply.echo_key is not None:
+            probe = fast.get(reply.echo_key)
+            if probe is not None:
+                if multi or id(probe) not in out.answers:
+                    record(probe, reply)
                 return
+        pkt = reply.packet()
+        if pkt is None:
+            return
+        if waiting is None:
+            waiting = {}
+            for p in probes:
+                waiting.setdefault(p.hashret(), []).append(p)
+        for probe in waiting.get(pkt.hashret(), ()):
+            if not multi and id(probe) in out.answers:
+                continue  # answered already: the next candidate may be the one
+            if pkt.answers(probe.packet()):
+                record(probe, reply)
+                return
+
+    raw_l3 = isinstance(sock, L3RawSocket)
+
+    def receive() -> Reply | None:
+        out.frames += 1
+        if raw_l3:
+            return recv_reply(sock, _MTU)
+        pkt = sock.recv()
+        return None if pkt is None else Reply.of(pkt)
 
     fd = sock.ins
     for _ in range(_MAX_READS):
@@ -249,14 +310,14 @@ def exchange(sock: Any, pkts: Sequence[ScapyPacket], timeout: float, *, multi: b
             break
         if not select.select([fd], [], [], remain)[0]:
             break
-        reply = sock.recv()
+        reply = receive()
         if reply is not None:
             match(reply)
     # Replies already queued when the deadline struck count if they arrived in time.
     for _ in range(_MAX_READS):
         if not select.select([fd], [], [], 0)[0]:
             break
-        reply = sock.recv()
-        if reply is not None and float(getattr(reply, "time", 0) or 0) <= deadline:
+        reply = receive()
+        if reply is not None and (reply.time or 0.0) <= deadline:
             match(reply)
     return out

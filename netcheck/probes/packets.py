@@ -36,6 +36,7 @@ from netcheck.model.plan import ProbeKind
 from netcheck.model.results import Observation, Packet, ProbeResult
 from netcheck.probes.base import ProbeTask, result_for
 from netcheck.probes.route import RouteInfo, describe_errno
+from netcheck.probes.wire import Probe, Reply, ipv4_echo
 
 ECHO_PAYLOAD = b"netcheck-probe-0123456789abcdef"  # 32 bytes: what `ping` sends, give or take
 UDP_PAYLOAD = b"netcheck udp probe\n"
@@ -93,6 +94,30 @@ def query_server(task: ProbeTask) -> ipaddress.IPv4Address | ipaddress.IPv6Addre
 # --- crafting ---------------------------------------------------------------------------------
 
 
+def _echo_payload(size: int | None) -> bytes:
+    return ECHO_PAYLOAD if size is None else bytes(i & 0xFF for i in range(size))
+
+
+def craft_probe(
+    task: ProbeTask, route: RouteInfo, *, sport: int, ident: int, seq: int, isn: int
+) -> Probe:
+    """`craft()` as bytes on the wire: IPv4 echo requests without scapy, the rest through it."""
+    if task.probe.kind is ProbeKind.ICMP and route.src is not None and route.src.version == 4:
+        dst = query_server(task)
+        payload = _echo_payload(task.probe.size)
+        # Without a payload scapy's summary has no "/ Raw": leave that rare shape to scapy.
+        if dst.version == 4 and payload:
+            return ipv4_echo(
+                src=str(route.src),
+                dst=str(dst),
+                ident=ident,
+                seq=seq,
+                payload=payload,
+                df=task.probe.size is not None,
+            )
+    return Probe.of(craft(task, route, sport=sport, ident=ident, seq=seq, isn=isn))
+
+
 def craft(
     task: ProbeTask, route: RouteInfo, *, sport: int, ident: int, seq: int, isn: int
 ) -> ScapyPacket:
@@ -112,7 +137,7 @@ def craft(
     # worker's CPU time at 49 probes.
     if kind is ProbeKind.ICMP:
         size = task.probe.size
-        payload = ECHO_PAYLOAD if size is None else bytes(i & 0xFF for i in range(size))
+        payload = _echo_payload(size)
         if v6:
             return _chain(l3, ICMPv6EchoRequest(id=ident, seq=seq, data=payload))
         if size is not None:
@@ -232,8 +257,10 @@ def _l3_src(pkt: ScapyPacket) -> str:
 
 
 def _rtt_ms(sent: ScapyPacket, reply: ScapyPacket) -> float | None:
-    t_sent = _ts(getattr(sent, "sent_time", None))
-    t_recv = _ts(getattr(reply, "time", None))
+    return _rtt(_ts(getattr(sent, "sent_time", None)), _ts(getattr(reply, "time", None)))
+
+
+def _rtt(t_sent: float | None, t_recv: float | None) -> float | None:
     if t_sent is None or t_recv is None:
         return None
     return round(max(t_recv - t_sent, 0.0) * 1000.0, 3)
@@ -270,6 +297,61 @@ def send_error_result(
             sent=ev,
         )
     return _base(task, route, Observation.ERROR, f"could not send: {describe_errno(code)}", sent=ev)
+
+
+def _since(when: float | None, t0: float) -> float | None:
+    return None if when is None else round(when - t0, 6)
+
+
+def classify_probe(
+    task: ProbeTask,
+    route: RouteInfo,
+    probe: Probe,
+    replies: Sequence[Reply],
+    *,
+    timeout: float,
+    t0: float,
+) -> ProbeResult:
+    """`classify()` for a probe as sent on the wire; scapy only when the fast path cannot.
+
+    An IPv4 echo request answered by plain echo replies (or by nothing) gets the very result
+    `classify()` would give, without dissecting anything.
+    """
+    if probe.summary is None or any(r.echo_key is None for r in replies):
+        pkts = [p for p in (r.packet() for r in replies) if p is not None]
+        return classify(task, route, probe.packet(), pkts, timeout=timeout, t0=t0)
+    sent_ev = (
+        Packet(
+            summary=probe.summary,
+            src=probe.src,
+            dst=probe.dst,
+            time=_since(probe.sent_time, t0),
+        ),
+    )
+    if not replies:
+        return _base(
+            task,
+            route,
+            Observation.SILENT,
+            f"no echo reply from {probe.dst} within {timeout:g} s",
+            sent=sent_ev,
+        )
+    received = tuple(
+        Packet(summary=r.summary, src=r.src, dst=r.dst, time=_since(r.time, t0)) for r in replies
+    )
+    who = received[0].src
+    rtt = _rtt(probe.sent_time, replies[0].time)
+    in_ms = f" in {rtt:.2f} ms" if rtt is not None else ""
+    return _base(
+        task,
+        route,
+        Observation.ANSWERED,
+        f"echo reply from {who}{in_ms}",
+        sent=sent_ev,
+        received=received,
+        rtt_ms=rtt,
+        answered_by=(who,),
+    )
 
 
 def classify(

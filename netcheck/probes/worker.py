@@ -18,7 +18,6 @@ from typing import Any
 
 from scapy.config import conf
 from scapy.layers.inet import UDP
-from scapy.packet import Packet as ScapyPacket
 from scapy.supersocket import L3RawSocket, L3RawSocket6
 
 from netcheck.model.plan import ProbeKind
@@ -27,13 +26,14 @@ from netcheck.probes._netns import enter_netns
 from netcheck.probes.base import BatchInfo, ProbeTask, WorkerReport
 from netcheck.probes.exchange import SendErrors, exchange, l2_socket, l3_socket
 from netcheck.probes.packets import (
-    classify,
-    craft,
+    classify_probe,
+    craft_probe,
     error_result,
     query_server,
     send_error_result,
 )
 from netcheck.probes.route import RouteError, RouteInfo, RouteLookup
+from netcheck.probes.wire import Probe, Reply
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +85,13 @@ class _Batch:
     name: str
     open_socket: Callable[[SendErrors], Any]
     multi: bool
-    items: list[tuple[int, ScapyPacket]] = field(default_factory=list)
-    answers: dict[int, list[ScapyPacket]] = field(default_factory=dict)
+    items: list[tuple[int, Probe]] = field(default_factory=list)
+    answers: dict[int, list[Reply]] = field(default_factory=dict)
     errors: SendErrors = field(default_factory=SendErrors)
     failure: str | None = None
     seconds: float = 0.0
     send_s: float = 0.0
+    frames: int = 0
 
     def run(self, timeout: float) -> None:
         start = time.monotonic()
@@ -102,6 +103,7 @@ class _Batch:
                 sock.close()
             self.answers = done.answers
             self.send_s = done.send_s
+            self.frames = done.frames
         except Exception as exc:  # the whole batch is lost; say why on each of its probes
             log.exception("probe batch %s failed", self.name)
             self.failure = f"{type(exc).__name__}: {exc}"
@@ -115,6 +117,7 @@ class _Batch:
             answered=answered,
             seconds=round(self.seconds, 4),
             send_s=round(self.send_s, 4),
+            frames=self.frames,
         )
 
 
@@ -140,7 +143,7 @@ def _plan_batches(
             )
             continue
         try:
-            pkt = craft(
+            pkt = craft_probe(
                 task, route, sport=sport_base + i, ident=ident, seq=i, isn=rng.getrandbits(32)
             )
         except ValueError as exc:
@@ -195,9 +198,9 @@ def probe_namespace(netns: str, tasks: Sequence[ProbeTask], timeout: float) -> W
                 continue
             exc = batch.errors.by_id.get(id(pkt))
             if exc is not None:
-                results[i] = send_error_result(task, route, pkt, exc, t0)
+                results[i] = send_error_result(task, route, pkt.packet(), exc, t0)
                 continue
-            results[i] = classify(
+            results[i] = classify_probe(
                 task, route, pkt, batch.answers.get(id(pkt), []), timeout=timeout, t0=t0
             )
     final = tuple(r for r in results if r is not None)

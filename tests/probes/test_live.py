@@ -259,6 +259,20 @@ def test_unreachable_probes_of_several_namespaces_go_out_in_one_batch_each(live:
         assert [(b.name, b.packets, b.answered) for b in rep.batches] == [("ipv4", 6, 0)]
 
 
+def test_a_full_mesh_reads_only_its_own_replies(live: Live) -> None:
+    """The socket filter keeps the other workers' probes and this namespace's answers to
+    them (outgoing copies) away from Python, including those queued before it was attached."""
+    nodes = {"a": "10.77.0.1", "b": "10.77.0.2", "m": "10.77.0.4"}
+    tasks = [task(live, s, d, ICMP) for s in nodes for n, d in nodes.items() if n != s]
+    results, reports = run_workers(tasks, TIMEOUT)
+    assert all(r.observation is Observation.ANSWERED for r in results), [
+        r.detail for r in results
+    ]
+    assert all(r.received and "echo-reply" in r.received[0].summary for r in results)
+    for rep in reports:
+        assert [(b.name, b.answered, b.frames) for b in rep.batches] == [("ipv4", 2, 2)]
+
+
 def test_a_worker_that_cannot_enter_its_namespace_reports_errors(live: Live) -> None:
     missing = "/run/netns/nctest-does-not-exist"
     t = ProbeTask(
