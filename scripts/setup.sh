@@ -9,8 +9,18 @@ command -v ip >/dev/null || need_apt+=(iproute2)
 command -v nsenter >/dev/null || need_apt+=(util-linux)
 command -v fping >/dev/null || need_apt+=(fping)        # the benchmark's baseline
 command -v ping >/dev/null || need_apt+=(iputils-ping)   # the tests' independent witness
+# ssh:// Docker hosts and `doctor --host ssh://`: the client, and a server the tests run
+# inside a lab namespace (tests/multihost/sshd.py).
+command -v ssh >/dev/null || need_apt+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "setup: apt-get install ${need_apt[*]}"
+    # policy-rc.d: openssh-server's postinst must not start an sshd in the root namespace.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi

@@ -7,19 +7,43 @@ import shutil
 
 from netcheck.doctor import checks
 from netcheck.doctor.base import CheckResult, Status
+from netcheck.errors import EnvironmentProblem
 from netcheck.model.plan import Plan
 
 log = logging.getLogger(__name__)
 
 
+SSH_SCHEMES = ("ssh://", "safe-ssh://")
+
+
 def host_for(spec: str | None) -> checks.Host:
-    """A testinfra host: local (default), ssh://user@h, docker://name, or any testinfra URL."""
+    """A testinfra host: local (default), ssh://user@h, docker://name, or any testinfra URL.
+
+    An ssh host goes through the machine's `ssh` (~/.ssh/config, agent, known_hosts; the
+    URL may add `?ssh_config=PATH&ssh_identity_file=PATH`), never prompting; it must let
+    us in before any check runs, or EnvironmentProblem names it with a hint.
+    """
     import testinfra  # type: ignore[import-untyped]
 
     url = spec or "local"
     if url == "local":
         url = "local://"
-    return testinfra.get_host(url)
+    if not url.startswith(SSH_SCHEMES):
+        return testinfra.get_host(url)
+    host = testinfra.get_host(url, ssh_extra_args="-o BatchMode=yes")
+    try:
+        host.run("true")
+    except RuntimeError as exc:  # testinfra's ssh backend: ssh itself exited 255
+        out = exc.args[0] if exc.args else None
+        said = " | ".join(str(getattr(out, "stderr", exc)).strip().splitlines()[-3:])
+        target = url.split("://", 1)[1].split("?", 1)[0]
+        raise EnvironmentProblem(
+            f"doctor: cannot log in to {spec} over ssh: {said or 'ssh failed'}. Hint: check "
+            f"that `ssh -o BatchMode=yes {target} true` works from this machine (a key in "
+            "ssh-agent or an IdentityFile in ~/.ssh/config, the host in known_hosts), or "
+            "add ?ssh_config=PATH&ssh_identity_file=PATH to the URL"
+        ) from exc
+    return host
 
 
 def doctor(plan: Plan | None, host_spec: str | None = None,
@@ -69,6 +93,9 @@ def run_preflight(plan: Plan, runtime: str) -> list[CheckResult]:
             detail="iptables and nsenter are installed" if found
             else "the scenario's firewall rules need iptables and nsenter",
             fix="apt-get install iptables util-linux"))
-    if runtime == "docker":
+    # A scenario whose Docker hosts are all remote (docker: ssh://…, tcp://…) never uses
+    # this machine's daemon; the build checks each remote one as it connects.
+    remote_only = bool(plan.lab.hosts) and all(h.docker_url for h in plan.lab.hosts)
+    if runtime == "docker" and not remote_only:
         out += checks.check_docker(host_for(None), required=True)
     return out

@@ -17,12 +17,22 @@ def daemon_url(docker_host: str | None) -> str:
     return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
 
-def make_client(docker_host: str | None, timeout: float = 60.0) -> Any:
-    """A DockerClient for `docker_host` (or DOCKER_HOST, or the default socket)."""
+def make_client(docker_host: str | None, timeout: float = 60.0, verify: bool = True) -> Any:
+    """A DockerClient for `docker_host` (or DOCKER_HOST, or the default socket).
+
+    An ssh:// host goes through the machine's ssh client (sshhost.py); with `verify` an
+    unreachable host, a refused login or a missing remote docker raises SshHostError here,
+    with the URL and a hint, instead of a bare connection error on first use.
+    """
     import docker
 
+    url = daemon_url(docker_host)
+    if url.startswith("ssh://"):
+        from netcheck.runtime.docker.sshhost import ssh_client
+
+        return ssh_client(url, timeout=timeout, pool_size=POOL_SIZE, verify=verify)
     return docker.DockerClient(
-        base_url=daemon_url(docker_host),
+        base_url=url,
         version="auto",
         timeout=timeout,
         max_pool_size=POOL_SIZE,
@@ -34,6 +44,15 @@ def docker_available(docker_host: str | None) -> bool:
     url = daemon_url(docker_host)
     if url.startswith("unix://") and not os.path.exists(url[len("unix://") :]):
         return False  # no socket: skip the SDK import and the connection attempt
+    if url.startswith("ssh://"):
+        from netcheck.runtime.docker.sshhost import SshHostError, check
+
+        try:
+            check(url, timeout=10.0)
+        except SshHostError as exc:
+            log.debug("%s", exc)
+            return False
+        return True
     try:
         import docker
 
