@@ -35,3 +35,7 @@ def probe_worker(conn: Connection, netns: str, tasks: Sequence[ProbeTask], timeo
             conn.send(("error", f"{type(exc).__name__}: {exc}", tb))
     finally:
         conn.close()
+
+
+def noop() -> None:
+    """A child that only proves the forkserver is up (pool.warm_up)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from netcheck.model.results import Observation, ProbeResult
-from netcheck.probes._entry import probe_worker
+from netcheck.probes._entry import noop, probe_worker
 from netcheck.probes.base import ProbeTask, WorkerReport, result_for
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,19 @@ def start_process(proc: Any) -> None:
             spawn.get_preparation_data = original
 
 
-def warm_up() -> None:
-    """Start the preloading forkserver now, so the probe phase does not pay for it."""
-    get_context()
+def warm_up(*, wait: bool = False) -> None:
+    """Start the preloading forkserver now, so the probe phase does not pay for it.
+
+    The forkserver preloads in the background; `wait` forks one no-op child through it and
+    joins it, so the preload is over when this returns (benchmarks time the probe phase
+    alone, as the engine does after its listen phase).
+    """
+    ctx = get_context()
     multiprocessing.forkserver.ensure_running()
+    if wait and START_METHOD == "forkserver":
+        proc = ctx.Process(target=noop, name="netcheck-warm-up", daemon=True)  # type: ignore[attr-defined]
+        start_process(proc)
+        proc.join()
 
 
 @dataclass(slots=True)
