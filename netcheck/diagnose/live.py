@@ -205,6 +205,22 @@ class LiveState:
             log.debug("neighbours of %s: %s", netns, exc)
         return out
 
+    def routes_via(self, netns: str, ifnames: list[str]) -> list[str]:
+        """Destinations (`dst/len`) of the main table's routes out of these interfaces."""
+        indexes = {li.index for li in self.links(netns) if li.ifname in ifnames}
+        out: list[str] = []
+        try:
+            with IPRoute(netns=netns, flags=0) as ipr:
+                for msg in ipr.get_routes(table=254):
+                    if msg.get_attr("RTA_OIF") not in indexes:
+                        continue
+                    dst = msg.get_attr("RTA_DST")
+                    if dst is not None:
+                        out.append(f"{dst}/{msg['dst_len']}")
+        except (OSError, NetlinkError) as exc:
+            log.debug("routes of %s: %s", netns, exc)
+        return out
+
     def iptables(self, netns: str, chain: str) -> list[str]:
         """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule)."""
         try:

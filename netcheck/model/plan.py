@@ -183,6 +183,22 @@ class Uplink:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Shim:
+    """A macvlan interface of the host itself on a macvlan parent: the usual way round
+    macvlan host isolation. As a user builds it:
+
+        ip link add NAME link PARENT type macvlan mode bridge
+        ip addr add IP/32 dev NAME; ip link set NAME up
+        ip route add ROUTE dev NAME          # for each route: the containers' ip_range
+    """
+
+    name: str
+    parent: str
+    ip: IPAddress
+    routes: tuple[IPNetwork, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Host:
     """A container host. In the lab it is a namespace; `docker_url` points at a real daemon."""
 
@@ -194,6 +210,7 @@ class Host:
     sysctls: Mapping[str, str] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     firewall: tuple[FirewallRule, ...] = ()
+    shims: tuple[Shim, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

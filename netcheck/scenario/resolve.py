@@ -33,6 +33,7 @@ from netcheck.model.plan import (
     Route,
     Router,
     Service,
+    Shim,
     Subnet,
     Uplink,
     subnet_within,
@@ -47,7 +48,13 @@ from netcheck.scenario.checks import (
     reserved_reason,
 )
 from netcheck.scenario.paths import LineMap, Path, format_path, line_of
-from netcheck.scenario.schema import AttachmentSpec, NetworkSpec, ScenarioSpec, SubnetSpec
+from netcheck.scenario.schema import (
+    AttachmentSpec,
+    HostSpec,
+    NetworkSpec,
+    ScenarioSpec,
+    SubnetSpec,
+)
 from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
 from netcheck.scenario.values import ValueProblem
 
@@ -187,8 +194,31 @@ class Resolver:
             out.append(Host(name=name, uplinks=tuple(uplinks), docker_url=spec.docker,
                             listen=tuple(spec.listen), location=self.ctx.location(path),
                             sysctls=dict(spec.sysctls), routes=tuple(spec.routes),
-                            firewall=tuple(spec.firewall)))
+                            firewall=tuple(spec.firewall), shims=self.shims(name, spec, seen)))
             self.check_routes(path, spec.routes, None)
+        return tuple(out)
+
+    def shims(self, host: str, spec: HostSpec, uplinks: set[str]) -> tuple[Shim, ...]:
+        out: list[Shim] = []
+        for name, shim in spec.shims.items():
+            path: Path = ("lab", "hosts", host, "shims", name)
+            if spec.docker is not None:
+                self.err(path, f"host '{host}' is a remote Docker host: netcheck builds shims "
+                               "only on lab hosts",
+                         f"On the real host run: ip link add {name} link {shim.parent} type "
+                         "macvlan mode bridge, add its address and routes, then remove 'shims'")
+                continue
+            if name in uplinks:
+                self.err(path, f"host '{host}' already has an uplink named '{name}'",
+                         "Give the shim its own name, e.g. mv-shim")
+                continue
+            if shim.parent not in uplinks:
+                self.err((*path, "parent"), f"'{shim.parent}' is not an uplink of host '{host}'",
+                         hint_for(shim.parent, sorted(uplinks), "uplinks") if uplinks else
+                         "Declare the uplink under lab.hosts.<host>.uplinks first")
+                continue
+            self.claim_lab_ip(shim.ip, f"shim '{name}' of host '{host}'", (*path, "ip"))
+            out.append(Shim(name=name, parent=shim.parent, ip=shim.ip, routes=tuple(shim.routes)))
         return tuple(out)
 
     def check_routes(self, path: Path, routes: list[Route], devs: tuple[str, ...] | None) -> None:

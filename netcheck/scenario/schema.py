@@ -240,10 +240,23 @@ class UplinkSpec(Spec):
     )
 
 
+class ShimSpec(Spec):
+    """A macvlan interface on the host itself, so the host reaches its macvlan containers."""
+
+    parent: IfName = Field(description="the uplink the containers' macvlan network hangs off")
+    ip: IP = Field(description="a spare address for the shim (added as /32 or /128)")
+    routes: Annotated[list[CIDR], Field(min_length=1)] = Field(
+        description="what the host reaches through the shim: the containers' ip_range"
+    )
+
+
 class HostSpec(NodeFeatures):
     """A container host with uplinks into the lab's LANs."""
 
     uplinks: list[UplinkSpec] = []
+    shims: dict[IfName, ShimSpec] = Field(
+        {}, description="macvlan shims on the host (the fix for macvlan host isolation)"
+    )
     docker: str | None = Field(
         None, description="a remote Docker daemon: ssh://user@host, tcp://host:2376, unix://..."
     )

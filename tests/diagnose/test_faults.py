@@ -130,6 +130,25 @@ def check_isolation(record: RunRecord) -> None:
     finding(verdict(record, "icmp:host1->c1"), "macvlan-host-isolation")  # the reverse
 
 
+def check_shim(record: RunRecord) -> None:
+    all_pass(record)  # the shim fixes host2, and only host2
+    f = finding(verdict(record, "icmp:c1->host1"), "macvlan-host-isolation")
+    assert "ip route add 172.16.86.128/26 dev mv-shim" in f.fix  # host1's own ip_range
+    assert not verdict(record, "icmp:c2->host2").findings
+
+
+def test_shim_with_the_wrong_route_is_named(no_leftovers: None) -> None:
+    plan = load_plan(str(FAULTS / "macvlan-shim.yaml"), {"SHIM_ROUTE": "172.16.86.128/26"})
+    record = run_plan(plan, RunOptions(runtime="netns", run_id=new_run_id()))
+    v = verdict(record, "icmp:c2->host2")
+    assert v.outcome is Outcome.FAIL
+    assert v.result is not None and v.result.observation.value == "silent"
+    f = finding(v, "macvlan-host-isolation")
+    assert "host2 has shim(s) mv-shim on eth0, routing 172.16.86.128/26" in evidence(f)
+    assert "none covers c2's 172.16.86.192" in evidence(f)
+    assert f.fix.endswith("ip route add 172.16.86.192/26 dev mv-shim")
+
+
 def check_kernel_feature(record: RunRecord) -> None:
     features = probe_features(record.run_id)
     v = verdict(record, "icmp:c1->c2")
@@ -152,6 +171,7 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
     "filtered": check_filtered,
     "parent-down": check_parent_down,
     "macvlan-host-isolation": check_isolation,
+    "macvlan-shim": check_shim,
     "kernel-feature": check_kernel_feature,
 }
 

@@ -47,6 +47,20 @@ class MacvlanHostIsolation:
                 neigh = case.live.neighbour_state(child.netns, target)
                 if neigh:
                     evidence.append(f"neighbour {target} in {child.name}: {neigh}")
+            shims = [i for i in host.interfaces if i.kind == "macvlan" and i.parent is not None
+                     and i.parent.partition(":")[2] == parent.ifname]
+            fix = _shim_fix(case, host, parent, iface)
+            if shims and iface.address is not None:
+                routes = case.live.routes_via(host.netns, [s.ifname for s in shims])
+                evidence.append(
+                    f"{host.name} has shim(s) {', '.join(s.ifname for s in shims)} on "
+                    f"{parent.ifname}, routing {', '.join(map(str, routes)) or 'nothing'}; "
+                    f"none covers {child.name}'s {iface.address}"
+                )
+                fix = (
+                    f"route {child.name}'s addresses through the shim on {host.name}: ip route "
+                    f"add {_range_of(case, iface)} dev {shims[0].ifname}"
+                )
             return Finding(
                 id=self.id,
                 summary=(
@@ -54,14 +68,37 @@ class MacvlanHostIsolation:
                     "kernel never passes traffic between a macvlan child and its own parent"
                 ),
                 evidence=tuple(evidence),
-                fix=(
-                    f"on {host.name}, add a macvlan shim on {parent.ifname} and route the "
-                    f"containers through it: ip link add mv-shim link {parent.ifname} type "
-                    "macvlan mode bridge; ip addr add <spare-ip>/32 dev mv-shim; ip link set "
-                    "mv-shim up; ip route add <container ip_range> dev mv-shim"
-                ),
+                fix=fix,
             )
         return None
+
+
+def _range_of(case: Case, iface: Interface) -> str:
+    """What a shim route should cover: the network's ip_range on that host, else the child."""
+    try:
+        net = case.plan.network(iface.network)
+    except KeyError:
+        net = None
+    if net is not None and iface.address is not None:
+        for sub in net.on_host(_host_of(iface)).subnets:
+            if sub.ip_range is not None and iface.address in sub.ip_range:
+                return str(sub.ip_range)
+    return f"{iface.address}/{iface.address.max_prefixlen}" if iface.address else "<ip_range>"
+
+
+def _host_of(iface: Interface) -> str | None:
+    return iface.parent.partition(":")[0] if iface.parent else None
+
+
+def _shim_fix(case: Case, host: Node, parent: Interface, iface: Interface) -> str:
+    rng = _range_of(case, iface)
+    return (
+        f"on {host.name}, add a macvlan shim on {parent.ifname} and route the containers "
+        f"through it: ip link add mv-shim link {parent.ifname} type macvlan mode bridge; "
+        f"ip addr add <spare-ip>/32 dev mv-shim; ip link set mv-shim up; ip route add {rng} "
+        f"dev mv-shim (in a scenario: lab.hosts.{host.name}.shims: {{mv-shim: {{parent: "
+        f"{parent.ifname}, ip: <spare-ip>, routes: [{rng}]}}}})"
+    )
 
 
 def _parent_on(host: Node, iface: Interface) -> Interface | None:

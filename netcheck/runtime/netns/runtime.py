@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import logging
 import os
 import threading
@@ -31,7 +32,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from netcheck.errors import EnvironmentProblem, NetcheckError, RuntimeBuildError, UsageError
-from netcheck.model.plan import Driver, IPAddress, IPNetwork, Lan, NodeKind, Plan
+from netcheck.model.plan import Driver, IPAddress, IPNetwork, Lan, NodeKind, Plan, Shim
 from netcheck.model.results import Interface, Node, Topology
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, RuntimeOptions
@@ -473,6 +474,30 @@ class NetnsRuntime:
                 built.ifaces.setdefault(host.name, []).append(
                     _If(uplink.ifname, lan.name, uplink.ip, lan.subnet, "veth")
                 )
+            lan_of = {u.ifname: u.lan for u in host.uplinks}
+            for shim in host.shims:
+                self._build_shim(plan, host.name, shim, lan_of[shim.parent], built)
+
+    def _build_shim(self, plan: Plan, host: str, shim: Shim, lan: str, built: _Built) -> None:
+        """The host's own macvlan child on `shim.parent`, with a host route per range."""
+        ipr = self._ipr[host]
+        built.host_used.setdefault(host, self._host_used(plan, host)).add(shim.name)
+        self._step = f"creating macvlan shim {host}:{shim.name} on {shim.parent}"
+        ipr.link(
+            "add", ifname=shim.name, kind="macvlan",
+            link=built.uplink_index[(host, shim.parent)], macvlan_mode="bridge", state="up",
+        )
+        index = ipr.link_lookup(ifname=shim.name)[0]
+        ipr.link("set", index=index, ifalias=self._alias)
+        prefix = ipaddress.ip_network(f"{shim.ip}/{shim.ip.max_prefixlen}")
+        self._address(host, shim.name, shim.ip, prefix)
+        for route in shim.routes:
+            self._step = f"adding route {route} dev {shim.name} in {host}"
+            ipr.route("add", dst=str(route), oif=index)
+        built.ifaces.setdefault(host, []).append(
+            _If(shim.name, lan, shim.ip, prefix, "macvlan", parent=f"{host}:{shim.parent}",
+                mode="bridge")
+        )
 
     def _wire(
         self, lan: Lan, bridge: int, sw_used: set[str], port_wanted: str, node: str, inner: str,
