@@ -36,6 +36,7 @@ def host_for(spec: str | None) -> checks.Host:
     except RuntimeError as exc:  # testinfra's ssh backend: ssh itself exited 255
         out = exc.args[0] if exc.args else None
         said = " | ".join(str(getattr(out, "stderr", exc)).strip().splitlines()[-3:])
+        said = said.rstrip(".")
         target = url.split("://", 1)[1].split("?", 1)[0]
         raise EnvironmentProblem(
             f"doctor: cannot log in to {spec} over ssh: {said or 'ssh failed'}. Hint: check "

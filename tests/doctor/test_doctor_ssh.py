@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
-from tests.multihost.remotelab import SERVER_IP, RemoteLab, remote_lab
-from tests.multihost.sshd import SshServer, client_setup, keygen, sshd
+from tests.multihost.remotelab import SERVER_IP, RemoteLab
+from tests.multihost.sshd import SshServer, netcheck_in, ssh_remote_lab, wrong_client
 
 REMOTE_ONLY_ROUTE = "10.97.5.0/24"
 SCENARIO = f"""
@@ -40,9 +39,7 @@ expectations:
 
 @pytest.fixture
 def ssh_lab(tmp_path: Path) -> Iterator[tuple[RemoteLab, SshServer]]:
-    with remote_lab() as lab, sshd(
-        lab.server_netns, SERVER_IP, lab.daemon.url, tmp_path / "sshd"
-    ) as server:
+    with ssh_remote_lab(tmp_path / "sshd") as (lab, server):
         ns = os.path.basename(lab.server_netns)
         subprocess.run(["ip", "-n", ns, "route", "add", REMOTE_ONLY_ROUTE, "dev", "eth0"],
                        check=True, capture_output=True, timeout=10)
@@ -55,13 +52,8 @@ def ssh_lab(tmp_path: Path) -> Iterator[tuple[RemoteLab, SshServer]]:
 
 
 def _doctor(lab: RemoteLab, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        ["nsenter", f"--net={lab.client_netns}", "--", sys.executable, "-m", "netcheck",
-         "doctor", *args],
-        capture_output=True, text=True, timeout=180, cwd=ROOT, check=False,
-        # This side has no daemon to ask: a passing docker check can only be the remote's.
-        env={**env, "DOCKER_HOST": "unix:///nonexistent/docker.sock", "COLUMNS": "200"},
-    )
+    # No daemon answers on this side: a passing docker check can only be the remote's.
+    proc = netcheck_in(lab, env, "doctor", *args, timeout=180)
     proc.stdout = " ".join(proc.stdout.split())
     return proc
 
@@ -106,7 +98,7 @@ def test_doctor_over_ssh_with_a_wrong_key_is_a_clear_error(
     ssh_lab: tuple[RemoteLab, SshServer], tmp_path: Path
 ) -> None:
     lab, server = ssh_lab
-    wrong = client_setup(tmp_path / "wrong", keygen(tmp_path / "wrong_ed25519", "nctest-wrong"))
+    wrong = wrong_client(tmp_path)
     proc = _doctor(lab, wrong.env(), "--host", server.url)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     text = " ".join(proc.stderr.split())

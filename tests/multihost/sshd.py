@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,10 +27,13 @@ from pathlib import Path
 import pytest
 
 from netcheck.runtime.docker.daemon import kill_bounded
+from tests.helpers import ROOT
+from tests.multihost.remotelab import SERVER_IP, RemoteLab, remote_lab
 
 SSHD = Path("/usr/sbin/sshd")
 READY_TIMEOUT_S = 15.0
 PORT = 22
+NO_LOCAL_DOCKER = "unix:///nonexistent/docker.sock"
 
 
 def require_tools() -> None:
@@ -185,3 +189,27 @@ def sshd(netns: str, address: str, docker_host: str, tmp: Path) -> Iterator[SshS
             kill_bounded([proc.pid], 5.0)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=2.0)
+
+
+@contextlib.contextmanager
+def ssh_remote_lab(tmp: Path) -> Iterator[tuple[RemoteLab, SshServer]]:
+    """The remote lab (its dockerd in the server namespace) with this sshd in front of it."""
+    with remote_lab() as lab, sshd(lab.server_netns, SERVER_IP, lab.daemon.url, tmp) as server:
+        yield lab, server
+
+
+def wrong_client(tmp: Path) -> SshClientSetup:
+    """A client setup with a key the server does not know."""
+    return client_setup(tmp / "wrong", keygen(tmp / "wrong_ed25519", "nctest-wrong"))
+
+
+def netcheck_in(lab: RemoteLab, env: dict[str, str], *args: str,
+                timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`python -m netcheck ARGS` in the lab's client namespace, with DOCKER_HOST pointing
+    nowhere: whatever Docker answers must have come through the ssh:// URL."""
+    return subprocess.run(
+        ["nsenter", f"--net={lab.client_netns}", "--", sys.executable, "-m", "netcheck",
+         *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
+        env={**env, "DOCKER_HOST": NO_LOCAL_DOCKER, "COLUMNS": "200"},
+    )

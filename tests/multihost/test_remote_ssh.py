@@ -5,8 +5,6 @@ dial-stdio` -> the lab's dockerd. netcheck runs in the client namespace of the r
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +12,9 @@ from typing import Any
 import pytest
 
 from netcheck.runtime.docker.sshhost import SshHostError, SshTarget, _explain, parse_ssh_url
-from tests.helpers import ROOT
-from tests.multihost.remotelab import SERVER_IP, RemoteLab, remote_lab
-from tests.multihost.sshd import SshServer, client_setup, keygen, sshd
+from tests.multihost.remotelab import SERVER_IP, RemoteLab
+from tests.multihost.sshd import SshServer, netcheck_in, ssh_remote_lab, wrong_client
 from tests.multihost.test_remote import SCENARIO
-
-NO_LOCAL_DOCKER = "unix:///nonexistent/docker.sock"
 
 
 def test_ssh_urls_parse_into_ssh_arguments() -> None:
@@ -54,21 +49,8 @@ def test_ssh_failures_are_explained_with_the_url_and_a_hint() -> None:
 
 @pytest.fixture
 def ssh_lab(tmp_path: Path) -> Iterator[tuple[RemoteLab, SshServer]]:
-    with remote_lab() as lab, sshd(
-        lab.server_netns, SERVER_IP, lab.daemon.url, tmp_path / "sshd"
-    ) as server:
-        yield lab, server
-
-
-def _netcheck_in(lab: RemoteLab, env: dict[str, str], *args: str,
-                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    # DOCKER_HOST points nowhere: everything must go through the scenario's ssh:// URL.
-    return subprocess.run(
-        ["nsenter", f"--net={lab.client_netns}", "--", sys.executable, "-m", "netcheck",
-         *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
-        env={**env, "DOCKER_HOST": NO_LOCAL_DOCKER},
-    )
+    with ssh_remote_lab(tmp_path / "sshd") as both:
+        yield both
 
 
 def _objects_on(lab: RemoteLab, label: str) -> tuple[list[Any], list[Any]]:
@@ -92,7 +74,7 @@ def test_ssh_host_probed_through_sidecars(
     scenario = tmp_path / "remote-ssh.yaml"
     scenario.write_text(SCENARIO.replace("URL", server.url).replace("remote-tcp", "remote-ssh"))
     record = tmp_path / "run.json"
-    proc = _netcheck_in(lab, server.client.env(), "run", str(scenario), "--json", str(record))
+    proc = netcheck_in(lab, server.client.env(), "run", str(scenario), "--json", str(record))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(record.read_text())
     outcomes = {v["expectation_id"]: v["outcome"] for v in data["verdicts"]}
@@ -115,7 +97,7 @@ def test_ssh_host_refusing_us_is_a_clear_error_and_nothing_is_built(
     ssh_lab: tuple[RemoteLab, SshServer], tmp_path: Path
 ) -> None:
     lab, server = ssh_lab
-    wrong = client_setup(tmp_path / "wrong", keygen(tmp_path / "wrong_ed25519", "nctest-wrong"))
+    wrong = wrong_client(tmp_path)
     cases = {
         server.url: (wrong.env(), "Permission denied (publickey)"),
         f"ssh://root@{SERVER_IP}:2222": (server.client.env(), "Connection refused"),
@@ -123,7 +105,7 @@ def test_ssh_host_refusing_us_is_a_clear_error_and_nothing_is_built(
     for url, (env, said) in cases.items():
         scenario = tmp_path / "bad.yaml"
         scenario.write_text(SCENARIO.replace("URL", url))
-        proc = _netcheck_in(lab, env, "run", str(scenario), "--no-reports", timeout=120)
+        proc = netcheck_in(lab, env, "run", str(scenario), "--no-reports", timeout=120)
         assert proc.returncode == 3, proc.stdout + proc.stderr
         text = " ".join((proc.stdout + proc.stderr).split())  # rich wraps long lines
         assert f"cannot log in to the Docker host {url} over ssh" in text, text

@@ -90,7 +90,7 @@ def _explain(url: str, target: SshTarget, rc: int, stdout: bytes, stderr: str) -
     head = stdout.split(b"\r\n", 1)[0]
     if rc == 0 and head.startswith(b"HTTP/1.") and b" 200 " in head:
         return None
-    said = " | ".join(stderr.strip().splitlines()[-3:]) or f"exit status {rc}"
+    said = " | ".join(stderr.strip().splitlines()[-3:]).rstrip(".") or f"exit status {rc}"
     who = f"{target.user}@{target.host}" if target.user else target.host
     hint = HINT.format(target=who)
     if rc == 255:
