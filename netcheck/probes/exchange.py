@@ -2,7 +2,9 @@
 
 Matching is scapy's own: `reply.hashret()` buckets, then `reply.answers(sent)` — which for
 ICMP errors compares the quoted header (IPerror/TCPerror/UDPerror/ICMPerror) with the
-probe, so a port-unreachable is paired with the UDP datagram that caused it.
+probe, so a port-unreachable is paired with the UDP datagram that caused it. One shortcut
+(wire.py): a plain IPv4 echo reply is read from its bytes and paired with its request by
+(addresses, id, seq), the pairing scapy would make, without dissecting either.
 
 Why not `scapy.sendrecv.sndrcv` itself (measured with 30-50 workers on 2 cores):
 - its send loop calls `time.sleep(inter)` after every packet; `sleep(0)` gives the CPU

@@ -259,6 +259,15 @@ def test_unreachable_probes_of_several_namespaces_go_out_in_one_batch_each(live:
         assert [(b.name, b.packets, b.answered) for b in rep.batches] == [("ipv4", 6, 0)]
 
 
+def test_icmp_to_own_address_is_answered_over_lo(live: Live) -> None:
+    (own,) = run([task(live, "a", "10.77.0.1", ICMP)])
+    assert own.observation is Observation.ANSWERED, own.detail
+    assert own.answered_by == ("10.77.0.1",)
+    assert own.received and own.received[0].summary == (
+        "IP / ICMP 10.77.0.1 > 10.77.0.1 echo-reply 0 / Raw"
+    )
+
+
 def test_a_full_mesh_reads_only_its_own_replies(live: Live) -> None:
     """The socket filter keeps the other workers' probes and this namespace's answers to
     them (outgoing copies) away from Python, including those queued before it was attached."""
