@@ -56,6 +56,10 @@ expectations:
 def test_reference_round_trip_keeps_urls_with_colons_and_at() -> None:
     ref = RemoteRef(run_id="ab12cd", container="f00", url="ssh://me@host:2222")
     assert parse(str(ref)) == ref
+    tagged = RemoteRef(run_id="ab12cd", container="f00", url="tcp://10.0.0.1:2376",
+                       image_tag="0123456789ab")
+    assert parse(str(tagged)) == tagged
+    assert str(ref) == "docker-container:ab12cd:f00:-:ssh://me@host:2222"
     with pytest.raises(ValueError, match="malformed"):
         parse("docker-container:ab12cd")
     assert is_local_url("unix:///var/run/docker.sock")

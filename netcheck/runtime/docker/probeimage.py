@@ -116,7 +116,8 @@ def digest(files: list[tuple[Path, str]]) -> str:
 
 
 def make_rootfs(files: list[tuple[Path, str]], dest: Path) -> Path:
-    tmp = dest.with_suffix(".tmp")
+    # Per process and thread: two runs building the same tarball must not share a temp file.
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     seen: set[str] = set()
     with tarfile.open(tmp, "w") as tar:
         for d in ("tmp", "proc", "sys", "dev", "etc"):

@@ -1,10 +1,12 @@
 """Probes on a Docker host that is not this machine (`lab.hosts.X.docker: ssh://…|tcp://…`).
 
 A container on a remote daemon has no /proc/PID here to enter. Its node's `netns` is then a
-reference, `docker-container:<run id>:<container id>:<daemon url>`, and the probe worker for
-it runs as a sidecar on that daemon:
+reference, `docker-container:<run id>:<container id>:<image tag>:<daemon url>`, and the probe
+worker for it runs as a sidecar on that daemon:
 
-- image: `netcheck/probe:<digest>` (probeimage.py), imported over the API when missing;
+- image: `netcheck/probe:<digest>` (probeimage.py), imported by the build; the tag travels in
+  the reference because working it out (ldd over every extension module) costs seconds, in
+  every worker; `-` when unknown, and the worker then works it out and imports it itself;
 - `network_mode=container:<target>`: the sidecar shares the target's network namespace, so
   its raw sockets send from the target's interfaces and addresses;
 - `cap_add=[NET_RAW, NET_ADMIN]`, nothing else: no privileged mode, no host network;
@@ -46,9 +48,10 @@ class RemoteRef:
     run_id: str
     container: str
     url: str
+    image_tag: str | None = None  # the probe image's tag on that daemon, when known
 
     def __str__(self) -> str:
-        return f"{PREFIX}{self.run_id}:{self.container}:{self.url}"
+        return f"{PREFIX}{self.run_id}:{self.container}:{self.image_tag or '-'}:{self.url}"
 
 
 def is_remote(netns: str) -> bool:
@@ -59,10 +62,13 @@ def parse(netns: str) -> RemoteRef:
     if not is_remote(netns):
         raise ValueError(f"not a remote container reference: {netns!r}")
     run_id, sep1, rest = netns[len(PREFIX) :].partition(":")
-    container, sep2, url = rest.partition(":")
-    if not (sep1 and sep2 and run_id and container and url):
+    container, sep2, rest = rest.partition(":")
+    tag, sep3, url = rest.partition(":")
+    if not (sep1 and sep2 and sep3 and run_id and container and tag and url):
         raise ValueError(f"malformed remote container reference: {netns!r}")
-    return RemoteRef(run_id=run_id, container=container, url=url)
+    return RemoteRef(
+        run_id=run_id, container=container, url=url, image_tag=None if tag == "-" else tag
+    )
 
 
 def is_local_url(url: str) -> bool:
@@ -98,9 +104,9 @@ def _client(url: str) -> Any:
 
 
 def _sidecar(client: Any, ref: RemoteRef, argv: list[str], env: dict[str, str]) -> Any:
-    from netcheck.runtime.docker.probeimage import ensure_probe_image
+    from netcheck.runtime.docker.probeimage import REPOSITORY, ensure_probe_image
 
-    image = ensure_probe_image(client)
+    image = f"{REPOSITORY}:{ref.image_tag}" if ref.image_tag else ensure_probe_image(client)
     return client.containers.run(
         image,
         argv,

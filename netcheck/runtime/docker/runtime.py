@@ -132,6 +132,7 @@ class DockerRuntime:
         self._lock = threading.Lock()
         self._state_written = False
         self._overlay_members: list[str] = []
+        self._probe_tags: dict[str, str] = {}  # remote daemon key -> probe image tag
         self.timings: dict[str, float] = {}
 
     # --- build ---------------------------------------------------------------------------
@@ -485,7 +486,12 @@ class DockerRuntime:
         _parallel(self._put_image, sorted(wanted))
         # Probes on a remote host run in sidecars: import their image now, not mid-probe.
         remote_keys = sorted({k for k, _ in wanted if not is_local_url(self._daemons[k].url)})
-        _parallel(lambda k: ensure_probe_image(self._daemons[k].client), remote_keys)
+        for key, ref in zip(
+            remote_keys,
+            _parallel(lambda k: ensure_probe_image(self._daemons[k].client), remote_keys),
+            strict=True,
+        ):
+            self._probe_tags[key] = ref.rpartition(":")[2]
 
     def _copy_image_to_lab(self, d: _Daemon, ref: str) -> None:
         """A lab daemon starts empty and there is no registry: copy from the real daemon."""
@@ -587,7 +593,8 @@ class DockerRuntime:
             netns = f"/proc/{pid}/ns/net"
             macs = _macs_in(pid)
         else:  # PID is on another machine: probes go through a sidecar there
-            netns = str(RemoteRef(run_id=self.run_id, container=str(info["Id"]), url=url))
+            netns = str(RemoteRef(run_id=self.run_id, container=str(info["Id"]), url=url,
+                                  image_tag=self._probe_tags.get(key)))
             macs = {}
         nets = info["NetworkSettings"]["Networks"] or {}
         interfaces: list[Interface] = []
