@@ -12,8 +12,10 @@ import ctypes
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Collection, Iterator
+from pathlib import Path
 
 from netcheck.runtime import state
 from netcheck.runtime.naming import NETNS_DIR, is_run_id, parse_netns_name
@@ -67,6 +69,29 @@ def clean(
             removed.append(str(path))
     if netns_dir == NETNS_DIR:  # tracefs is machine-wide: not for private test directories
         removed += clean_tracefs(dry_run, runs=runs, state_dir=state_dir)
+    if runs is None:
+        removed += clean_ssh_dirs(dry_run)
+    return removed
+
+
+_SSH_DIR = re.compile(r"netcheck-ssh-(\d+)-\w+")
+
+
+def clean_ssh_dirs(dry_run: bool = False, tmp: str | None = None) -> list[str]:
+    """Socket directories of ssh:// bridges whose process is gone (a worker killed at its
+    deadline never closes its bridge). A live pid keeps its directory, reused or not."""
+    root = Path(tmp or tempfile.gettempdir())
+    removed: list[str] = []
+    for entry in sorted(root.glob("netcheck-ssh-*")):
+        match = _SSH_DIR.fullmatch(entry.name)
+        if match is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        if Path(f"/proc/{match.group(1)}").exists():
+            continue
+        if not dry_run:
+            shutil.rmtree(entry, ignore_errors=True)
+        removed.append(str(entry))
+        log.info("%s %s", "would remove" if dry_run else "removed", entry)
     return removed
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from netcheck.runtime import state
-from netcheck.runtime.clean import clean
+from netcheck.runtime.clean import clean, clean_ssh_dirs
 from netcheck.runtime.naming import new_run_id
 from netcheck.runtime.netns import nsfs
 
@@ -90,3 +91,21 @@ def test_clean_in_run_netns_spares_decoy_and_live_run() -> None:
             nsfs.remove(f"/run/netns/{name}")
         state.remove(dead)
         state.remove(live)
+
+
+def test_ssh_socket_dirs_of_dead_processes_are_swept_and_nothing_else(tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(gone.stdout)
+    dead = tmp_path / f"netcheck-ssh-{dead_pid}-abc_123"
+    alive = tmp_path / f"netcheck-ssh-{os.getpid()}-xyz"
+    decoys = [tmp_path / "netcheck-ssh-notapid-x", tmp_path / "netcheck-sshx-1-y",
+              tmp_path / f"other-{dead_pid}"]
+    for d in (dead, alive, *decoys):
+        d.mkdir()
+    (dead / "docker.sock").write_text("")
+    assert clean_ssh_dirs(dry_run=True, tmp=str(tmp_path)) == [str(dead)]
+    assert dead.exists()
+    assert clean_ssh_dirs(tmp=str(tmp_path)) == [str(dead)]
+    assert not dead.exists()
+    assert alive.exists() and all(d.exists() for d in decoys)

@@ -124,6 +124,9 @@ def check(url: str, timeout: float = CHECK_TIMEOUT_S) -> None:
     log.debug("docker over ssh answers at %s", url)
 
 
+SOCKET_DIR_PREFIX = "netcheck-ssh-"  # + "<pid>-<random>" under the temp directory
+
+
 class SshBridge:
     """A unix socket in a private directory; each connection to it is one
     `ssh … docker system dial-stdio` on the remote host."""
@@ -131,7 +134,8 @@ class SshBridge:
     def __init__(self, url: str) -> None:
         self.url = url
         self.target = parse_ssh_url(url)
-        self._dir = Path(tempfile.mkdtemp(prefix="netcheck-ssh-"))  # 0700: ours alone
+        # 0700: ours alone. The pid lets `netcheck clean` sweep it after a killed worker.
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-"))
         self.path = self._dir / "docker.sock"
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
