@@ -93,7 +93,8 @@ def test_a_second_signal_while_teardown_is_announced_does_not_skip_it(
     from netcheck.scenario import load_plan
     from tests.helpers import ROOT
 
-    monkeypatch.setattr(base, "_REGISTRY", {**base._REGISTRY, "sig-test": _InterruptedBuild})
+    # In place: a runtime module first imported meanwhile must register into the real one.
+    monkeypatch.setitem(base._REGISTRY, "sig-test", _InterruptedBuild)
     monkeypatch.setattr("netcheck.engine.run.os.geteuid", lambda: 0)
     _InterruptedBuild.torn_down.clear()
 
