@@ -301,16 +301,26 @@ class EndpointMode(StrEnum):
     DNSRR = "dnsrr"  # the name resolves to the tasks' own addresses
 
 
+class PublishMode(StrEnum):
+    """`--publish ...,mode=`: where a published port answers."""
+
+    INGRESS = "ingress"  # the routing mesh: on every swarm node (IPVS)
+    HOST = "host"  # only on the nodes running a task (a DNAT on that node; no IPVS)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PublishedPort:
-    """`--publish 5000:80[/udp]`: the routing mesh answers `published` on every swarm node."""
+    """`--publish 5000:80[/udp]`: the routing mesh answers `published` on every swarm node;
+    `mode=host` only on the nodes that run a task."""
 
     proto: ProbeKind  # TCP or UDP
     published: int
     target: int
+    mode: PublishMode = PublishMode.INGRESS
 
     def __str__(self) -> str:
-        return f"{self.published}:{self.target}/{self.proto.value}"
+        text = f"{self.published}:{self.target}/{self.proto.value}"
+        return text if self.mode is PublishMode.INGRESS else f"{text} (mode=host)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -427,8 +437,14 @@ class Plan:
         raise KeyError(name)
 
     def routing_mesh(self) -> dict[str, Service]:
-        """Expectation id -> the service whose published port a probe to a host hits."""
-        published = {(p.proto, p.published): s for s in self.services for p in s.publish}
+        """Expectation id -> the service whose port, published through the routing mesh, a
+        probe to a host hits. (A `mode=host` port is a plain DNAT on a task's node.)"""
+        published = {
+            (p.proto, p.published): s
+            for s in self.services
+            for p in s.publish
+            if p.mode is PublishMode.INGRESS
+        }
         hosts = {h.name for h in self.lab.hosts}
         out: dict[str, Service] = {}
         for exp in self.expectations:

@@ -30,6 +30,7 @@ from netcheck.model.plan import (
     NodeKind,
     Plan,
     Port,
+    PublishMode,
     Route,
     Router,
     Service,
@@ -578,12 +579,15 @@ class Resolver:
                 self.err((*path, "host"), f"unknown host '{spec.host}'",
                          hint_for(spec.host, hosts, "hosts") if hosts else
                          "The lab declares no hosts: add lab.hosts, or remove 'host'")
-            if spec.publish and spec.endpoint_mode is EndpointMode.DNSRR:
+            mesh = [p for p in spec.publish if p.mode is PublishMode.INGRESS]
+            if mesh and spec.endpoint_mode is EndpointMode.DNSRR:
                 self.err((*path, "publish"),
                          "Docker refuses ports published through the routing mesh in dnsrr "
                          "mode (it has no VIP to balance on)",
-                         "Use endpoint_mode: vip, or drop publish")
+                         "Use endpoint_mode: vip, or publish with mode=host")
             for index, port in enumerate(spec.publish):
+                if port.mode is PublishMode.HOST:
+                    continue  # a DNAT on each task's node: not the mesh's to share out
                 key = (port.proto.value, port.published)
                 if key in published:
                     self.err((*path, "publish", index),

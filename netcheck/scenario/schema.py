@@ -101,9 +101,11 @@ PortText = Annotated[Port, PlainValidator(_wrap(values.parse_port)), WithJsonSch
 )]
 PublishText = Annotated[PublishedPort, PlainValidator(_wrap(values.parse_publish)),
                         WithJsonSchema({"type": "string",
-                                        "pattern": r"^[0-9]+:[0-9]+(/(tcp|udp))?$",
-                                        "description": "PUBLISHED:TARGET[/udp], as docker "
-                                                       "service create --publish"})]
+                                        "pattern": r"^([0-9]+:[0-9]+(/(tcp|udp))?"
+                                                   r"|([a-z]+=[a-z0-9]+,?)+)$",
+                                        "description": "PUBLISHED:TARGET[/udp], or "
+                                                       "published=P,target=T[,mode=host], as "
+                                                       "docker service create --publish"})]
 Int = Annotated[int, BeforeValidator(_no_bool)]
 Mtu = Annotated[int, BeforeValidator(_no_bool), Field(ge=68, le=65535)]
 

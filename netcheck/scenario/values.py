@@ -18,6 +18,7 @@ from netcheck.model.plan import (
     ProbeKind,
     ProbeSpec,
     PublishedPort,
+    PublishMode,
 )
 from netcheck.scenario.suggest import did_you_mean, hint_for
 
@@ -144,14 +145,47 @@ def parse_port(value: object) -> Port:
     return Port(proto=ProbeKind(parts[0]), number=number)
 
 
+_PUBLISH_KEYS = ("published", "target", "protocol", "mode")
+
+
+def _publish_long(value: str) -> PublishedPort:
+    """Docker's long syntax: `published=5000,target=80[,protocol=udp][,mode=host]`."""
+    fields: dict[str, str] = {}
+    for item in value.split(","):
+        key, eq, val = item.strip().partition("=")
+        if not eq or key not in _PUBLISH_KEYS or key in fields:
+            hint = did_you_mean(key, _PUBLISH_KEYS) if key not in _PUBLISH_KEYS else None
+            raise ValueProblem(
+                f"{describe(value)} is not a published port",
+                hint or "Write 'published=5000,target=80[,protocol=udp][,mode=host]'",
+            )
+        fields[key] = val.strip()
+    proto = fields.get("protocol", "tcp")
+    mode = fields.get("mode", "ingress")
+    if proto not in ("tcp", "udp") or mode not in ("ingress", "host") or "target" not in fields:
+        raise ValueProblem(
+            f"{describe(value)} is not a published port",
+            "target= is required; protocol is tcp or udp; mode is ingress or host",
+        )
+    return PublishedPort(
+        proto=ProbeKind(proto),
+        published=_number(fields.get("published", ""), "published port", 1, 65535),
+        target=_number(fields["target"], "target port", 1, 65535),
+        mode=PublishMode(mode),
+    )
+
+
 def parse_publish(value: object) -> PublishedPort:
-    """Docker's `--publish PUBLISHED:TARGET[/udp]` (`5000:80`, `5353:53/udp`)."""
+    """Docker's `--publish PUBLISHED:TARGET[/udp]` (`5000:80`, `5353:53/udp`), or its long
+    syntax `published=5000,target=80[,protocol=udp][,mode=host]`."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueProblem(
             f"expected a published port like '5000:80', got {describe(value)}",
             "Write 'PUBLISHED:TARGET' (as docker service create -p), e.g. '5000:80'",
         )
     text = value.strip().lower()
+    if "=" in text:
+        return _publish_long(text)
     ports, _, proto = text.partition("/")
     published, colon, target = ports.partition(":")
     if not colon or proto not in ("", "tcp", "udp"):

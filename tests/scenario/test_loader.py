@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from netcheck.errors import ScenarioErrors
-from netcheck.model.plan import Driver, IpvlanMode
+from netcheck.model.plan import Driver, IpvlanMode, ProbeKind, PublishedPort, PublishMode
 from netcheck.scenario import load_plan
 from tests.scenario.conftest import Fail, Load
 
@@ -167,3 +167,21 @@ def test_merge_precedence_follows_yaml(load: Load) -> None:
     """)
     net = plan.network("c")
     assert (net.driver, net.internal, net.attachable) == (Driver.MACVLAN, True, False)
+
+
+def test_publish_long_syntax_and_host_mode() -> None:
+    from netcheck.scenario.values import ValueProblem, parse_publish
+
+    assert parse_publish("published=5000,target=80,mode=host") == PublishedPort(
+        proto=ProbeKind.TCP, published=5000, target=80, mode=PublishMode.HOST
+    )
+    assert parse_publish("5000:80") == parse_publish("published=5000,target=80")
+    assert parse_publish("published=53,target=5353,protocol=udp").proto is ProbeKind.UDP
+    for bad, hint in [
+        ("published=5000,traget=80", "Did you mean 'target'?"),
+        ("published=5000,target=80,mode=bridge", "mode is ingress or host"),
+        ("published=5000", "target= is required"),
+    ]:
+        with pytest.raises(ValueProblem) as info:
+            parse_publish(bad)
+        assert hint in str(info.value.hint), (bad, info.value.hint)

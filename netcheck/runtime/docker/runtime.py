@@ -286,6 +286,10 @@ class DockerRuntime:
             bip = ipam.lab_bip(plan)
             wants_bridge = self._hosts_with_default_bridge(plan)
             bridged = wants_bridge | self._hosts_with_bridges(plan)
+            if any(s.publish for s in plan.services):
+                # Published ports (mesh or host mode) are DNATs in Docker's iptables rules,
+                # on every swarm node.
+                bridged |= {h.name for h in lab_hosts}
             labs: list[LabDaemon] = []
             for host in lab_hosts:
                 node = nodes.get(host.name)

@@ -28,6 +28,7 @@ from netcheck.model.plan import (
     Plan,
     Port,
     ProbeKind,
+    PublishMode,
     Service,
 )
 from netcheck.model.results import Interface, Node
@@ -42,7 +43,10 @@ _FORE_LIFE = "2147483647"
 
 
 def needs_ipvs(svc: Service) -> bool:
-    return svc.endpoint_mode is EndpointMode.VIP or bool(svc.publish)
+    """A VIP, or a port published through the routing mesh (host mode is a plain DNAT)."""
+    return svc.endpoint_mode is EndpointMode.VIP or any(
+        p.mode is PublishMode.INGRESS for p in svc.publish
+    )
 
 
 def unavailable(
@@ -67,7 +71,10 @@ def unavailable(
     for exp_id, svc in plan.routing_mesh().items():
         why = out.get(svc.name) or (reason if reason is not None else None)
         if why is not None:
-            ports = ", ".join(f"{p.proto.value}/{p.published}" for p in svc.publish)
+            ports = ", ".join(
+                f"{p.proto.value}/{p.published}" for p in svc.publish
+                if p.mode is PublishMode.INGRESS
+            )
             out[exp_id] = f"{why}; service {svc.name!r} publishes {ports} through the routing mesh"
     return out
 
@@ -113,7 +120,7 @@ def create(
     """`docker service create` on the manager; returns the service id."""
     from docker.types import EndpointSpec, NetworkAttachmentConfig, ServiceMode
 
-    ports = {p.published: (p.target, p.proto.value) for p in svc.publish}
+    ports = {p.published: (p.target, p.proto.value, p.mode.value) for p in svc.publish}
     labels = {RUN_LABEL: run_id, NODE_LABEL: svc.name}
     try:
         created = client.services.create(
