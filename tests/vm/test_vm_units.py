@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,6 +81,27 @@ def test_guest_runs_every_job_and_records_each_exit_code(tmp_path: Path) -> None
     ]
     on_disk = batch.read_results(Path(manifest.results))
     assert on_disk == results
+
+
+def test_lab_daemons_in_the_guest_get_more_time_to_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lab scenarios start their own dockerds; under TCG the host's 30 s ran out.
+    for var in ("NETCHECK_DOCKERD_READY_S", "NETCHECK_DATA_DIR", "NETCHECK_CACHE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(guest, "prepare_image_cache", lambda cache: None)
+    scenario = tmp_path / "lab.yaml"
+    scenario.write_text("runtime: docker\nlab: {hosts: {h1: {}}}\n", encoding="utf-8")
+    manifest = batch.make_manifest([scenario], tmp_path, [])
+    seen: list[str | None] = []
+
+    def fake_run(argv: Sequence[str]) -> int:
+        seen.append(os.environ.get("NETCHECK_DOCKERD_READY_S"))
+        return 0
+
+    guest.run_batch(manifest, fake_run, warm=False)
+    assert seen == [str(guest.LAB_DOCKERD_READY_S)]
+    assert float(seen[0] or 0) > 30
 
 
 def test_guest_maps_argparse_exit_to_usage(tmp_path: Path) -> None:

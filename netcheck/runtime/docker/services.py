@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 RUN_LABEL = "io.netcheck.run"
 NODE_LABEL = "io.netcheck.node"
 TASKS_TIMEOUT_S = 90.0
+# A worker can get a task on an overlay before the manager's node update that carries the
+# worker's load-balancer address on it (Engine 20.10; seen under `netcheck vm run`'s
+# emulated CPU): the task fails with this, and swarm starts a new one, which then works.
+_TRANSIENT_TASK_ERRORS = ("failed to find a load balancer IP to use for network",)
 _FORE_LIFE = "2147483647"
 
 
@@ -142,10 +146,22 @@ def create(
     return str(created.id)
 
 
+def _task_error(task: Mapping[str, Any]) -> str:
+    status = task["Status"]
+    return str(status.get("Err") or status.get("Message") or "?")
+
+
+def is_transient(task: Mapping[str, Any]) -> bool:
+    """A failed task swarm replaces and that the next attempt gets past (see above)."""
+    err = _task_error(task)
+    return any(text in err for text in _TRANSIENT_TASK_ERRORS)
+
+
 def wait_running(
     client: Any, service_id: str, svc: Service, timeout: float = TASKS_TIMEOUT_S
 ) -> list[dict[str, Any]]:
-    """Poll until `replicas` tasks run; a task that fails or the deadline is an error."""
+    """Poll until `replicas` tasks run. A task that fails is an error at once, unless it
+    failed in a known race that swarm's next task gets past; the deadline is an error."""
     deadline = time.monotonic() + timeout
     delay = 0.1
     tasks: list[dict[str, Any]] = []
@@ -156,18 +172,22 @@ def wait_running(
         if len(running) >= svc.replicas:
             return sorted(running, key=lambda t: int(t.get("Slot") or 0))
         broken = [t for t in tasks if t["Status"]["State"] in ("failed", "rejected")]
-        if broken:
-            status = broken[0]["Status"]
+        fatal = [t for t in broken if not is_transient(t)]
+        if fatal:
             raise RuntimeBuildError(
-                f"service {svc.name!r}: a task {status['State']}: "
-                f"{status.get('Err') or status.get('Message') or '?'}"
+                f"service {svc.name!r}: a task {fatal[0]['Status']['State']}: "
+                f"{_task_error(fatal[0])}"
             )
         if time.monotonic() >= deadline:
             states = ", ".join(sorted(t["Status"]["State"] for t in live)) or "no tasks"
+            last = f"; a task failed: {_task_error(broken[-1])}" if broken else ""
             raise RuntimeBuildError(
                 f"service {svc.name!r}: {len(running)}/{svc.replicas} task(s) running after "
-                f"{timeout:.0f} s ({states})"
+                f"{timeout:.0f} s ({states}){last}"
             )
+        if broken:
+            log.debug("service %s: %d task(s) failed in a known race; swarm retries them",
+                      svc.name, len(broken))
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
 
