@@ -6,6 +6,7 @@ kernel sends for a listening port). UDP: echo each datagram back to its sender.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import selectors
@@ -79,10 +80,16 @@ def serve(conn: Connection, netns: str, ports: Sequence[Port]) -> None:
             except OSError as exc:
                 raise OSError(exc.errno, f"cannot listen on {port}: {exc.strerror}") from exc
     except BaseException as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        # The parent may be gone already (a run torn down by a signal while this child was
+        # still starting): then there is no one to tell.
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
         conn.close()
         return
-    conn.send(("ready", [str(p) for p in ports]))
+    try:
+        conn.send(("ready", [str(p) for p in ports]))
+    except OSError:
+        return
     sel = selectors.DefaultSelector()
     for sock, port in socks:
         sel.register(sock, selectors.EVENT_READ, port)
