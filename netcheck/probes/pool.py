@@ -33,7 +33,8 @@ from netcheck.probes.base import ProbeTask, WorkerReport, result_for
 log = logging.getLogger(__name__)
 
 START_METHOD = "forkserver"
-PRELOAD = ("netcheck.probes._forkserver_quiet", "netcheck.probes.worker")
+# The quiet module first, and outside netcheck.probes, whose package imports come first.
+PRELOAD = ("netcheck._forkserver_quiet", "netcheck.probes.worker")
 # Beyond the probe timeout, how long a worker may take to start, enter its namespace and
 # report before it counts as hung. Generous: 50 workers share 2 cores at start-up.
 DEFAULT_MARGIN_S = 10.0

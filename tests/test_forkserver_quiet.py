@@ -14,13 +14,13 @@ _AS_FORKSERVER = """
 import signal
 # What multiprocessing.forkserver.main does with its preload list, in a module of that name.
 scope = {"__name__": "multiprocessing.forkserver"}
-exec("def main():\\n    import netcheck.probes._forkserver_quiet\\nmain()", scope)
+exec("def main():\\n    import netcheck._forkserver_quiet\\nmain()", scope)
 print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
 """
 
 
 def test_import_elsewhere_leaves_sigint_alone() -> None:
-    import netcheck.probes._forkserver_quiet  # noqa: F401
+    import netcheck._forkserver_quiet  # noqa: F401
 
     assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
 
@@ -38,7 +38,7 @@ def test_ctrl_c_during_the_preload_neither_kills_nor_prints(tmp_path: Path) -> N
         "from pathlib import Path\n"
         "from netcheck.probes import pool\n"
         "ctx = mp.get_context('forkserver')\n"
-        "ctx.set_forkserver_preload([*pool.PRELOAD[:-1], 'tests.probes._slow_preload'])\n"
+        "ctx.set_forkserver_preload([*pool.PRELOAD[:-1], 'tests._slow_preload'])\n"
         "fs.ensure_running()\n"
         "pid = fs._forkserver._forkserver_pid\n"
         f"mark = Path({str(mark)!r})\n"
