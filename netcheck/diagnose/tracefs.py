@@ -137,8 +137,9 @@ class DropRecorder:
         try:
             self._root = self._find_or_mount()
             inst = os.path.join(self._root, "instances", f"netcheck-{self.run_id}")
-            os.mkdir(inst)
-            self._instance = inst
+            with signals_blocked():  # made and remembered (so close() removes it), or neither
+                os.mkdir(inst)
+                self._instance = inst
             _write(os.path.join(inst, "tracing_on"), "0")
             with contextlib.suppress(OSError):
                 _write(os.path.join(inst, "trace_clock"), "mono")

@@ -7,6 +7,10 @@ ended and unmounted it, the first could no longer reach (or remove) its own inst
 
 from __future__ import annotations
 
+import os
+import signal
+from typing import Any
+
 import pytest
 
 from netcheck.diagnose.tracefs import DropRecorder
@@ -50,3 +54,26 @@ def test_clean_removes_an_abandoned_instance(clean_machine: frozenset[Item]) -> 
     assert f"trace instance netcheck-{rec.run_id}" in removed
     assert not _ours({rec.run_id})
     rec._instance = rec._own_mount = None  # already swept: nothing for close() to do
+
+
+def test_ctrl_c_as_the_instance_is_made_leaves_nothing(
+    clean_machine: frozenset[Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the random-signal test in CI: SIGINT between making the instance and
+    remembering it leaked the instance (close() did not know it)."""
+    real_mkdir = os.mkdir
+
+    def mkdir_then_ctrl_c(path: Any, *args: Any, **kwargs: Any) -> None:
+        real_mkdir(path, *args, **kwargs)
+        if "/instances/" in str(path):
+            os.kill(os.getpid(), signal.SIGINT)  # lands at the next bytecode boundary
+
+    rec = DropRecorder(new_run_id())
+    monkeypatch.setattr(os, "mkdir", mkdir_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            rec.start()
+        finally:
+            rec.close()
+    monkeypatch.undo()
+    assert not _ours({rec.run_id})
