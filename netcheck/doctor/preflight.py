@@ -62,8 +62,9 @@ def doctor(plan: Plan | None, host_spec: str | None = None,
     out += checks.check_sysctls(host, multi_homed or plan is None)
     docker = checks.wants_docker(plan, runtime)
     out += checks.check_docker(host, required=docker)
-    if plan is None or docker or checks.needed_swarm_features(plan):
-        out += checks.check_swarm_features(host, checks.needed_swarm_features(plan))
+    swarm = checks.needed_swarm_features(plan)
+    if plan is None or docker or swarm:
+        out += checks.check_swarm_features(host, swarm)
     if plan is not None:
         isolated = bool(plan.lab.lans) and not checks.wants_docker(plan, runtime)
         out += checks.check_overlaps(host, plan, lab_isolated=isolated)

@@ -279,8 +279,7 @@ def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool)
         if reply.echo_key is not None:
             probe = fast.get(reply.echo_key)
             if probe is not None:
-                if multi or id(probe) not in out.answers:
-                    record(probe, reply)
+                record(probe, reply)
                 return
         pkt = reply.packet()
         if pkt is None:

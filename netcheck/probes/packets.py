@@ -216,8 +216,13 @@ def evidence(pkt: ScapyPacket, t0: float, *, sent: bool) -> Packet:
         summary=pkt.summary(),
         src=src,
         dst=dst,
-        time=None if when is None else round(when - t0, 6),
+        time=_since(when, t0),
     )
+
+
+def _since(when: float | None, t0: float) -> float | None:
+    """A timestamp as seconds into the batch (`t0`), as evidence shows it."""
+    return None if when is None else round(when - t0, 6)
 
 
 # --- classification ---------------------------------------------------------------------------
@@ -297,10 +302,6 @@ def send_error_result(
             sent=ev,
         )
     return _base(task, route, Observation.ERROR, f"could not send: {describe_errno(code)}", sent=ev)
-
-
-def _since(when: float | None, t0: float) -> float | None:
-    return None if when is None else round(when - t0, 6)
 
 
 def classify_probe(

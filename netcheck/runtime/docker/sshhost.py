@@ -45,10 +45,6 @@ class SshHostError(EnvironmentProblem):
     """An ssh:// Docker host that cannot be reached, logged into, or has no Docker."""
 
 
-def is_ssh_url(url: str) -> bool:
-    return url.startswith("ssh://")
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SshTarget:
     host: str
