@@ -53,6 +53,21 @@ expectations:
 """
 
 
+
+def assert_remote_run(record: Path, url: str) -> dict[str, Any]:
+    """SCENARIO's run record: every check passed, probed through `url`'s sidecars."""
+    data: dict[str, Any] = json.loads(record.read_text())
+    outcomes = {v["expectation_id"]: v["outcome"] for v in data["verdicts"]}
+    assert set(outcomes.values()) == {"pass"}, outcomes
+    assert len(outcomes) == 9
+    # Probed through the remote daemon, not by entering a local /proc/PID.
+    nodes = data["topology"]["nodes"]
+    assert all(n["netns"].startswith("docker-container:") and n["netns"].endswith(url)
+               for n in nodes.values())
+    refused = next(v for v in data["verdicts"] if v["expectation_id"] == "tcp/81:c1->c2")
+    assert refused["result"]["observation"] == "refused"  # the packet went out, RST back
+    return data
+
 def test_reference_round_trip_keeps_urls_with_colons_and_at() -> None:
     ref = RemoteRef(run_id="ab12cd", container="f00", url="ssh://me@host:2222")
     assert parse(str(ref)) == ref
@@ -107,15 +122,7 @@ def test_remote_tcp_host_probed_through_sidecars(
             capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        data = json.loads(record.read_text())
-        outcomes = {v["expectation_id"]: v["outcome"] for v in data["verdicts"]}
-        assert set(outcomes.values()) == {"pass"}, outcomes
-        assert len(outcomes) == 9
-        # Probed through the remote daemon, not by entering a local /proc/PID.
-        nodes = data["topology"]["nodes"]
-        assert all(n["netns"].startswith("docker-container:") for n in nodes.values())
-        refused = next(v for v in data["verdicts"] if v["expectation_id"] == "tcp/81:c1->c2")
-        assert refused["result"]["observation"] == "refused"  # the packet went out, RST back
+        data = assert_remote_run(record, lab.url)
         # Nothing of the run is left on the remote daemon: containers, sidecars, networks.
         import docker
 

@@ -4,7 +4,6 @@ dial-stdio` -> the lab's dockerd. netcheck runs in the client namespace of the r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from netcheck.runtime.docker.sshhost import SshHostError, SshTarget, _explain, parse_ssh_url
 from tests.multihost.remotelab import SERVER_IP, RemoteLab
 from tests.multihost.sshd import SshServer, netcheck_in, ssh_remote_lab, wrong_client
-from tests.multihost.test_remote import SCENARIO
+from tests.multihost.test_remote import SCENARIO, assert_remote_run
 
 
 def test_ssh_urls_parse_into_ssh_arguments() -> None:
@@ -76,15 +75,7 @@ def test_ssh_host_probed_through_sidecars(
     record = tmp_path / "run.json"
     proc = netcheck_in(lab, server.client.env(), "run", str(scenario), "--json", str(record))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(record.read_text())
-    outcomes = {v["expectation_id"]: v["outcome"] for v in data["verdicts"]}
-    assert set(outcomes.values()) == {"pass"}, outcomes
-    assert len(outcomes) == 9
-    nodes = data["topology"]["nodes"]
-    assert all(n["netns"].startswith("docker-container:") and n["netns"].endswith(server.url)
-               for n in nodes.values())
-    refused = next(v for v in data["verdicts"] if v["expectation_id"] == "tcp/81:c1->c2")
-    assert refused["result"]["observation"] == "refused"
+    data = assert_remote_run(record, server.url)
     # The chain really went through this sshd, with the test's key.
     assert "Accepted publickey for root from 10.99.0.2" in server.log.read_text()
     # Nothing of the run is left on the remote daemon: containers, sidecars, networks.
