@@ -30,10 +30,16 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$PY" -m venv .venv
 fi
-# Reinstall only when pyproject.toml changed since the last install.
+# Everything from requirements.lock: exact versions, hash-checked, the build tools included;
+# then netcheck itself without dependencies (nothing unpinned can slip in). The lock is made
+# by scripts/lock.sh. Reinstall only when the lock or pyproject.toml changed since the last one.
 stamp=.venv/.netcheck-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "setup: pip install -e .[test]"
-    .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
+if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "setup: pip install -r requirements.lock, then -e . (no dependencies)"
+    pip_quiet=(-q --disable-pip-version-check)
+    .venv/bin/pip install "${pip_quiet[@]}" --require-hashes -r requirements.lock
+    # The build tools come from the lock too: no isolated build env fetching newer ones.
+    .venv/bin/pip install "${pip_quiet[@]}" --no-deps --no-build-isolation -e .
+    .venv/bin/pip check
     touch "$stamp"
 fi

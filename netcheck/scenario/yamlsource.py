@@ -229,16 +229,14 @@ class _Converter:
         if node.tag != f"{_TAG}map":
             self._bad_tag(node, path)
             return None
-        own = sum(1 for key, _ in node.value if key.tag != f"{_TAG}merge")
         try:
-            self.constructor.flatten_mapping(node)  # `<<: *anchor` merge keys
-        except yaml.YAMLError as exc:
-            self.error(node.start_mark.line + 1, path, f"bad merge key: {exc}")
+            pairs, merged = _flatten(node, ())
+        except _MergeProblem as exc:
+            self.error(exc.line, path, f"bad merge key: {exc.message}", exc.hint)
             return None
-        merged = len(node.value) - own  # flatten puts merged pairs first; own keys override
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        for index, (key_node, value_node) in enumerate(node.value):
+        for index, (key_node, value_node) in enumerate(pairs):
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode):
                 self.error(line, path, "a key must be a plain word, not a list or mapping")
@@ -251,8 +249,8 @@ class _Converter:
             if substitute:
                 key = self._text(key, key_node, path)
             key_path = (*path, key)
-            # A key that came from a merge may be overridden (YAML's precedence is already in
-            # flatten's order); a key the user wrote twice may not.
+            # A key that came from a merge may be overridden (_flatten kept only the winning
+            # merged pair); a key the user wrote twice may not.
             if key in first_line and first_line[key] > 0:
                 self.error(
                     line, key_path, f"duplicate key '{key}' (first at line {first_line[key]})",
@@ -266,3 +264,48 @@ class _Converter:
             literal = not path and key == "variables"
             out[key] = self.convert(value_node, key_path, substitute=substitute and not literal)
         return out
+
+
+class _MergeProblem(Exception):
+    def __init__(self, line: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.line, self.message, self.hint = line, message, hint
+
+
+def _flatten(node: MappingNode, stack: tuple[int, ...]) -> tuple[list[tuple[Node, Node]], int]:
+    """The pairs of `node` with its `<<` merge keys applied, merged pairs first; and how many
+    of them came from merges.
+
+    Done here rather than by PyYAML's `flatten_mapping`, whose precedence between the maps of
+    `<<: [*a, *b]` changed in PyYAML 6.0.3: the merge-key spec (yaml.org/type/merge.html) says
+    the mapping's own keys win, then the maps in the order listed, so a key of `*a` beats the
+    same key of `*b`. The node graph is left untouched (anchors share nodes).
+    """
+    merge_tag = f"{_TAG}merge"
+    own = [(k, v) for k, v in node.value if k.tag != merge_tag]
+    sources: list[MappingNode] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != merge_tag:
+            continue
+        line = key_node.start_mark.line + 1
+        items = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+        for item in items:
+            if not isinstance(item, MappingNode):
+                raise _MergeProblem(
+                    line, f"expected a mapping or a list of mappings, found a {item.id}",
+                    "write `<<: *anchor` or `<<: [*a, *b]` with anchors of mappings",
+                )
+            if id(item) in (*stack, id(node)):
+                raise _MergeProblem(line, "a mapping merges itself", "remove the `<<` cycle")
+            sources.append(item)
+    seen = {k.value for k, _ in own if isinstance(k, ScalarNode)}
+    merged: list[tuple[Node, Node]] = []
+    for source in sources:
+        pairs, _ = _flatten(source, (*stack, id(node)))
+        for key_node, value_node in pairs:
+            key = key_node.value if isinstance(key_node, ScalarNode) else id(key_node)
+            if key in seen:
+                continue  # an earlier map, or the mapping itself, already gave this key
+            seen.add(key)
+            merged.append((key_node, value_node))
+    return merged + own, len(merged)

@@ -169,6 +169,36 @@ def test_merge_precedence_follows_yaml(load: Load) -> None:
     assert (net.driver, net.internal, net.attachable) == (Driver.MACVLAN, True, False)
 
 
+def test_merge_own_keys_win_and_nested_merges_follow_the_spec(load: Load) -> None:
+    # yaml.org/type/merge.html: own keys beat merged ones; in a nested merge the inner
+    # mapping's own keys beat what it merged, and the first map listed beats the later ones.
+    plan = load("""
+        networks:
+          a: &a {driver: macvlan, internal: true}
+          b: &b {<<: *a, internal: false}
+          c:
+            <<: [*b, {attachable: false, internal: true}]
+            driver: bridge
+    """)
+    net = plan.network("c")
+    assert (net.driver, net.internal, net.attachable) == (Driver.BRIDGE, False, False)
+    assert plan.network("b").driver is Driver.MACVLAN
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("networks:\n  a:\n    <<: 5\n", 3, "found a scalar"),
+        ("networks:\n  a: &x\n    driver: bridge\n    <<: [*x]\n", 4, "merges itself"),
+        ("networks:\n  a:\n    <<: [{driver: bridge}, [1]]\n", 3, "found a sequence"),
+    ],
+)
+def test_bad_merge_keys_name_their_line(fail: Fail, text: str, line: int, words: str) -> None:
+    errors = fail(text)
+    (err,) = errors.errors
+    assert err.location.line == line and "bad merge key" in err.message and words in err.message
+
+
 def test_publish_long_syntax_and_host_mode() -> None:
     from netcheck.scenario.values import ValueProblem, parse_publish
 
