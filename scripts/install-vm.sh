@@ -47,9 +47,9 @@ if ! command -v vagrant >/dev/null || ! vagrant plugin list 2>/dev/null | grep -
     apt_install vagrant vagrant-libvirt || echo "install-vm: vagrant unavailable from apt" >&2
 fi
 
+# virtme-ng (vng) comes pinned from requirements.lock with the rest (scripts/setup.sh).
 if [ -x .venv/bin/python ] && [ ! -x .venv/bin/vng ]; then
-    echo "install-vm: pip install -e .[vm]"
-    .venv/bin/pip install -q --disable-pip-version-check -e ".[vm]"
+    bash scripts/setup.sh
 fi
 
 # The versioned package the linux-image-amd64 metapackage depends on, e.g.

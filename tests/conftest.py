@@ -4,15 +4,62 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from netcheck.runtime import state
 from tests.helpers import ROOT, dead_run_namespaces, netcheck_namespaces
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The suite must not depend on how it was started. A background job of a
+    # non-interactive shell, nohup and some CI runners start it with SIGINT ignored, and
+    # an ignored disposition is inherited by every netcheck the tests start (the Ctrl-C
+    # tests then send a signal nobody hears). A handler is reset by exec; SIG_IGN is not.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+    # Every run the suite starts (in process or as a child) journals its id here, so leak
+    # checks count only this session's runs, never another netcheck run on the machine.
+    if not os.environ.get(state.JOURNAL_ENV):
+        fd, path = tempfile.mkstemp(prefix="netcheck-test-runs-", suffix=".txt")
+        os.close(fd)
+        os.environ[state.JOURNAL_ENV] = path
+        config.add_cleanup(lambda: _remove(path))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    """A failing test's reports and logs (what it wrote under tmp_path) are kept under
+    reports/failed/<test>/: pytest prunes its temporary directories, and the evidence of a
+    failure in CI is exactly what is needed afterwards."""
+    report: pytest.TestReport = yield
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and isinstance(tmp, Path) and tmp.is_dir():
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)[-150:]
+        dest = ROOT / "reports" / "failed" / name
+        with contextlib.suppress(OSError):
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(tmp, dest, symlinks=True, ignore_dangling_symlinks=True)
+    return report
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 @pytest.fixture

@@ -17,6 +17,10 @@ from pathlib import Path
 from netcheck.runtime.naming import check_run_id, is_run_id
 
 STATE_DIR = "/run/netcheck"
+# A file every run appends its id to when it registers, when this names one: a CI job or a
+# test harness that shares the machine with other netcheck runs checks the leftovers of its
+# own runs only (tests/conftest.py sets it for the suite).
+JOURNAL_ENV = "NETCHECK_RUN_JOURNAL"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +83,32 @@ def write(state: RunState, state_dir: str = STATE_DIR) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(state.to_json(), fh, indent=1)
     os.replace(tmp, path)
+    _journal(state.run_id)
     return path
+
+
+def _journal(run_id: str) -> None:
+    journal = os.environ.get(JOURNAL_ENV)
+    if not journal:
+        return
+    # One short O_APPEND write per line: concurrent runs never interleave within a line.
+    fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, f"{run_id}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def journal_runs() -> frozenset[str]:
+    """The run ids in the journal `NETCHECK_RUN_JOURNAL` names; empty when it names none."""
+    journal = os.environ.get(JOURNAL_ENV)
+    if not journal:
+        return frozenset()
+    try:
+        text = Path(journal).read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(line for line in text.split() if is_run_id(line))
 
 
 def read(run_id: str, state_dir: str = STATE_DIR) -> RunState | None:

@@ -247,14 +247,25 @@ def _alive(run_id: str) -> bool:
     return st is not None and st.pid != os.getpid() and state.is_alive(st)
 
 
+def _foreign(owner: str | None) -> bool:
+    """The object names a run this test session did not start (the suite journals its runs:
+    tests/conftest.py): another developer's or CI job's, never ours to count."""
+    if owner is None or not os.environ.get(state.JOURNAL_ENV):
+        return False
+    return owner not in state.journal_runs()
+
+
 def leaks(
     before: Collection[Item], after: Iterable[Item], *, ignore_runs: Collection[str] = ()
 ) -> list[Item]:
-    """New objects that no live run owns. `ignore_runs`: runs to leave out (decoys)."""
+    """New objects that no live run owns and that are not another session's runs'.
+    `ignore_runs`: runs to leave out (decoys)."""
     old = set(before)
     out = []
     for item in after:
         if item in old or (item.owner is not None and item.owner in ignore_runs):
+            continue
+        if _foreign(item.owner):
             continue
         if item.owner is not None and _alive(item.owner):
             continue

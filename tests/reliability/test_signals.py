@@ -189,3 +189,36 @@ def test_sigkill_during_probe_then_clean(clean_machine: frozenset[Item]) -> None
 @pytest.mark.docker
 def test_sigkill_docker_then_clean(clean_machine: frozenset[Item], dockerd: None) -> None:
     _sigkill_then_clean("docker", "daemon")
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_a_run_started_with_sigint_ignored_stops_cleanly_on_sigterm(
+    clean_machine: frozenset[Item],
+) -> None:
+    """As a background job of a non-interactive shell, nohup or a CI runner start it: SIGINT
+    is ignored from the start (and stays ignored, as nohup promises), SIGTERM still tears
+    the run down."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netcheck", "run", str(runs.QUICKSTART), "--no-reports",
+         "--runtime", "netns", "--timeout", "2"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=_ignore_sigint,
+    )
+    try:
+        assert runs.wait_for(lambda: run_id_of(proc.pid) is not None, 60)
+        run_id = run_id_of(proc.pid)
+        assert runs.wait_for(
+            lambda: any(i.kind == "process" and i.owner == run_id for i in inventory.processes()),
+            60,
+        ), "the run never started its probe workers"
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, out + err
+    assert "torn down" in err, err[-3000:]

@@ -5,6 +5,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from netcheck.runtime import state
 
 
@@ -46,3 +48,18 @@ def test_garbage_state_files_read_as_missing(tmp_path: Path) -> None:
 def test_process_start_parses_names_with_spaces_and_parens() -> None:
     assert state.process_start(os.getpid()) is not None
     assert state.process_start(2**22 + 1) is None
+
+
+def test_each_registered_run_is_journalled_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "runs.txt"
+    monkeypatch.setenv(state.JOURNAL_ENV, str(journal))
+    for run_id in ("a1b2c3", "d4e5f6"):
+        state.write(state.for_this_process(run_id, "netns", ()), str(tmp_path / "state"))
+    assert journal.read_text() == "a1b2c3\nd4e5f6\n"
+    assert state.journal_runs() == {"a1b2c3", "d4e5f6"}
+    monkeypatch.delenv(state.JOURNAL_ENV)
+    state.write(state.for_this_process("0a0b0c", "netns", ()), str(tmp_path / "state"))
+    assert state.journal_runs() == frozenset()
+    assert "0a0b0c" not in journal.read_text()
