@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from netcheck.diagnose.base import Case, register, registered
+from netcheck.diagnose.base import Case, Explained, Strength, register, registered
 from netcheck.diagnose.live import LiveState, ReprobeFn
 from netcheck.diagnose.rules import RULES
 from netcheck.diagnose.rules.kernel_feature import explain_skip
@@ -22,7 +22,30 @@ log = logging.getLogger(__name__)
 for _rule in RULES:
     register(_rule.id, _rule)
 
-__all__ = ["Case", "LiveState", "ProbeWindow", "diagnose", "explain_skip", "registered"]
+__all__ = [
+    "Case",
+    "Explained",
+    "LiveState",
+    "ProbeWindow",
+    "Strength",
+    "contradicted",
+    "diagnose",
+    "explain_skip",
+    "registered",
+]
+
+
+def contradicted(
+    explained: Explained, results: Sequence[tuple[Expectation, ProbeResult]]
+) -> list[str]:
+    """The probes of this run that contradict what the finding says is reachable."""
+    out: list[str] = []
+    for src, dst in explained.reaches:
+        for exp, result in results:
+            if (exp.source == src and exp.target.node == dst
+                    and result.observation is not Observation.ANSWERED):
+                out.append(f"{exp.id}: {result.observation.value}")
+    return out
 
 
 def diagnose(
@@ -34,7 +57,8 @@ def diagnose(
     timeout: float = 1.0,
     reprobe: ReprobeFn | None = None,
 ) -> Mapping[str, tuple[Finding, ...]]:
-    """Findings per expectation id, for every probe that did not get a real answer."""
+    """Findings per expectation id, for every probe that did not get a real answer,
+    strongest evidence first; a finding the run's own probes contradict is left out."""
     live = LiveState(window, timeout=timeout, reprobe=reprobe)
     rules = [factory() for factory in registered().values()]
     out: dict[str, tuple[Finding, ...]] = {}
@@ -42,14 +66,22 @@ def diagnose(
         if result.observation is Observation.ANSWERED:
             continue
         case = Case(expectation=exp, result=result, plan=plan, topology=topology, live=live)
-        found: list[Finding] = []
+        found: list[Explained] = []
         for rule in rules:
             try:
-                finding = rule.explain(case)
+                got = rule.explain(case)
             except Exception:  # a broken rule must not hide the verdicts of the others
                 log.exception("diagnosis rule %s failed on %s", rule.id, exp.id)
                 continue
-            if finding is not None:
-                found.append(finding)
-        out[exp.id] = tuple(found)
+            if got is None:
+                continue
+            explained = got if isinstance(got, Explained) else Explained(finding=got)
+            against = contradicted(explained, pairs)
+            if against:
+                log.warning("finding %s on %s left out: the run's probes contradict it (%s)",
+                            explained.finding.id, exp.id, "; ".join(against))
+                continue
+            found.append(explained)
+        found.sort(key=lambda e: -e.strength)  # stable: rule order breaks ties
+        out[exp.id] = tuple(e.finding for e in found)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
 
 from netcheck.diagnose.live import LiveState
@@ -22,10 +23,33 @@ class Case:
     live: LiveState
 
 
+class Strength(IntEnum):
+    """How strongly a finding's evidence ties the silence to its cause (findings of one
+    probe are ordered by it, strongest first)."""
+
+    STATE = 1  # live state read from the nodes (links, routes, sysctls, rules)
+    LOOKUP = 2  # the kernel judged this very packet (route lookup with iif, an ARP re-probe)
+    KERNEL = 3  # the kernel said it dropped it: a drop reason or a counter that moved
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Explained:
+    """A finding with what the engine checks before emitting it.
+
+    `reaches` lists (source node, target node) pairs the finding's evidence says can
+    reach each other: if this run probed such a pair and got no answer, the finding
+    contradicts the run's own observations and is not emitted.
+    """
+
+    finding: Finding
+    strength: Strength = Strength.STATE
+    reaches: tuple[tuple[str, str], ...] = ()
+
+
 class Rule(Protocol):
     id: str
 
-    def explain(self, case: Case) -> Finding | None: ...
+    def explain(self, case: Case) -> Finding | Explained | None: ...
 
 
 _REGISTRY: dict[str, Callable[[], Rule]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netcheck.diagnose.base import Rule
 from netcheck.diagnose.rules.dns_default_bridge import DnsDefaultBridge
+from netcheck.diagnose.rules.docker_internal import DockerInternal
 from netcheck.diagnose.rules.duplicate_ip import DuplicateIp
 from netcheck.diagnose.rules.filtered import Filtered
 from netcheck.diagnose.rules.macvlan_isolation import MacvlanHostIsolation
@@ -21,6 +22,7 @@ RULES: tuple[type[Rule], ...] = (
     RpFilter,
     RpFilterArp,
     NoL2Adjacency,
+    DockerInternal,
     NoRoute,
     NoForwarding,
     MtuBlackhole,

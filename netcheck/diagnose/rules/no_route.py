@@ -1,24 +1,42 @@
 """No route: the source has no route to the target, or the target none back to the source.
 
 The second is the silent one: the request arrives, the reply has nowhere to go (a machine
-without a default gateway on another subnet than the asker).
+without a default gateway on another subnet than the asker). It is said only when the
+target's own counters show a request got in (ICMP echo requests or UDP datagrams received,
+or packets that found no route); and when the kernel says the request was dropped on
+arrival by rp_filter (a source with no route at all is a martian in strict and loose mode),
+it is not this rule's: that is rp-filter.
 """
 
 from __future__ import annotations
 
 import errno
 
-from netcheck.diagnose.base import Case
-from netcheck.diagnose.rules._common import probe_line, source_address, source_node, target_node
+from netcheck.diagnose.base import Case, Explained, Strength
+from netcheck.diagnose.rules._common import (
+    holding,
+    probe_line,
+    source_address,
+    source_node,
+    target_node,
+)
+from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
+from netcheck.model.plan import ProbeKind
 from netcheck.model.results import Finding, Observation
 
 _NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
+# Counters in the target's namespace that move only when the request got in.
+_ARRIVED = {
+    ProbeKind.ICMP: ("Icmp.InEchos",),
+    ProbeKind.UDP: ("Udp.InDatagrams", "Udp.NoPorts"),
+    ProbeKind.DNS: ("Udp.InDatagrams", "Udp.NoPorts"),
+}
 
 
 class NoRoute:
     id = "no-route"
 
-    def explain(self, case: Case) -> Finding | None:
+    def explain(self, case: Case) -> Finding | Explained | None:
         r = case.result
         src, dst = source_node(case), target_node(case)
         if src is None or r.target_address is None:
@@ -39,16 +57,31 @@ class NoRoute:
         back = case.live.route_lookup(dst.netns, str(s_addr), src=str(r.target_address))
         if back.errno not in _NO_ROUTE:
             return None
+        w = case.live.window
+        iface = holding(dst, r.target_address)
+        if w.delta(dst.netns, RP_COUNTER) or (
+            iface is not None and device_drops(case, dst, iface.ifname, RP_REASON)
+        ):
+            return None  # dropped on arrival by rp_filter: the request never got in
         evidence = [f"{dst.name}: {back.text}"]
-        arrived = case.live.window.delta(dst.netns, "Ip.InReceives")
-        no_routes = case.live.window.delta(dst.netns, "Ip.OutNoRoutes")
+        arrived: list[str] = []
+        for name in _ARRIVED.get(r.probe.kind, ()):
+            moved = w.delta(dst.netns, name)
+            if moved:
+                arrived.append(f"{name} +{moved}")
+        no_routes = w.delta(dst.netns, "Ip.OutNoRoutes")
+        if not arrived and not no_routes:
+            # Nothing at the target says a request got in: its missing route back may be
+            # true and still not why this probe died (the request may never have arrived).
+            return None
         if arrived:
-            evidence.append(f"{dst.name}: Ip.InReceives +{arrived} while the probes ran "
-                            "(the requests did arrive)")
+            evidence.append(f"{dst.name}: {', '.join(arrived)} while the probes ran "
+                            "(requests received)")
         if no_routes:
-            evidence.append(f"{dst.name}: Ip.OutNoRoutes +{no_routes} (replies with no route)")
+            evidence.append(f"{dst.name}: Ip.OutNoRoutes +{no_routes} while the probes ran "
+                            "(packets it could not route)")
         evidence.append(probe_line(case))
-        return Finding(
+        finding = Finding(
             id=self.id,
             summary=f"{dst.name} has no route back to {s_addr}: requests arrive, replies "
                     "cannot leave",
@@ -56,3 +89,4 @@ class NoRoute:
             fix=f"on {dst.name}: add a default gateway or a route to {s_addr}'s subnet "
                 f"(ip route add default via <gateway on its LAN>)",
         )
+        return Explained(finding=finding, strength=Strength.LOOKUP)

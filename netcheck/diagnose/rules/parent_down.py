@@ -1,9 +1,11 @@
 """A macvlan/ipvlan parent that is down or has no carrier: its children lose the LAN.
 
-Measured on Linux 6.18: a parent set down (`ip link set eth0 down`) cuts its children off
-entirely, bridge-mode siblings included; a parent that only lost carrier (cable out) cuts
-them off the wire, but bridge-mode siblings still reach each other inside the host. The
-finding says which of the two it is.
+Measured on Linux 6.18 (bridge-mode siblings on a veth parent, ping between them): a
+parent set down (`ip link set eth0 down`) cuts its children off entirely, siblings included
+(sendmsg fails); a parent that only lost carrier (its veth peer down: the cable is out)
+hands NO-CARRIER on to every child, and siblings do not reach each other either (3 of 3
+echo requests lost, the neighbour entry stays INCOMPLETE). The finding says which of the
+two it is, and reads each sibling's own link state rather than assuming it.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ class ParentDown:
                 )
             elif siblings:
                 evidence.append(
-                    f"the parent is up without carrier: {', '.join(siblings)} (same parent) "
-                    "can still be reached in bridge mode, nothing beyond the wire can"
+                    "children of the same parent: "
+                    + "; ".join(self._child_state(case, iface.parent, name) for name in siblings)
                 )
             evidence.append(probe_line(case))
             return Finding(
@@ -79,3 +81,11 @@ class ParentDown:
                     "LOWER_UP)",
             )
         return None
+
+    def _child_state(self, case: Case, parent: str, name: str) -> str:
+        node = case.topology.nodes[name]
+        iface = next(i for i in node.interfaces if i.parent == parent)
+        live = case.live.link(node.netns, iface.ifname)
+        if live is None:
+            return f"{name} {iface.ifname}: unreadable"
+        return f"{name} {iface.ifname} operstate {live.operstate}, carrier {int(live.carrier)}"

@@ -1,11 +1,28 @@
-"""A closed port: the host answered with RST or ICMP port unreachable."""
+"""A closed port: the host answered with RST or ICMP port unreachable.
+
+A DNS probe's query goes to the resolver the source asks, not to the name's owner: a
+refusal then says nothing listens on the resolver's port 53, and names the resolver.
+"""
 
 from __future__ import annotations
 
 from netcheck.diagnose.base import Case
-from netcheck.diagnose.rules._common import firewall_hits, target_node
-from netcheck.model.plan import ProbeKind
+from netcheck.diagnose.rules._common import firewall_hits, source_node, target_node
+from netcheck.engine.plan_tasks import target_address
+from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Finding, Observation
+
+
+def dns_server(case: Case) -> IPAddress | None:
+    """The server the DNS query went to, as the engine chose it."""
+    src = source_node(case)
+    if src is None:
+        return None
+    named = case.expectation.dns_server
+    if named is not None:
+        server = case.topology.nodes.get(named)
+        return None if server is None else target_address(src, server, None)
+    return src.resolver
 
 
 class PortClosed:
@@ -16,12 +33,17 @@ class PortClosed:
         if r.observation is not Observation.REFUSED:
             return None
         dst = target_node(case)
+        how = "TCP RST" if r.probe.kind is ProbeKind.TCP else "ICMP port unreachable"
+        answered = ", ".join(r.answered_by) or str(r.target_address)
+        if r.probe.kind is ProbeKind.DNS:
+            server = dns_server(case)
+            if server is not None and (dst is None or not any(
+                    i.address == server for i in dst.interfaces)):
+                return self._resolver(case, server, how, answered)
         if dst is not None and any(
             h.target == "REJECT" for h in firewall_hits(case, dst, ("INPUT",))
         ):
             return None  # a firewall forged the refusal: that is `filtered`
-        how = "TCP RST" if r.probe.kind is ProbeKind.TCP else "ICMP port unreachable"
-        answered = ", ".join(r.answered_by) or str(r.target_address)
         evidence = [f"{how} from {answered}", r.detail]
         if dst is not None and r.probe.port is not None:
             evidence.append(
@@ -32,4 +54,19 @@ class PortClosed:
             summary=f"{r.target} is reachable but nothing listens on {r.probe}",
             evidence=tuple(evidence),
             fix=f"start the service on {r.target}, or probe the port it really listens on",
+        )
+
+    def _resolver(self, case: Case, server: IPAddress, how: str, answered: str) -> Finding:
+        r = case.result
+        return Finding(
+            id=self.id,
+            summary=f"the DNS server {server} that {r.source} asks refused the query for "
+                    f"{r.probe.qname or r.target}: nothing listens on its port 53",
+            evidence=(
+                f"{r.source} sent the query to {server}, not to {r.target}",
+                f"{how} from {answered}",
+                r.detail,
+            ),
+            fix=f"point {r.source} at a resolver that answers (its /etc/resolv.conf), or "
+                f"start a DNS server on {server}",
         )

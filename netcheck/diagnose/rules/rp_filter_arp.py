@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.rules._common import probe_line
-from netcheck.diagnose.rules._rpcheck import arp_failed, rp_drops
-from netcheck.diagnose.rules.rp_filter import RP_COUNTER, evidence, fix_for
+from netcheck.diagnose.rules._rpcheck import RP_COUNTER, arp_failed, rp_drops
+from netcheck.diagnose.rules.rp_filter import evidence, fix_for
 from netcheck.model.results import Finding, Observation
 
 
@@ -21,7 +21,8 @@ class RpFilterArp:
         if case.result.observation is not Observation.SILENT:
             return None
         for drop in rp_drops(case):
-            if drop.effective != 1 or drop.direction != "request":
+            if (drop.effective != 1 or drop.why != "mismatch" or drop.direction != "request"
+                    or drop.transit):
                 continue
             failed, arp_line = arp_failed(case, drop)
             if not failed:
