@@ -7,7 +7,8 @@ registered here by its id (the word a scenario's `reason:` names).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 
 from netcheck.diagnose.base import Case, Explained, Strength, register, registered
 from netcheck.diagnose.live import LiveState, ReprobeFn
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 for _rule in RULES:
     register(_rule.id, _rule)
 
+# What diagnose() reads live state through: LiveState itself, or (netcheck.diagnose.
+# recorded) one that keeps every answer so a fault's state can be replayed in unit tests.
+LiveFactory = Callable[..., LiveState]
+live_factory: ContextVar[LiveFactory] = ContextVar("live_factory", default=LiveState)
+
 __all__ = [
     "Case",
     "Explained",
@@ -31,6 +37,7 @@ __all__ = [
     "contradicted",
     "diagnose",
     "explain_skip",
+    "live_factory",
     "registered",
 ]
 
@@ -59,7 +66,7 @@ def diagnose(
 ) -> Mapping[str, tuple[Finding, ...]]:
     """Findings per expectation id, for every probe that did not get a real answer,
     strongest evidence first; a finding the run's own probes contradict is left out."""
-    live = LiveState(window, timeout=timeout, reprobe=reprobe)
+    live = live_factory.get()(window, timeout=timeout, reprobe=reprobe)
     rules = [factory() for factory in registered().values()]
     out: dict[str, tuple[Finding, ...]] = {}
     for exp, result in pairs:

@@ -122,6 +122,44 @@ def check_parent_down(record: RunRecord) -> None:
     assert "admin down" in text
     text = evidence(finding(verdict(record, "icmp:d1->nas"), "parent-down"))
     assert "carrier 0" in text
+    # Measured: without carrier the siblings are cut off too; the evidence reads d2's own
+    # link instead of claiming it can be reached.
+    text = evidence(finding(verdict(record, "icmp:d1->d2"), "parent-down"))
+    assert "d2 eth0 operstate DOWN, carrier 0" in text
+    assert "can still be reached" not in text
+
+
+def check_rp_loose(record: RunRecord) -> None:
+    all_pass(record)
+    for exp_id in ("icmp:m1->loose", "tcp/80:m1->loose"):
+        v = verdict(record, exp_id)
+        f = finding(v, "rp-filter")
+        text = evidence(f)
+        assert "rp_filter=2 (loose)" in f.summary and "no route to 10.0.1.10" in f.summary
+        assert "route get 10.0.1.10: error ENETUNREACH" in text
+        assert "loose: TcpExt.IPReversePathFilter +" in text  # the kernel's word, per netns
+        assert not any(x.id == "no-route" for x in v.findings)  # the old wrong explanation
+    # rp_filter off: the request gets in (the target's own counters say so) and the reply
+    # has no route: that one is no-route, and rp-filter stays silent.
+    v = verdict(record, "icmp:m1->open")
+    assert "Icmp.InEchos +" in evidence(finding(v, "no-route"))
+    assert not any(x.id == "rp-filter" for x in v.findings)
+    # A loose router on the way, not the target.
+    f = finding(verdict(record, "icmp:m1->far"), "rp-filter")
+    assert f.summary.startswith("gw2 drops the forwarded request from 10.0.1.10 arriving on eth0")
+    assert "gw2: TcpExt.IPReversePathFilter +" in evidence(f)
+
+
+def check_rp_transit(record: RunRecord) -> None:
+    all_pass(record)
+    for target, node in (("t", "gw2"), ("c1", "h")):
+        for probe in ("icmp", "tcp/80"):
+            f = finding(verdict(record, f"{probe}:m->{target}"), "rp-filter")
+            text = evidence(f)
+            assert f.summary.startswith(f"{node} drops the forwarded request from 10.0.1.10 "
+                                        "arriving on eth0: strict rp_filter"), f.summary
+            assert f"{node}: TcpExt.IPReversePathFilter +" in text
+            assert "leaves by eth1, not eth0" in text
 
 
 def check_isolation(record: RunRecord) -> None:
@@ -170,6 +208,8 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
     "duplicate-ip": check_duplicate,
     "filtered": check_filtered,
     "parent-down": check_parent_down,
+    "rp-filter-loose": check_rp_loose,
+    "rp-filter-transit": check_rp_transit,
     "macvlan-host-isolation": check_isolation,
     "macvlan-shim": check_shim,
     "kernel-feature": check_kernel_feature,

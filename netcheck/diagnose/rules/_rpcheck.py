@@ -104,7 +104,7 @@ def _walk(case: Case, start: Node, src: IPAddress, dst: IPAddress, end: Node,
     out: list[RpDrop] = []
     seen = {start.name, end.name}
     gw = _ip(case.live.route_lookup(start.netns, str(dst), src=str(src)).gateway)
-    for _ in range(MAX_HOPS):
+    for n in range(MAX_HOPS):
         if gw is None:
             break
         hop = _holder(case, gw, seen)
@@ -112,8 +112,9 @@ def _walk(case: Case, start: Node, src: IPAddress, dst: IPAddress, end: Node,
             break
         node, iface = hop
         seen.add(node.name)
-        if direction == "request" and iface.address is not None:
-            # The next hop answers the source's ARP for the gateway; it judges the source too.
+        if n == 0 and direction == "request" and iface.address is not None:
+            # The first hop answers the source's ARP for the gateway; it judges the source
+            # too (later hops get their ARP from the previous router, not the source).
             found = _check(case, node, iface, iface.address, src, direction, arp_judge=True)
             if found is not None:
                 out.append(found)
@@ -169,10 +170,13 @@ def kernel_saw(case: Case, drop: RpDrop) -> list[str]:
     if moved:
         lines.append(f"{drop.node.name}: {RP_COUNTER} +{moved} while the probes ran "
                      "(/proc/net/netstat in its namespace)")
-    drops = (w.drops_where(reason=RP_REASON, dev=drop.iif) if moved
-             else device_drops(case, drop.node, drop.iif, RP_REASON))
-    if drops:
-        lines.append(f"kernel drop reason: {len(drops)} x {drops[0]} ({drops[0].location})")
+    own = device_drops(case, drop.node, drop.iif, RP_REASON)
+    if own:
+        lines.append(f"kernel drop reason: {len(own)} x {own[0]} ({own[0].location})")
+    elif moved and (named := w.drops_where(reason=RP_REASON, dev=drop.iif)):
+        # Other nodes have a device of that name: the counter above ties it to this one.
+        lines.append(f"kernel drop reason: {named[0]} ({named[0].location}; the trace "
+                     "names the device, the counter the namespace)")
     return lines
 
 
