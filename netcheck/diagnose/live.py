@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno as errno_mod
 import logging
 import os
+import socket
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -220,6 +221,23 @@ class LiveState:
         except (OSError, NetlinkError) as exc:
             log.debug("routes of %s: %s", netns, exc)
         return out
+
+    def hairpin(self, netns: str, ifindex: int) -> bool | None:
+        """The bridge port's hairpin flag (IFLA_BRPORT_MODE): may a frame leave by the
+        port it came in on? None when `ifindex` is no bridge port or unreadable."""
+        try:
+            with IPRoute(netns=netns, flags=0) as ipr:
+                # Only an AF_BRIDGE dump carries the port's flags (a get does not).
+                for msg in ipr.get_links(family=socket.AF_BRIDGE):
+                    if int(msg["index"]) != ifindex:
+                        continue
+                    info = msg.get_attr("IFLA_PROTINFO")
+                    if info is not None:
+                        mode = info.get_attr("IFLA_BRPORT_MODE")
+                        return None if mode is None else bool(mode)
+        except (OSError, NetlinkError) as exc:
+            log.debug("bridge port %s in %s: %s", ifindex, netns, exc)
+        return None
 
     def iptables(self, netns: str, chain: str) -> list[str]:
         """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule)."""

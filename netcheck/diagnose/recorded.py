@@ -45,6 +45,7 @@ _READS: dict[str, Any] = {
     "neighbours": dict[str, tuple[str, str | None]],
     "routes_via": list[str],
     "iptables": list[str],
+    "hairpin": bool | None,
 }
 
 

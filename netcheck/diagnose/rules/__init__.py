@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from netcheck.diagnose.base import Rule
+from netcheck.diagnose.rules.arp_ignore import ArpFilter, ArpIgnore
 from netcheck.diagnose.rules.dns_default_bridge import DnsDefaultBridge
 from netcheck.diagnose.rules.docker_internal import DockerInternal
 from netcheck.diagnose.rules.duplicate_ip import DuplicateIp
 from netcheck.diagnose.rules.filtered import Filtered
 from netcheck.diagnose.rules.macvlan_isolation import MacvlanHostIsolation
+from netcheck.diagnose.rules.macvlan_modes import MacvlanPrivate, MacvlanVepa
 from netcheck.diagnose.rules.mtu_blackhole import MtuBlackhole
 from netcheck.diagnose.rules.no_forwarding import NoForwarding
+from netcheck.diagnose.rules.no_gateway import NoGateway
 from netcheck.diagnose.rules.no_l2_adjacency import NoL2Adjacency
 from netcheck.diagnose.rules.no_route import NoRoute
 from netcheck.diagnose.rules.parent_down import ParentDown
@@ -19,12 +22,17 @@ from netcheck.diagnose.rules.rp_filter_arp import RpFilterArp
 
 RULES: tuple[type[Rule], ...] = (
     MacvlanHostIsolation,
+    MacvlanPrivate,
+    MacvlanVepa,
     RpFilter,
     RpFilterArp,
+    ArpIgnore,
+    ArpFilter,
     NoL2Adjacency,
     DockerInternal,
     NoRoute,
     NoForwarding,
+    NoGateway,
     MtuBlackhole,
     DuplicateIp,
     Filtered,

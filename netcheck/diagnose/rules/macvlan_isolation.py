@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+
 from netcheck.diagnose.base import Case
 from netcheck.model.plan import NodeKind
 from netcheck.model.results import Finding, Interface, Node
@@ -52,15 +54,36 @@ class MacvlanHostIsolation:
             fix = _shim_fix(case, host, parent, iface)
             if shims and iface.address is not None:
                 routes = case.live.routes_via(host.netns, [s.ifname for s in shims])
-                evidence.append(
-                    f"{host.name} has shim(s) {', '.join(s.ifname for s in shims)} on "
-                    f"{parent.ifname}, routing {', '.join(map(str, routes)) or 'nothing'}; "
-                    f"none covers {child.name}'s {iface.address}"
-                )
-                fix = (
-                    f"route {child.name}'s addresses through the shim on {host.name}: ip route "
-                    f"add {_range_of(case, iface)} dev {shims[0].ifname}"
-                )
+                covering = [r for r in routes if iface.address in ip_network(r, strict=False)]
+                listed = ", ".join(routes) or "nothing"
+                if not covering:
+                    evidence.append(
+                        f"{host.name} has shim(s) {', '.join(s.ifname for s in shims)} on "
+                        f"{parent.ifname}, routing {listed}; none covers {child.name}'s "
+                        f"{iface.address}"
+                    )
+                    fix = (
+                        f"route {child.name}'s addresses through the shim on {host.name}: ip "
+                        f"route add {_range_of(case, iface)} dev {shims[0].ifname}"
+                    )
+                elif mode == "bridge":
+                    return None  # a shim routes it, both in bridge mode: the shim's job is done
+                else:
+                    # A bridge-mode shim meets a vepa/private child only through a switch
+                    # that hairpins (private: never): the route is there and cannot help.
+                    evidence.append(
+                        f"{host.name} routes {', '.join(covering)} (covering {child.name}'s "
+                        f"{iface.address}) through shim(s) {', '.join(s.ifname for s in shims)}"
+                        f"; {child.name} is in {mode} mode, so the shim is a sibling it "
+                        + ("never exchanges frames with" if mode == "private"
+                           else "meets only if the switch port hairpins")
+                    )
+                    fix = (
+                        f"recreate the network with macvlan_mode: bridge so the shim on "
+                        f"{host.name} reaches {child.name} inside the host"
+                        + ("" if mode == "private" else
+                           f", or turn on hairpin on the switch port of {parent.ifname}")
+                    )
             return Finding(
                 id=self.id,
                 summary=(
