@@ -74,6 +74,15 @@ _SILENT = (Observation.SILENT, Observation.ICMP_ERROR)
 
 class ArpIgnore:
     id = "arp-ignore"
+    needs = (
+        "the holder's effective arp_ignore (max of conf/all and the receiving interface), where"
+        " the address is configured vs where the ARP arrives, the source's unanswered neighbour"
+        " entry"
+    )
+    remedy = (
+        "arp_ignore=0 on the receiving interface and conf/all, or reach the address through"
+        " its own interface's network"
+    )
 
     def explain(self, case: Case) -> Explained | None:
         if case.result.observation not in _SILENT:
@@ -108,6 +117,11 @@ class ArpIgnore:
 
 class ArpFilter:
     id = "arp-filter"
+    needs = (
+        "arp_filter in conf/all or on the receiving interface, the holder's route lookup back "
+        "to the sender, the source's unanswered neighbour entry"
+    )
+    remedy = "route the sender out of the receiving interface, or arp_filter=0"
 
     def explain(self, case: Case) -> Explained | None:
         if case.result.observation not in _SILENT:

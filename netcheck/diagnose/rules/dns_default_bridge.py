@@ -46,6 +46,10 @@ def resolv_conf(node: Node) -> list[str]:
 
 class DnsDefaultBridge:
     id = "dns-default-bridge"
+    needs = (
+        "the source attached to Docker's default bridge network, its /etc/resolv.conf"
+    )
+    remedy = "attach the containers to a user-defined network"
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result

@@ -36,6 +36,15 @@ def _inside(net: Network, iface: Interface, address: IPAddress) -> bool:
 
 class DockerInternal:
     id = "docker-internal"
+    needs = (
+        "the source's network created with --internal, the target outside it, and either the "
+        "source's route lookup failing (no default route) or DROP rules with packets in the "
+        "host's DOCKER-ISOLATION/DOCKER-INTERNAL chains"
+    )
+    remedy = (
+        "connect the container to a network that is not internal, or recreate the network "
+        "without --internal"
+    )
 
     def explain(self, case: Case) -> Explained | None:
         r = case.result

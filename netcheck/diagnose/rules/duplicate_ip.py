@@ -8,6 +8,10 @@ from netcheck.model.results import Finding, Observation
 
 class DuplicateIp:
     id = "duplicate-ip"
+    needs = (
+        "two MACs answering one ARP request, matched to the nodes that hold them"
+    )
+    remedy = "give each node its own address (fix the overlapping ip_ranges)"
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result

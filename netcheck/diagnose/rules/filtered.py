@@ -21,6 +21,10 @@ from netcheck.model.results import Finding, Observation
 
 class Filtered:
     id = "filtered"
+    needs = (
+        "DROP/REJECT rules on the path whose packet counters matched the probe"
+    )
+    remedy = "allow the probe's protocol/port in the named chain"
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result

@@ -13,6 +13,11 @@ _MACVLAN_MODES = {"1": "private", "2": "vepa", "4": "bridge", "8": "passthru", "
 
 class MacvlanHostIsolation:
     id = "macvlan-host-isolation"
+    needs = (
+        "the live link kind (macvlan) and parent of the child, the parent's address, the host's"
+        " shim interfaces and the routes through them"
+    )
+    remedy = "a bridge-mode macvlan shim on the host with a route to the containers' range"
 
     def explain(self, case: Case) -> Finding | None:
         nodes = case.topology.nodes

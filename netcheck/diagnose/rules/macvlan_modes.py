@@ -100,6 +100,11 @@ _SILENT = (Observation.SILENT, Observation.ICMP_ERROR)
 
 class MacvlanPrivate:
     id = "macvlan-private"
+    needs = (
+        "both ends' live macvlan links: same parent, one of them in private mode; the source's "
+        "unanswered neighbour entry"
+    )
+    remedy = "recreate the network in macvlan bridge mode"
 
     def explain(self, case: Case) -> Explained | None:
         if case.result.observation not in _SILENT:
@@ -129,6 +134,11 @@ class MacvlanPrivate:
 
 class MacvlanVepa:
     id = "macvlan-vepa"
+    needs = (
+        "both ends' live macvlan links: same parent, vepa mode; the lab switch port's hairpin "
+        "flag when it can be read"
+    )
+    remedy = "hairpin (reflective relay) on the switch port, or macvlan bridge mode"
 
     def explain(self, case: Case) -> Explained | None:
         if case.result.observation not in _SILENT:

@@ -25,6 +25,10 @@ WAYS = 6  # sizes tried per round
 
 class MtuBlackhole:
     id = "mtu-blackhole"
+    needs = (
+        "a DF size search re-probed on the path, the interfaces' MTUs along it"
+    )
+    remedy = "make the MTUs agree along the path (or let ICMP frag-needed through)"
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result

@@ -11,6 +11,10 @@ _DROP_REASONS = ("IP_INADDRERRORS", "IP_INNOROUTES")
 
 class NoForwarding:
     id = "no-forwarding"
+    needs = (
+        "net.ipv4.ip_forward = 0 on the node the route lookup says forwards"
+    )
+    remedy = "sysctl -w net.ipv4.ip_forward=1 on the router"
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result

@@ -12,6 +12,7 @@ import ipaddress
 
 from netcheck.diagnose.base import Case, Explained, Strength
 from netcheck.diagnose.rules._common import holding, probe_line, source_node
+from netcheck.model.plan import NodeKind
 from netcheck.model.results import Finding, Observation
 
 _UNANSWERED = ("INCOMPLETE", "FAILED")
@@ -19,6 +20,11 @@ _UNANSWERED = ("INCOMPLETE", "FAILED")
 
 class NoGateway:
     id = "no-gateway"
+    needs = (
+        "the source's route lookup via a gateway, its neighbour entry for the gateway "
+        "INCOMPLETE/FAILED, and nobody holding the gateway or the holder's interface down"
+    )
+    remedy = "point the default route at the LAN's real router, or bring the gateway's interface up"
 
     def explain(self, case: Case) -> Explained | None:
         r = case.result
@@ -45,9 +51,11 @@ class NoGateway:
         if not holders:
             evidence.append(f"no node of this run holds {gw}")
             why = f"nobody holds {gw}"
-            fix = (f"give {src.name} the LAN's real router as gateway (docker network create "
-                   f"--gateway <router address> ...; in a scenario: the subnet's gateway), "
-                   f"or put {gw} on the router")
+            how = ("docker network create --gateway <router address> ...; in a scenario: "
+                   "the subnet's gateway" if src.kind is NodeKind.ENDPOINT
+                   else "ip route replace default via <router address>")
+            fix = (f"give {src.name} the LAN's real router as gateway ({how}), or put {gw} "
+                   "on the router")
         else:
             down = []
             for node, iface in holders:

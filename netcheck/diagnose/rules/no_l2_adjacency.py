@@ -22,6 +22,11 @@ from netcheck.probes.base import ProbeTask
 
 class NoL2Adjacency:
     id = "no-l2-adjacency"
+    needs = (
+        "the two ends on different L2 segments (parent/VLAN) of one subnet, the unanswered ARP,"
+        " the target answering ARP from its own segment (re-probe)"
+    )
+    remedy = "put both ends on the same segment, or route between the segments"
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result

@@ -35,6 +35,12 @@ _ARRIVED = {
 
 class NoRoute:
     id = "no-route"
+    needs = (
+        "the source's route lookup failing, or the target's route lookup back failing while its"
+        " own counters show the request got in (Icmp.InEchos, Udp.InDatagrams, Ip.OutNoRoutes) "
+        "and no rp_filter drop"
+    )
+    remedy = "a default gateway or a route to the other subnet"
 
     def explain(self, case: Case) -> Finding | Explained | None:
         r = case.result

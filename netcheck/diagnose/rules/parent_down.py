@@ -21,6 +21,11 @@ def _down(carrier: bool, operstate: str) -> bool:
 
 class ParentDown:
     id = "parent-down"
+    needs = (
+        "the parent's admin state, operstate and carrier, the child's and its siblings' own "
+        "link states"
+    )
+    remedy = "bring the parent up and check its cable/switch port"
 
     def explain(self, case: Case) -> Finding | None:
         if case.result.observation in (Observation.ANSWERED, Observation.REFUSED):

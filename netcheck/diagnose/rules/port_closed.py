@@ -27,6 +27,11 @@ def dns_server(case: Case) -> IPAddress | None:
 
 class PortClosed:
     id = "port-closed"
+    needs = (
+        "a TCP RST or ICMP port unreachable, from the target (or, for DNS, from the resolver "
+        "the query went to)"
+    )
+    remedy = "start the service, or probe the port it listens on"
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result

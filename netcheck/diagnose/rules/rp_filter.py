@@ -88,6 +88,15 @@ def _summary(drop: RpDrop) -> str:
 
 class RpFilter:
     id = "rp-filter"
+    needs = (
+        "the kernel's route lookup with iif refusing the packet, the effective rp_filter, the "
+        "route back (another interface, or none at all) and, first, the dropping namespace's "
+        "TcpExt.IPReversePathFilter counter and IP_RPFILTER drop reasons"
+    )
+    remedy = (
+        "loose mode (rp_filter=2) or policy routing for a mismatch; a route back for a source "
+        "with no route at all"
+    )
 
     def explain(self, case: Case) -> Explained | None:
         if case.result.observation not in (Observation.SILENT, Observation.ICMP_ERROR):

@@ -16,6 +16,11 @@ from netcheck.model.results import Finding, Observation
 
 class RpFilterArp:
     id = "rp-filter-arp"
+    needs = (
+        "the route lookup with iif refusing the source, strict rp_filter, the unanswered "
+        "neighbour entry, the rp_filter counter not moving"
+    )
+    remedy = "loose mode (rp_filter=2) or policy routing"
 
     def explain(self, case: Case) -> Finding | None:
         if case.result.observation is not Observation.SILENT:
