@@ -73,6 +73,9 @@ _SILENT = (Observation.SILENT, Observation.ICMP_ERROR)
 
 
 class ArpIgnore:
+    """arp_ignore=1/2 on the node holding the address: no ARP reply on an interface the address
+    is not on."""
+
     id = "arp-ignore"
     needs = (
         "the holder's effective arp_ignore (max of conf/all and the receiving interface), where"
@@ -116,6 +119,9 @@ class ArpIgnore:
 
 
 class ArpFilter:
+    """arp_filter=1 on the node holding the address: no ARP reply unless its route back to the
+    sender leaves by the receiving interface."""
+
     id = "arp-filter"
     needs = (
         "arp_filter in conf/all or on the receiving interface, the holder's route lookup back "

@@ -99,6 +99,8 @@ _SILENT = (Observation.SILENT, Observation.ICMP_ERROR)
 
 
 class MacvlanPrivate:
+    """Two children of one macvlan parent, one in private mode: never a frame between them."""
+
     id = "macvlan-private"
     needs = (
         "both ends' live macvlan links: same parent, one of them in private mode; the source's "
@@ -133,6 +135,8 @@ class MacvlanPrivate:
 
 
 class MacvlanVepa:
+    """Two vepa children of one macvlan parent behind a switch port that does not hairpin."""
+
     id = "macvlan-vepa"
     needs = (
         "both ends' live macvlan links: same parent, vepa mode; the lab switch port's hairpin "
