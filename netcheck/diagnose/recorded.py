@@ -33,19 +33,43 @@ if TYPE_CHECKING:
     from netcheck.probes.base import ProbeTask
 
 FORMAT = 1
-# The LiveState reads a rule may make, and how each answer is decoded.
-_READS: dict[str, Any] = {
-    "links": list[LinkInfo],
-    "neighbour_state": str | None,
-    "route_get": str,
-    "route_lookup": RouteAnswer,
-    "sysctl": str | None,
-    "sysctls": dict[str, str | None],
-    "conf_effective": tuple[int | None, str],
-    "neighbours": dict[str, tuple[str, str | None]],
-    "routes_via": list[str],
-    "iptables": list[str],
-    "hairpin": bool | None,
+
+
+def _plain(data: Any) -> Any:
+    return data
+
+
+def _links(data: Any) -> list[LinkInfo]:
+    return [_decode(LinkInfo, item, "links") for item in data]
+
+
+def _route(data: Any) -> RouteAnswer:
+    answer = _decode(RouteAnswer, data, "route_lookup")
+    assert isinstance(answer, RouteAnswer)
+    return answer
+
+
+def _pair(data: Any) -> tuple[Any, Any]:
+    return (data[0], data[1])
+
+
+def _neighbours(data: Any) -> dict[str, tuple[str, str | None]]:
+    return {k: (v[0], v[1]) for k, v in data.items()}
+
+
+# The LiveState reads a rule may make, and how each recorded answer is decoded.
+_READS: dict[str, Callable[[Any], Any]] = {
+    "links": _links,
+    "neighbour_state": _plain,
+    "route_get": _plain,
+    "route_lookup": _route,
+    "sysctl": _plain,
+    "sysctls": _plain,
+    "conf_effective": _pair,
+    "neighbours": _neighbours,
+    "routes_via": _plain,
+    "iptables": _plain,
+    "hairpin": _plain,
 }
 
 
@@ -56,19 +80,6 @@ def _key(method: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
 def _task_key(task: ProbeTask) -> str:
     return json.dumps([task.probe_id, task.source, task.target, str(task.target_address),
                        str(task.probe)], sort_keys=True)
-
-
-def _decode_answer(method: str, data: Any) -> Any:
-    tp = _READS[method]
-    if tp is list[LinkInfo]:
-        return [_decode(LinkInfo, item, method) for item in data]
-    if tp == tuple[int | None, str]:
-        return (data[0], data[1])
-    if tp == dict[str, tuple[str, str | None]]:
-        return {k: (v[0], v[1]) for k, v in data.items()}
-    if tp is RouteAnswer:
-        return _decode(RouteAnswer, data, method)
-    return data
 
 
 class RecordingLive(LiveState):
@@ -122,7 +133,7 @@ def _replay_method(method: str) -> Callable[..., Any]:
         key = _key(method, args, kwargs)
         if key not in self._calls:
             raise LookupError(f"not in the recording: {key}")
-        return _decode_answer(method, self._calls[key])
+        return _READS[method](self._calls[key])
 
     replayed.__name__ = method
     return replayed

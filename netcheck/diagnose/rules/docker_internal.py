@@ -34,6 +34,17 @@ def _inside(net: Network, iface: Interface, address: IPAddress) -> bool:
     return any(address in s.subnet for s in net.subnets if s.subnet.version == address.version)
 
 
+def only_internal(case: Case) -> bool:
+    """The probe leaves an --internal network for an address outside it, and the source has
+    no other network (so no way out at all)."""
+    src = source_node(case)
+    t_addr = case.result.target_address
+    if src is None or t_addr is None or not src.interfaces:
+        return False
+    nets = [(i, _internal(case, i)) for i in src.interfaces]
+    return all(n is not None and not _inside(n, i, t_addr) for i, n in nets)
+
+
 class DockerInternal:
     id = "docker-internal"
     needs = (

@@ -21,6 +21,7 @@ from netcheck.diagnose.rules._common import (
     target_node,
 )
 from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
+from netcheck.diagnose.rules.docker_internal import only_internal
 from netcheck.model.plan import ProbeKind
 from netcheck.model.results import Finding, Observation
 
@@ -48,6 +49,8 @@ class NoRoute:
         if src is None or r.target_address is None:
             return None
         if r.observation is Observation.ERROR and "route" in r.detail:
+            if only_internal(case):
+                return None  # Docker gave it no way out on purpose: docker-internal
             lookup = case.live.route_lookup(src.netns, str(r.target_address))
             return Finding(
                 id=self.id,
