@@ -160,6 +160,9 @@ def check_rp_transit(record: RunRecord) -> None:
                                         "arriving on eth0: strict rp_filter"), f.summary
             assert f"{node}: TcpExt.IPReversePathFilter +" in text
             assert "leaves by eth1, not eth0" in text
+    # The reply, not the request, dies on the forwarding container host.
+    f = finding(verdict(record, "icmp:c1->t"), "rp-filter")
+    assert f.summary.startswith("h drops the forwarded reply from 10.0.5.20 arriving on eth0")
 
 
 def check_isolation(record: RunRecord) -> None:
