@@ -8,6 +8,8 @@ state of every fault scenario in a unit test (tests/diagnose/test_confusion.py).
 Record a fault scenario (as root, with the lab lock):
 
     python -m netcheck.diagnose.recorded scenarios/faults/X.yaml tests/diagnose/data/X.json
+
+(a third argument picks the runtime: `docker` for the Docker-only faults).
 """
 
 from __future__ import annotations
@@ -216,7 +218,8 @@ def recording() -> Iterator[list[RecordingLive]]:
         live_factory.reset(token)
 
 
-def record(scenario: str, out: str, variables: dict[str, str] | None = None) -> Recording:
+def record(scenario: str, out: str, variables: dict[str, str] | None = None,
+           runtime: str = "netns") -> Recording:
     from netcheck.engine.run import RunOptions, run_plan
     from netcheck.runtime.naming import new_run_id
     from netcheck.scenario import load_plan
@@ -224,7 +227,7 @@ def record(scenario: str, out: str, variables: dict[str, str] | None = None) -> 
     variables = variables or {}
     plan = load_plan(scenario, variables)
     with recording() as made:
-        rec = run_plan(plan, RunOptions(runtime="netns", run_id=new_run_id()))
+        rec = run_plan(plan, RunOptions(runtime=runtime, run_id=new_run_id()))
     if len(made) != 1:
         raise RuntimeError(f"expected one diagnosis, saw {len(made)}")
     live = made[0]
@@ -234,11 +237,11 @@ def record(scenario: str, out: str, variables: dict[str, str] | None = None) -> 
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m netcheck.diagnose.recorded SCENARIO.yaml OUT.json",
-              file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: python -m netcheck.diagnose.recorded SCENARIO.yaml OUT.json "
+              "[RUNTIME (netns)]", file=sys.stderr)
         return 2
-    got = record(argv[0], argv[1])
+    got = record(argv[0], argv[1], runtime=argv[2] if len(argv) == 3 else "netns")
     print(f"{argv[1]}: {len(got.calls)} reads, {len(got.window.drops)} drops, "
           f"{len(got.record.verdicts)} verdicts")
     return 0
