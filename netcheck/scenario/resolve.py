@@ -39,6 +39,7 @@ from netcheck.model.plan import (
     Uplink,
     subnet_within,
 )
+from netcheck.runtime.naming import RESERVED_NODES
 from netcheck.scenario import values
 from netcheck.scenario.checks import (
     AddressBook,
@@ -274,6 +275,12 @@ class Resolver:
                                               vias=tuple(dict.fromkeys(svc.networks)))))
         candidates.sort(key=lambda c: self.ctx.line(c[1].path))
         for name, info in candidates:
+            if name in RESERVED_NODES:
+                # The netns runtime names its own namespaces nc-<run>-sw/-probe/-local; a node
+                # of that name would collide with one at build time.
+                self.err(info.path, f"'{name}' is a name netcheck keeps for itself",
+                         f"Rename the {info.kind.value}; reserved: {one_of(RESERVED_NODES)}")
+                continue
             earlier = self.nodes.get(name)
             if earlier is not None:
                 self.err(info.path,

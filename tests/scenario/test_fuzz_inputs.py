@@ -27,6 +27,7 @@ from netcheck.errors import ScenarioError, ScenarioErrors
 from netcheck.model.plan import Plan
 from netcheck.scenario import load_plan
 from netcheck.scenario.yamlsource import MAX_BYTES, MAX_NODES
+from tests.scenario.test_fuzz import sets_for
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _load_text(text: str | bytes, name: str = "fuzz.yaml") -> Plan | ScenarioErr
         else:
             path.write_text(text, encoding="utf-8", errors="surrogatepass")
         try:
-            return load_plan(path, {"X": "1"})
+            return load_plan(path, sets_for(path.read_text(encoding="utf-8", errors="replace")))
         except ScenarioErrors as errors:
             assert errors.errors, "ScenarioErrors without an error"
             for e in errors.errors:

@@ -112,3 +112,26 @@ def test_variables_section_is_not_substituted(load: Load) -> None:
           N: "${literal}"
     """)
     assert plan.name == "${literal}"
+
+
+def test_set_of_an_undeclared_variable_is_an_error(fail: Fail) -> None:
+    errors = fail("""
+        name: x
+        variables:
+          PARENT: eth0
+        description: ${PARENT}
+    """, {"PARNET": "ens33"})
+    [error] = errors.errors
+    assert error.location.line == 2  # the variables: section
+    assert "--set PARNET: the scenario has no variable 'PARNET'" in str(error)
+    assert "Did you mean 'PARENT'?" in str(error)
+
+
+def test_set_of_a_variable_used_only_with_a_default_is_fine(load: Load) -> None:
+    plan = load("name: ${N:-x}\n", {"N": "y"})
+    assert plan.name == "y"
+
+
+def test_set_in_a_file_without_variables_names_none(fail: Fail) -> None:
+    errors = fail("name: x\n", {"ZZZ": "1"})
+    assert "the scenario has no variable 'ZZZ'. It uses no variables" in str(errors)
