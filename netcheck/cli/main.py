@@ -17,6 +17,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from netcheck import __version__
+from netcheck.engine.limits import TIMEOUT_MAX_S, TIMEOUT_MIN_S, timeout_problem
 from netcheck.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -38,12 +39,6 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-# A probe waits this long for an answer. Below the floor a loaded machine answers too late
-# to be told from silence; above the ceiling a run of many expectations never ends.
-TIMEOUT_MIN_S = 0.05
-TIMEOUT_MAX_S = 120.0
-
-
 def _seconds(text: str) -> float:
     """--timeout's type: a finite number of seconds within the bounds (argparse shows the
     message with the subcommand's usage and exits 2)."""
@@ -51,10 +46,9 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not TIMEOUT_MIN_S <= value <= TIMEOUT_MAX_S:  # also false for nan; inf is above
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give between {TIMEOUT_MIN_S:g} and {TIMEOUT_MAX_S:g} seconds"
-        )
+    problem = timeout_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return value
 
 

@@ -119,3 +119,14 @@ def test_diff_refuses_two_scenarios(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_diff_of_one_scenario_needs_no_force(tmp_path: Path) -> None:
     a, b = _saved(tmp_path / "a.json", "lab"), _saved(tmp_path / "b.json", "lab")
     assert main(["diff", a, b]) == 0
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e308, 0.0, -1.0])
+def test_the_engine_refuses_a_bad_timeout_too(value: float) -> None:
+    """The API and the pytest plugin do not go through the CLI's parser."""
+    from netcheck.engine.run import RunOptions, run_plan
+    from netcheck.errors import UsageError
+    from netcheck.scenario import load_plan
+
+    with pytest.raises(UsageError, match=r"between 0\.05 and 120 seconds"):
+        run_plan(load_plan(QUICKSTART), RunOptions(timeout=value))
