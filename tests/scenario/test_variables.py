@@ -72,11 +72,12 @@ def test_precedence_overrides_file_default(load: Load) -> None:
     assert plan.lab.lan("lan").subnet.compressed == "10.1.0.0/24"
     assert plan.variables["SUBNET"] == "10.1.0.0/24"
 
-    overrides = {"PARENT": "ens33", "MTU": "9000", "SUBNET": "10.9.0.0/24", "GW": "10.9.0.1"}
+    # (At most the lab uplink's 1500: a macvlan cannot exceed its parent's MTU.)
+    overrides = {"PARENT": "ens33", "MTU": "1450", "SUBNET": "10.9.0.0/24", "GW": "10.9.0.1"}
     plan = load(SCENARIO, overrides)
     net = plan.network("net")
-    assert (net.parent, net.mtu) == ("ens33", 9000)
-    assert plan.variables["MTU"] == "9000"
+    assert (net.parent, net.mtu) == ("ens33", 1450)
+    assert plan.variables["MTU"] == "1450"
     assert plan.lab.lan("lan").subnet.compressed == "10.9.0.0/24"
 
 
