@@ -237,12 +237,18 @@ def _explain(root: type[BaseModel], err: ErrorDetails) -> tuple[Path, str, str |
 
 
 def _shape_fits(member: Any, value: Any) -> bool:
-    origin = get_origin(_strip_annotated(member))
-    if origin in (dict, Mapping):
+    plain = _strip_annotated(member)
+    origin = get_origin(plain)
+    if origin in (dict, Mapping) or (isinstance(plain, type) and issubclass(plain, BaseModel)):
         return isinstance(value, dict)
     if origin in (list, tuple):
         return isinstance(value, list)
     return not isinstance(value, dict)  # a list where neither fits: the scalar's words
+
+
+def _is_label(step: _Step) -> bool:
+    """A smart union's member label (a Tag is the user's own choice of branch: kept)."""
+    return step.marker and step.comp != "[key]" and _tag_of(step.tp) is None
 
 
 def _one_branch_each(errors: list[ErrorDetails], root: type[BaseModel]) -> list[ErrorDetails]:
@@ -253,21 +259,22 @@ def _one_branch_each(errors: list[ErrorDetails], root: type[BaseModel]) -> list[
     one whose loc ends at the union holds it as its input.
     """
     at_union: dict[Path, Any] = {}
-    walked = []
+    walked: list[list[_Step]] = []
     for err in errors:
         steps = _walk(root, err["loc"], err["type"])
         walked.append(steps)
         for i, step in enumerate(steps):
-            if step.marker and step.comp != "[key]" and i == len(steps) - 1:
+            if _is_label(step) and i == len(steps) - 1:
                 at_union[tuple(s.comp for s in steps[:i] if not s.marker)] = err.get("input")
     kept: list[ErrorDetails] = []
     for err, steps in zip(errors, walked, strict=True):
         fits = True
         for i, step in enumerate(steps):
             prefix = tuple(s.comp for s in steps[:i] if not s.marker)
-            if step.marker and step.comp != "[key]" and prefix in at_union:
+            if _is_label(step) and prefix in at_union:
                 fits = fits and _shape_fits(step.tp, at_union[prefix])
-        kept.append(err) if fits else None
+        if fits:
+            kept.append(err)
     return kept or errors
 
 
