@@ -130,3 +130,22 @@ def test_the_engine_refuses_a_bad_timeout_too(value: float) -> None:
 
     with pytest.raises(UsageError, match=r"between 0\.05 and 120 seconds"):
         run_plan(load_plan(QUICKSTART), RunOptions(timeout=value))
+
+
+INVALID = sorted((ROOT / "tests" / "scenario" / "invalid").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_every_invalid_scenario_exits_2_with_its_place(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error {path}"), err
+    assert "Traceback" not in err
+
+
+def test_set_of_an_unknown_variable_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", QUICKSTART, "--set", "PARNET=ens33"]) == 2
+    err = capsys.readouterr().err
+    assert "--set PARNET: the scenario has no variable 'PARNET'. Did you mean 'PARENT'?" in err
