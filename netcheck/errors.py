@@ -69,3 +69,20 @@ class RuntimeBuildError(NetcheckError):
     """Building the topology failed; whatever was built has been torn down."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class ScenarioBuildError(RuntimeBuildError):
+    """The machine refused what one scenario line asks for (a route via a gateway no
+    interface reaches, a sysctl value the kernel rejects, an MTU above the parent's): a
+    mistake in the scenario that only building it could find. Exit 2, with that line."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, location: Location, message: str, hint: str | None = None) -> None:
+        self.location = location
+        self.message = message
+        self.hint = hint
+        text = f"{location}: {message}"
+        if hint:
+            text = f"{text}. {hint}" if not text.endswith((".", "?", "!")) else f"{text} {hint}"
+        super().__init__(text)

@@ -97,11 +97,13 @@ def _sets(config: pytest.Config) -> dict[str, str]:
 
 
 def _options(config: pytest.Config, only: Iterable[str] = ()) -> Any:
+    from netcheck.engine.limits import timeout_problem
     from netcheck.engine.run import RunOptions
 
     timeout = float(config.getoption("netcheck_timeout"))
-    if timeout <= 0:
-        raise pytest.UsageError(f"--netcheck-timeout {timeout}: must be more than 0 seconds")
+    problem = timeout_problem(timeout)
+    if problem is not None:
+        raise pytest.UsageError(f"--netcheck-timeout {timeout}: {problem}")
     return RunOptions(
         runtime=str(config.getoption("netcheck_runtime")),
         timeout=timeout,

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
 from netcheck import __version__
+from netcheck.engine.limits import TIMEOUT_MAX_S, TIMEOUT_MIN_S, timeout_problem
 from netcheck.errors import (
     EXIT_FAILED,
     EXIT_OK,
@@ -34,6 +37,51 @@ log = logging.getLogger("netcheck")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+
+def _seconds(text: str) -> float:
+    """--timeout's type: a finite number of seconds within the bounds (argparse shows the
+    message with the subcommand's usage and exits 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    problem = timeout_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
+    return value
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default, unless it says it or there is nothing to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or "default" in text
+            or default in (None, False, [], argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose subcommands reject unknown options themselves, so the error
+    comes with `usage: netcheck run ...` rather than the top-level usage."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self.prog != "netcheck":
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, str]:
@@ -79,11 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from netcheck.engine.run import RunOptions, run_plan
-    from netcheck.reports.console import ConsoleListener, render_summary
+    from netcheck.reports.console import ConsoleListener, render_plain, render_summary
 
     plan = _load(args.scenario, args.set)
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout {args.timeout}: must be more than 0 seconds")
     _preflight(plan, args.runtime)
     baseline = None
     if args.baseline:
@@ -109,7 +155,8 @@ def _run(args: argparse.Namespace) -> int:
         inspect=inspect,
     )
     record = run_plan(plan, options, ConsoleListener(out))
-    render_summary(record, out)
+    plain = args.format == "plain" or (args.format is None and not out.is_terminal)
+    (render_plain if plain else render_summary)(record, out)
     snapshot = snapshots[0] if snapshots else None
     if args.save_baseline:
         from netcheck.baseline import Baseline, save_baseline
@@ -173,6 +220,22 @@ def _print_diff(diff: RunDiff, baseline_path: str) -> None:
         out.print(f"  [{style}]{escape(line)}[/{style}]")
 
 
+def report_folder(root: Path, scenario: str, run_id: str) -> Path:
+    """DIR/<scenario>/<run-id>: a run's own folder, so no run overwrites another's reports.
+    The scenario's name is free text: only a safe slug of it names a folder."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", scenario).strip("._") or "scenario"
+    return root / slug / run_id
+
+
+def _link_latest(folder: Path) -> None:
+    """DIR/<scenario>/latest -> <run-id>, replaced atomically (a reader never sees none)."""
+    latest = folder.parent / "latest"
+    tmp = folder.parent / f".latest.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(folder.name)
+    os.replace(tmp, latest)
+
+
 def _write_reports(
     record: RunRecord,
     args: argparse.Namespace,
@@ -185,12 +248,13 @@ def _write_reports(
 
     reporters = registered()
     targets = {"json": args.json, "junit": args.junit, "html": args.html}
+    folder = None
     if not any(targets.values()) and not args.no_reports:
-        stem = Path("reports") / record.scenario
+        folder = report_folder(Path(args.reports), record.scenario, record.run_id)
         targets = {
-            "json": str(stem.with_suffix(".json")),
-            "junit": str(stem) + ".junit.xml",
-            "html": str(stem) + ".html",
+            "json": str(folder / "run.json"),
+            "junit": str(folder / "junit.xml"),
+            "html": str(folder / "report.html"),
         }
     for kind, path in targets.items():
         if path:
@@ -199,6 +263,8 @@ def _write_reports(
             else:
                 reporters[kind]().write(record, Path(path))
             out.print(f"{kind}: {escape(path)}")
+    if folder is not None:
+        _link_latest(folder)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -236,6 +302,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
         out.print(f"{len(changes)} change(s)" if changes else "no difference")
         return EXIT_OK
     before, after = load_baseline(args.baseline), load_baseline(args.current)
+    if before.record.scenario != after.record.scenario and not args.force:
+        raise UsageError(
+            f"{args.baseline} is a run of scenario {before.record.scenario!r}, {args.current} "
+            f"of {after.record.scenario!r}: every expectation would show as new or gone. "
+            "Compare two runs of one scenario, or pass --force"
+        )
     diff = diff_records(before.record, after.record, before.snapshot, after.snapshot)
     _print_diff(diff, args.baseline)
     if diff.empty:
@@ -298,8 +370,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="give a variable the scenario declares or uses a value, e.g. --set PARENT=ens33 "
+        "(repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="netcheck",
         description="Build a container network from a scenario, probe it with real packets, "
         "and explain what does not reach what.",
@@ -309,23 +389,41 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check scenario files without building anything")
-    v.add_argument("scenario", nargs="+")
-    v.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    v.add_argument("scenario", nargs="+", help="scenario YAML file(s)")
+    _add_set(v)
     v.add_argument("--list", action="store_true", help="list the expanded expectation ids")
     v.set_defaults(func=cmd_validate)
 
     r = sub.add_parser("run", help="build the scenario, probe it, report, tear down")
-    r.add_argument("scenario")
-    r.add_argument("--runtime", default="auto", help="netns | docker | auto (default)")
-    r.add_argument("--timeout", type=float, default=1.0, help="probe timeout in seconds")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument(
+        "--runtime", default="auto",
+        help="where the lab is built: netns (namespaces only), docker, or auto (the "
+        "scenario's runtime:, else docker when a daemon answers, else netns)",
+    )
+    r.add_argument(
+        "--timeout", type=_seconds, default=1.0, metavar="S",
+        help=f"how long each probe waits for an answer, {TIMEOUT_MIN_S:g} to "
+        f"{TIMEOUT_MAX_S:g} seconds",
+    )
     r.add_argument(
         "--only", action="append", default=[], metavar="GLOB",
         help="run only expectations whose id matches, e.g. 'icmp:c1->*' (repeatable)",
     )
-    r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    _add_set(r)
+    r.add_argument(
+        "--format", choices=("table", "plain"), default=None,
+        help="the summary: a table (fits the terminal) or plain, one line per verdict that "
+        "never wraps (default: table on a terminal, plain elsewhere)",
+    )
     r.add_argument("--junit", metavar="PATH", help="write JUnit XML here")
     r.add_argument("--json", metavar="PATH", help="write the full JSON record here")
     r.add_argument("--html", metavar="PATH", help="write the self-contained HTML report here")
+    r.add_argument(
+        "--reports", metavar="DIR", default="reports",
+        help="without --junit/--json/--html, write all three into DIR/<scenario>/<run-id>/ "
+        "(DIR/<scenario>/latest points at the newest)",
+    )
     r.add_argument(
         "--save-baseline", metavar="PATH",
         help="save this run and a snapshot of its network state, to compare later runs with",
@@ -337,37 +435,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--no-reports", action="store_true",
-        help="without --junit/--json/--html, do not write reports/<scenario>.{json,junit.xml,html}",
+        help="without --junit/--json/--html, write no report files at all",
     )
     r.add_argument("--docker-host", help="Docker daemon URL (default: DOCKER_HOST)")
     r.add_argument(
         "--allow-uplink", action="store_true",
         help="allow a network parent that carries this machine's default route (real hosts)",
     )
-    r.add_argument("--image", help="container image for the docker runtime")
+    r.add_argument(
+        "--image", help="container image for the docker runtime (default: the scenario's "
+        "image:, else the locally built netcheck/busybox)",
+    )
     r.set_defaults(func=cmd_run)
 
     dr = sub.add_parser(
         "doctor", help="preflight checklist: kernel, link kinds, parents, sysctls, Docker"
     )
     dr.add_argument("scenario", nargs="?", help="check what this scenario needs")
+    dr.add_argument("--host", default="local", help="local, ssh://user@host or docker://name")
     dr.add_argument(
-        "--host", default="local", help="local (default), ssh://user@host or docker://name"
+        "--runtime", default="auto", help="check the needs of this runtime: netns, docker or auto",
     )
-    dr.add_argument("--runtime", default="auto", help="netns | docker | auto")
-    dr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    _add_set(dr)
     dr.set_defaults(func=cmd_doctor)
 
     c = sub.add_parser("clean", help="remove what killed runs left behind (nothing else)")
-    c.add_argument("--dry-run", action="store_true")
-    c.add_argument("--docker-host")
+    c.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    c.add_argument(
+        "--docker-host", help="also clean this Docker daemon's labelled objects "
+        "(default: DOCKER_HOST, else the local socket)",
+    )
     c.set_defaults(func=cmd_clean)
 
     sn = sub.add_parser(
         "snapshot", help="record the host's links, addresses, routes, rules, sysctls, networks"
     )
     sn.add_argument("-o", "--output", metavar="PATH", help="write JSON here (default: stdout)")
-    sn.add_argument("--docker-host")
+    sn.add_argument(
+        "--docker-host", help="Docker daemon URL (default: DOCKER_HOST, else the local socket)"
+    )
     sn.add_argument("--no-docker", action="store_true", help="do not ask a Docker daemon")
     sn.set_defaults(func=cmd_snapshot)
 
@@ -377,17 +483,23 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("baseline", help="the earlier run")
     d.add_argument("current", help="the later run")
     d.add_argument("--html", metavar="PATH", help="write the later run's HTML report with the diff")
+    d.add_argument(
+        "--force", action="store_true",
+        help="compare runs of two different scenarios (refused without it)",
+    )
     d.set_defaults(func=cmd_diff)
 
     img = sub.add_parser("image", help="local container images (there is no registry)")
     img_sub = img.add_subparsers(dest="image_command", required=True)
     ib = img_sub.add_parser("build", help="build the minimal probe-target image offline")
-    ib.add_argument("--tag", default="netcheck/busybox:latest")
-    ib.add_argument("--docker-host")
+    ib.add_argument("--tag", default="netcheck/busybox:latest", help="the image's name")
+    ib.add_argument(
+        "--docker-host", help="Docker daemon URL (default: DOCKER_HOST, else the local socket)"
+    )
     ib.set_defaults(func=cmd_image_build)
 
     s = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
-    s.add_argument("-o", "--output")
+    s.add_argument("-o", "--output", metavar="PATH", help="write it here (default: stdout)")
     s.set_defaults(func=cmd_schema)
 
     from netcheck.vm.cli import add_vm_parser
@@ -406,6 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Off a terminal (CI logs, pipes) a line is never wrapped: rich would break it at 80
+    # columns, mid-token. On a terminal it fits the window.
+    out.soft_wrap = not out.is_terminal
+    err.soft_wrap = not err.is_terminal
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(
         level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)]

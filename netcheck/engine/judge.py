@@ -18,6 +18,17 @@ _OBSERVATION_REASONS: dict[Observation, tuple[str, ...]] = {
 }
 
 
+def known_reasons() -> tuple[str, ...]:
+    """Every word a scenario's `reason:` can name: the diagnosis rules' own ids (read from
+    the rules, so a new rule is known at once) and the observation-level words above."""
+    from netcheck.diagnose.rules import RULES  # the rules pull in live-state readers
+
+    words = [rule.id for rule in RULES]
+    for names in _OBSERVATION_REASONS.values():
+        words.extend(names)
+    return tuple(dict.fromkeys(words))
+
+
 def expected_text(exp: Expectation) -> str:
     text = "reachable" if exp.reachable else "unreachable"
     return f"{text} ({exp.reason})" if exp.reason else text

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import netcheck
 from netcheck.engine import events as ev
 from netcheck.engine.judge import judge, not_tested
+from netcheck.engine.limits import timeout_problem
 from netcheck.engine.plan_tasks import (
     build_tasks,
     listen_tasks,
@@ -94,6 +95,9 @@ def run_plan(
     plan: Plan, options: RunOptions, listener: ev.Listener | None = None
 ) -> RunRecord:
     emit: ev.Listener = listener or (lambda _e: None)
+    problem = timeout_problem(options.timeout)
+    if problem is not None:  # the CLI's parser checks too; this guards the API and plugin
+        raise UsageError(f"probe timeout {options.timeout!r}: {problem}")
     expectations = select(plan.expectations, options.only)
     if os.geteuid() != 0:
         raise EnvironmentProblem(

@@ -73,6 +73,8 @@ class Route:
     dst: IPNetwork  # 0.0.0.0/0 for a default route
     via: IPAddress | None = None
     dev: str | None = None
+    # The scenario line that asked for it: a route the kernel refuses is named there.
+    location: Location | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         text = str(self.dst)
@@ -134,6 +136,8 @@ class Router:
     # Extra lab features (all optional): sysctls written in the node's namespace after its
     # links exist (keys as sysctl(8) spells them), routes, packet filter rules.
     sysctls: Mapping[str, str] = field(default_factory=dict)
+    # Each sysctl's line in the scenario: a value the kernel refuses is named there.
+    sysctl_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
     routes: tuple[Route, ...] = ()
     firewall: tuple[FirewallRule, ...] = ()
 
@@ -159,6 +163,8 @@ class Machine:
     listen: tuple[Port, ...] = ()
     location: Location | None = None
     sysctls: Mapping[str, str] = field(default_factory=dict)
+    # Each sysctl's line in the scenario: a value the kernel refuses is named there.
+    sysctl_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
     routes: tuple[Route, ...] = ()
     firewall: tuple[FirewallRule, ...] = ()
     mtu: int | None = None  # the machine's eth0 MTU; None: the LAN's
@@ -208,6 +214,8 @@ class Host:
     listen: tuple[Port, ...] = ()
     location: Location | None = None
     sysctls: Mapping[str, str] = field(default_factory=dict)
+    # Each sysctl's line in the scenario: a value the kernel refuses is named there.
+    sysctl_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
     routes: tuple[Route, ...] = ()
     firewall: tuple[FirewallRule, ...] = ()
     shims: tuple[Shim, ...] = ()

@@ -196,6 +196,21 @@ def summary_table(record: RunRecord) -> Table:
     return table
 
 
+def plain_line(verdict: Verdict) -> Text:
+    """A verdict as one line for logs: outcome, id, expected, observed, findings' ids."""
+    observed = " ".join(verdict.observed.split())  # one line, whatever the observation said
+    line = Text.assemble(
+        outcome_text(verdict.outcome),
+        " ",
+        verdict.expectation_id,
+        f"  expected {verdict.expected}; observed {observed}",
+    )
+    if verdict.findings:
+        line.append("  findings: ", style="dim")
+        line.append(", ".join(f.id for f in verdict.findings), style="yellow")
+    return line
+
+
 def verdict_lines(verdict: Verdict, arrow: str = "↳") -> list[Text]:
     """A failing verdict as a few full-width lines: id, message, then each finding and fix."""
     lines = [
@@ -232,6 +247,21 @@ def counts_line(record: RunRecord) -> Text:
         line.append(label, style=OUTCOME_STYLE[outcome] if counts[outcome] else "dim")
     line.append(f" in {record.duration_s:.2f} s ({record.scenario}, run {record.run_id})")
     return line
+
+
+def render_plain(record: RunRecord, console: Console) -> None:
+    """The summary for logs: one line per verdict (failures first, each followed by its
+    findings and fixes), then the counts. Printed with soft wrap: a line is never split."""
+    _, arrow = _glyphs(console)
+    if not record.verdicts:
+        console.print(Text("no expectations were run", style="yellow"), soft_wrap=True)
+    for verdict in sorted(record.verdicts, key=lambda v: _ORDER[v.outcome]):
+        console.print(plain_line(verdict), soft_wrap=True)
+        if verdict.outcome in (Outcome.FAIL, Outcome.ERROR):
+            for finding in verdict.findings:
+                for line in _finding_lines(finding, arrow):
+                    console.print(line, soft_wrap=True)
+    console.print(counts_line(record), soft_wrap=True)
 
 
 def render_summary(record: RunRecord, console: Console) -> None:

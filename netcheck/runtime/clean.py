@@ -1,14 +1,16 @@
 """`netcheck clean`: remove what killed runs left behind, and nothing else.
 
-Only namespaces named exactly `nc-<runid>-<node>` are candidates, and only when their run is
-dead: no state file, or the state file's process is gone (or the pid now belongs to another
-process). A live run and anything without the prefix are never touched.
+Only namespaces named exactly `nc-<runid>-<node>`, links aliased exactly `netcheck:<runid>`,
+trace instances `netcheck-<runid>` and ssh socket directories are candidates, and only when
+their run is dead: no state file, or the state file's process is gone (or the pid now
+belongs to another process). A live run and anything without the prefix are never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import re
@@ -68,9 +70,43 @@ def clean(
         if path.exists() and (dry_run or state.remove(run_id, state_dir)):
             removed.append(str(path))
     if netns_dir == NETNS_DIR:  # tracefs is machine-wide: not for private test directories
+        removed += clean_root_links(dry_run, runs=runs, state_dir=state_dir)
         removed += clean_tracefs(dry_run, runs=runs, state_dir=state_dir)
     if runs is None:
         removed += clean_ssh_dirs(dry_run)
+    return removed
+
+
+_ALIAS = re.compile(r"netcheck:([0-9a-f]{6})")
+
+
+def clean_root_links(
+    dry_run: bool = False, *, runs: Collection[str] | None = None,
+    state_dir: str = state.STATE_DIR,
+) -> list[str]:
+    """Links in this (the root) namespace marked `netcheck:<runid>` (IFLA_IFALIAS) whose run
+    is dead. Links in a run's own namespaces go with the namespace; one that ended up here
+    does not, and a link without exactly that alias is never touched."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    removed: list[str] = []
+    with IPRoute() as ipr:
+        for link in ipr.get_links():
+            alias = link.get_attr("IFLA_IFALIAS") or ""
+            match = _ALIAS.fullmatch(alias)
+            if match is None or not _dead(match.group(1), runs, state_dir):
+                continue
+            name = link.get_attr("IFLA_IFNAME")
+            if not dry_run:
+                try:
+                    ipr.link("del", index=link["index"])
+                except NetlinkError as exc:
+                    if exc.code != errno.ENODEV:  # ENODEV: gone meanwhile (its peer went)
+                        log.warning("could not remove link %s (%s): %s", name, alias, exc)
+                        continue
+            removed.append(f"link {name} ({alias})")
+            log.info("%s link %s (%s)", "would remove" if dry_run else "removed", name, alias)
     return removed
 
 

@@ -146,8 +146,11 @@ def run_ids(state_dir: str = STATE_DIR) -> list[str]:
 
 
 def is_alive(state: RunState) -> bool:
-    """The run's process still exists (same pid, same start time)."""
-    start = process_start(state.pid)
-    if start is None:
+    """The run's process still exists (same pid, same start time).
+
+    Without a recorded start time the pid alone proves nothing (pids are reused, and pid 1
+    never dies): netcheck always records it, so such a file is not a live run's.
+    """
+    if state.pid_start is None:
         return False
-    return state.pid_start is None or start == state.pid_start
+    return process_start(state.pid) == state.pid_start

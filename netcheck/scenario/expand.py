@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from netcheck.model.plan import Expectation, NodeKind, ProbeKind, ProbeSpec, Target
 from netcheck.scenario.paths import Path
 from netcheck.scenario.schema import IsolatedExpectation, MeshExpectation, PairExpectation
-from netcheck.scenario.suggest import hint_for, one_of
+from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
 
 if TYPE_CHECKING:
     from netcheck.scenario.resolve import Context, NodeInfo
@@ -177,8 +177,20 @@ def expand_expectations(
     specs: Sequence[AnyExpectation], nodes: Mapping[str, NodeInfo], ctx: Context
 ) -> list[Expectation]:
     expander = _Expander(nodes, ctx)
+    reasons: tuple[str, ...] | None = None
     for index, spec in enumerate(specs):
         before = len(ctx.errors)
+        if spec.reason is not None:
+            if reasons is None:
+                from netcheck.engine.judge import known_reasons
+
+                reasons = known_reasons()
+            if spec.reason not in reasons:
+                # The run could never pass: no finding or observation carries that id.
+                ctx.error(("expectations", index, "reason"),
+                          f"'{spec.reason}' is not a finding netcheck can report",
+                          did_you_mean(spec.reason, reasons)
+                          or f"Known reasons: {one_of(reasons, limit=len(reasons))}")
         if isinstance(spec, MeshExpectation):
             count = expander.mesh_form(index, spec)
         elif isinstance(spec, IsolatedExpectation):

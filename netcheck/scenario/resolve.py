@@ -39,6 +39,7 @@ from netcheck.model.plan import (
     Uplink,
     subnet_within,
 )
+from netcheck.runtime.naming import RESERVED_NODES
 from netcheck.scenario import values
 from netcheck.scenario.checks import (
     AddressBook,
@@ -59,6 +60,8 @@ from netcheck.scenario.schema import (
 from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
 from netcheck.scenario.values import ValueProblem
 
+# Sysctls that live under an interface's name: net.ipv4.conf.eth0.rp_filter.
+_PER_IF_SYSCTL = re.compile(r"^net\.ipv[46]\.(conf|neigh)\.(?P<ifname>[^.]+)\.")
 DOCKER_DEFAULT_BRIDGE = "bridge"  # predefined on every Docker daemon
 
 MTU_OPTION = "com.docker.network.driver.mtu"
@@ -100,6 +103,7 @@ class Resolver:
         self.nodes: dict[str, NodeInfo] = {}
         # host -> VLAN sub-interface uplinks its networks' parents imply (check_parent)
         self.implied: dict[str, dict[str, Uplink]] = {}
+        self.mtu_checked: set[tuple[str, str]] = set()
 
     def err(self, path: Path, message: str, hint: str | None = None) -> None:
         self.ctx.error(path, message, hint)
@@ -166,9 +170,12 @@ class Resolver:
                 self.claim_lab_ip(spec.ip, f"machine '{name}'", (*path, "ip"))
             out.append(Machine(name=name, lan=spec.lan, ip=spec.ip, listen=tuple(spec.listen),
                                location=self.ctx.location(path), sysctls=dict(spec.sysctls),
-                               routes=tuple(spec.routes), firewall=tuple(spec.firewall),
-                               mtu=spec.mtu, state=spec.state))
-            self.check_routes(path, spec.routes, ("eth0",))
+                               sysctl_locations=self.sysctl_locations(path, spec.sysctls),
+                               routes=self.located_routes(path, spec.routes),
+                               firewall=tuple(spec.firewall), mtu=spec.mtu, state=spec.state))
+            self.check_routes(path, spec.routes, ("eth0",),
+                              (lan.subnet,) if lan is not None else None)
+            self.check_sysctl_interfaces(path, spec.sysctls, ("eth0",))
         return tuple(out)
 
     def hosts(self, lans: dict[str, Lan]) -> tuple[Host, ...]:
@@ -194,9 +201,11 @@ class Resolver:
                          "Write ssh://user@host, tcp://host:2376 or unix:///path/docker.sock")
             out.append(Host(name=name, uplinks=tuple(uplinks), docker_url=spec.docker,
                             listen=tuple(spec.listen), location=self.ctx.location(path),
-                            sysctls=dict(spec.sysctls), routes=tuple(spec.routes),
+                            sysctls=dict(spec.sysctls),
+                            sysctl_locations=self.sysctl_locations(path, spec.sysctls),
+                            routes=self.located_routes(path, spec.routes),
                             firewall=tuple(spec.firewall), shims=self.shims(name, spec, seen)))
-            self.check_routes(path, spec.routes, None)
+            self.check_routes(path, spec.routes, None, None)
         return tuple(out)
 
     def shims(self, host: str, spec: HostSpec, uplinks: set[str]) -> tuple[Shim, ...]:
@@ -222,14 +231,44 @@ class Resolver:
             out.append(Shim(name=name, parent=shim.parent, ip=shim.ip, routes=tuple(shim.routes)))
         return tuple(out)
 
-    def check_routes(self, path: Path, routes: list[Route], devs: tuple[str, ...] | None) -> None:
-        if devs is None:
-            return  # hosts get bridges and uplinks; the runtime names the missing one
+    def located_routes(self, path: Path, routes: list[Route]) -> tuple[Route, ...]:
+        return tuple(replace(route, location=self.ctx.location((*path, "routes", index)))
+                     for index, route in enumerate(routes))
+
+    def sysctl_locations(self, path: Path, sysctls: dict[str, str]) -> dict[str, Location]:
+        return {key: self.ctx.location((*path, "sysctls", key)) for key in sysctls}
+
+    def check_routes(self, path: Path, routes: list[Route], devs: tuple[str, ...] | None,
+                     onlink: tuple[IPNetwork, ...] | None) -> None:
+        """What the file tells: the node's interfaces and the subnets they are on. Hosts get
+        bridges and veths at build time; the runtime names the line of a route it refuses."""
         for index, route in enumerate(routes):
-            if route.dev is not None and route.dev not in devs:
+            if devs is not None and route.dev is not None and route.dev not in devs:
                 self.err((*path, "routes", index, "dev"),
                          f"{route.dev!r} is not an interface of this node",
                          f"Its interfaces: {one_of(list(devs))}")
+            elif (onlink is not None and route.via is not None
+                  and not route.via.is_link_local
+                  and not any(inside(route.via, net) for net in onlink)):
+                self.err((*path, "routes", index),
+                         f"gateway {route.via} is not on a subnet of this node "
+                         f"({', '.join(str(n) for n in onlink)})",
+                         "A route's via must be a neighbour: an address on one of the node's "
+                         "own subnets")
+
+    def check_sysctl_interfaces(self, path: Path, sysctls: dict[str, str],
+                                ifnames: tuple[str, ...]) -> None:
+        """net.ipv4.conf.<if>.x and friends name an interface: it must be one the node has."""
+        known = (*ifnames, "lo", "all", "default")
+        for key in sysctls:
+            match = _PER_IF_SYSCTL.match(key)
+            if match is None:
+                continue
+            ifname = match["ifname"].replace("/", ".")
+            if ifname not in known:
+                self.err((*path, "sysctls", key),
+                         f"{key}: this node has no interface '{ifname}'",
+                         did_you_mean(ifname, known) or f"Its interfaces: {one_of(known)}")
 
     def check_firewall_peers(self, lab: Lab) -> None:
         """`from X` names a node of the scenario or a subnet."""
@@ -274,6 +313,12 @@ class Resolver:
                                               vias=tuple(dict.fromkeys(svc.networks)))))
         candidates.sort(key=lambda c: self.ctx.line(c[1].path))
         for name, info in candidates:
+            if name in RESERVED_NODES:
+                # The netns runtime names its own namespaces nc-<run>-sw/-probe/-local; a node
+                # of that name would collide with one at build time.
+                self.err(info.path, f"'{name}' is a name netcheck keeps for itself",
+                         f"Rename the {info.kind.value}; reserved: {one_of(RESERVED_NODES)}")
+                continue
             earlier = self.nodes.get(name)
             if earlier is not None:
                 self.err(info.path,
@@ -443,6 +488,24 @@ class Resolver:
         self.check_passthru(out, networks)
         return tuple(out)
 
+    def check_parent_mtu(self, host: Host, lab: Lab, net: Network, uplink: Uplink) -> None:
+        """A macvlan/ipvlan child cannot have a larger MTU than its parent (the kernel says
+        EINVAL at build time); on a lab host the parent's MTU is in the file."""
+        if net.mtu is None or (net.name, host.name) in self.mtu_checked:
+            return
+        self.mtu_checked.add((net.name, host.name))
+        lan = next((lan for lan in lab.lans if lan.name == uplink.lan), None)
+        parent_mtu = uplink.mtu or (lan.mtu if lan is not None else None)
+        if parent_mtu is None or net.mtu <= parent_mtu:
+            return
+        path: Path = ("networks", net.name, "mtu")
+        if path not in self.ctx.lines:
+            path = ("networks", net.name, "options", MTU_OPTION)
+        self.err(path, f"mtu {net.mtu} is larger than the MTU of its parent {uplink.ifname} on "
+                       f"host '{host.name}' ({parent_mtu})",
+                 f"A {net.driver.value} interface cannot exceed its parent: use mtu "
+                 f"{parent_mtu} or less, or raise the uplink's (or lan's) mtu")
+
     def check_parent(self, host: Host, lab: Lab, net: Network, path: Path) -> None:
         """A parent is an uplink of the host, or `<uplink>.<vid>`: VLAN vid on that uplink.
 
@@ -453,7 +516,9 @@ class Resolver:
         """
         assert net.parent is not None
         uplinks = {u.ifname: u for u in host.uplinks}
-        if net.parent in uplinks or net.parent in self.implied.get(host.name, {}):
+        known = uplinks.get(net.parent) or self.implied.get(host.name, {}).get(net.parent)
+        if known is not None:
+            self.check_parent_mtu(host, lab, net, known)
             return
         base, vid = _vlan_parent(net.parent)
         problem = f"network '{net.name}' has parent '{net.parent}', which is not an uplink " \
@@ -619,7 +684,10 @@ class Resolver:
         if router_spec is not None:
             router = Router(name=router_spec.name, forward=router_spec.forward,
                             location=self.ctx.location(("lab", "router")),
-                            sysctls=dict(router_spec.sysctls), routes=tuple(router_spec.routes),
+                            sysctls=dict(router_spec.sysctls),
+                            sysctl_locations=self.sysctl_locations(("lab", "router"),
+                                                                   router_spec.sysctls),
+                            routes=self.located_routes(("lab", "router"), router_spec.routes),
                             firewall=tuple(router_spec.firewall))
         lab = Lab(lans=lans, router=router, machines=self.machines(lans_by_name),
                   hosts=self.hosts(lans_by_name))

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+import yaml.reader
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from netcheck.errors import Location, ScenarioError, ScenarioErrors
 from netcheck.scenario.paths import Path, format_path
+from netcheck.scenario.suggest import did_you_mean, one_of
 from netcheck.scenario.variables import NAME as VAR_NAME
 from netcheck.scenario.variables import Substituter, VariableProblem
 
@@ -82,6 +84,14 @@ def _compose(source: str, text: str) -> MappingNode:
         line = mark.line + 1 if mark is not None else 0
         problem = exc.problem or exc.context or "invalid YAML"
         raise _fail(source, f"YAML syntax error: {problem}", line) from None
+    except yaml.reader.ReaderError as exc:
+        # The reader knows only a character offset: turn it into the line a person can find.
+        line = text[: exc.position].count("\n") + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise _fail(
+            source, f"the character {char!a} (U+{ord(char):04X}) is not allowed in YAML",
+            line, "Remove it (in a double-quoted string, write it as an escape)",
+        ) from None
     except yaml.YAMLError as exc:
         raise _fail(source, f"YAML error: {exc}") from None
     except RecursionError:
@@ -119,11 +129,27 @@ class _Converter:
         values = {**declared, **self.overrides}
         self.subst = Substituter(values)
         data = self.convert(self.root, ())
+        self._check_overrides(declared)
         if self.errors:
             raise ScenarioErrors(sorted(self.errors, key=lambda e: e.location.line))
         assert isinstance(data, dict)
         variables = {**values, **self.subst.used}
         return Document(source=self.source, data=data, lines=self.lines, variables=variables)
+
+    def _check_overrides(self, declared: Mapping[str, str]) -> None:
+        """A --set of a name the file neither declares nor uses would be silently ignored,
+        and the run would use the default the user meant to replace."""
+        assert self.subst is not None
+        known = {*declared, *self.subst.used}
+        line = self.lines.get(("variables",), 0)
+        for name in self.overrides:
+            if name in known or not VAR_NAME.match(name):
+                continue
+            hint = did_you_mean(name, known) or (
+                f"Its variables: {one_of(known)}" if known else "It uses no variables"
+            )
+            self.error(line, ("variables",) if line else (),
+                       f"--set {name}: the scenario has no variable '{name}'", hint)
 
     def _declared_variables(self) -> dict[str, str]:
         for name in self.overrides:

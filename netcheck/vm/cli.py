@@ -35,7 +35,6 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
         help="boot a kernel once, run the scenarios inside, report here",
         usage="netcheck vm run [options] SCENARIO... [-- NETCHECK-RUN-OPTIONS]",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("scenario", nargs="+", help=argparse.SUPPRESS)
     r.add_argument(
@@ -44,11 +43,14 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
     )
     r.add_argument(
         "--timeout", type=float, default=900.0, metavar="S",
-        help="wall-clock limit for the whole boot, in seconds (default 900)",
+        help="wall-clock limit for the whole boot, in seconds",
     )
     r.add_argument("--reports", default="reports", metavar="DIR", help="default: reports")
-    r.add_argument("--accel", default="auto", choices=("auto", "kvm", "tcg"))
-    r.add_argument("--memory", default="1G")
+    r.add_argument(
+        "--accel", default="auto", choices=("auto", "kvm", "tcg"),
+        help="QEMU acceleration: kvm, tcg (emulation, slow), or auto (kvm when /dev/kvm works)",
+    )
+    r.add_argument("--memory", default="1G", help="the VM's memory, as QEMU's -m takes it")
     r.add_argument("--quiet-console", action="store_true", help="do not echo the VM console")
 
     def cmd_vm_run(args: argparse.Namespace) -> int:

@@ -106,3 +106,41 @@ def test_sigterm_tears_down(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert not dead_run_namespaces(netcheck_namespaces() - before)
+
+
+def _one_line_per_verdict(stdout: str, verdicts: list[dict[str, object]]) -> None:
+    lines = stdout.splitlines()
+    for v in verdicts:
+        head = f"{str(v['outcome']).upper()} {v['expectation_id']}  expected "
+        mine = [line for line in lines if line.startswith(head)]
+        assert len(mine) == 1, (head, stdout)
+        observed = " ".join(str(v["observed"]).split())
+        assert f"; observed {observed}" in mine[0], (observed, mine[0])  # never split
+
+
+@pytest.mark.privileged
+def test_piped_output_is_one_line_per_verdict_and_reports_go_per_run(
+    tmp_path: Path, no_leftovers: None
+) -> None:
+    reports = tmp_path / "reports"
+    full = netcheck("run", str(QUICKSTART), "--runtime", "netns", "--reports", str(reports))
+    assert full.returncode == 0, full.stdout + full.stderr
+    folder = reports / "quickstart"
+    first = (folder / "latest").resolve()
+    data = json.loads((first / "run.json").read_text())
+    assert len(data["verdicts"]) == 14
+    assert first.name == data["run_id"]
+    assert {p.name for p in first.iterdir()} == {"run.json", "junit.xml", "report.html"}
+    _one_line_per_verdict(full.stdout, data["verdicts"])
+    assert "\u2501" not in full.stdout and "\u2500" not in full.stdout  # no table rules
+
+    # An --only run gets a folder of its own: the full run's reports stay as they were.
+    before = (first / "run.json").read_bytes()
+    only = netcheck("run", str(QUICKSTART), "--runtime", "netns", "--reports", str(reports),
+                    "--only", "icmp:c1->*")
+    assert only.returncode == 0, only.stdout + only.stderr
+    second = (folder / "latest").resolve()
+    assert second != first
+    assert (first / "run.json").read_bytes() == before
+    assert len(json.loads((second / "run.json").read_text())["verdicts"]) == 4
+    assert not list(tmp_path.glob("reports/*.json"))  # nothing at the old flat names

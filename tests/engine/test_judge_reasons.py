@@ -32,3 +32,15 @@ def test_conflict_without_reason_or_with_another_still_fails() -> None:
     assert judge(exp, res, []).outcome is Outcome.FAIL
     exp, res = _case("rp-filter")
     assert judge(exp, res, []).outcome is Outcome.FAIL
+
+
+def test_known_reasons_come_from_the_rules_and_the_observations() -> None:
+    from netcheck.diagnose import registered
+    from netcheck.engine.judge import _OBSERVATION_REASONS, known_reasons
+
+    known = set(known_reasons())
+    assert set(registered()) <= known  # every registered rule's own id
+    for names in _OBSERVATION_REASONS.values():
+        assert set(names) <= known
+    assert {"macvlan-host-isolation", "port-closed", "rp-filter"} <= known
+    assert len(known) == len(known_reasons())  # no duplicates

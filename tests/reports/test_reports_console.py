@@ -16,7 +16,7 @@ from netcheck.engine.events import (
     VerdictReady,
 )
 from netcheck.model.results import RunRecord
-from netcheck.reports.console import ConsoleListener, render_summary
+from netcheck.reports.console import ConsoleListener, render_plain, render_summary
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -169,3 +169,19 @@ def test_listener_close_stops_the_status_after_an_abort() -> None:
     except RuntimeError:
         pass
     assert not listener.status_active
+
+
+def test_plain_summary_is_one_unwrapped_line_per_verdict(record: RunRecord) -> None:
+    out = io.StringIO()
+    # Narrower than any line: a table would wrap and fold; plain lines must not.
+    console = Console(file=out, width=40, force_terminal=False)
+    render_plain(record, console)
+    lines = out.getvalue().splitlines()
+    for verdict in record.verdicts:
+        mine = [line for line in lines if f" {verdict.expectation_id}  expected " in line]
+        assert len(mine) == 1, (verdict.expectation_id, lines)
+        observed = " ".join(verdict.observed.split())
+        assert mine[0].endswith(observed) or f"observed {observed}  findings: " in mine[0]
+        assert mine[0].startswith(verdict.outcome.value.upper() + " ")
+    assert "2 passed, 2 failed, 1 error, 1 skipped in 3.75 s" in lines[-1]
+    assert not ANSI.search(out.getvalue())

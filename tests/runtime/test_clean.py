@@ -109,3 +109,43 @@ def test_ssh_socket_dirs_of_dead_processes_are_swept_and_nothing_else(tmp_path: 
     assert clean_ssh_dirs(tmp=str(tmp_path)) == [str(dead)]
     assert not dead.exists()
     assert alive.exists() and all(d.exists() for d in decoys)
+
+
+def _dummy(name: str, alias: str) -> None:
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)  # no ports
+    subprocess.run(["ip", "link", "set", name, "alias", alias], check=True)
+
+
+def _root_links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+def test_clean_sweeps_root_links_of_dead_runs_only() -> None:
+    """An empty bridge (no ports, no traffic) in the root namespace per case; only the dead
+    runs' go."""
+    dead, live, null_start = new_run_id(), new_run_id(), new_run_id()
+    links = {f"nct{dead}": f"netcheck:{dead}", f"nct{live}": f"netcheck:{live}",
+             f"nct{null_start}": f"netcheck:{null_start}",
+             f"nctd{dead}": f"netcheck:{dead}-not", f"ncte{dead}": f"xnetcheck:{dead}"}
+    state.write(state.for_this_process(live, "netns", ()))
+    state.write(state.RunState(run_id=null_start, pid=1, pid_start=None, started="",
+                               runtime="netns", netns=()))
+    try:
+        for name, alias in links.items():
+            _dummy(name, alias)
+        runs = {dead, live, null_start}
+        would = clean(dry_run=True, runs=runs)
+        assert set(links) <= _root_links()  # a dry run removes nothing
+        removed = clean(runs=runs)
+        assert removed == would
+        assert set(removed) == {f"link nct{dead} (netcheck:{dead})",
+                                f"link nct{null_start} (netcheck:{null_start})",
+                                str(state.state_path(null_start))}
+        present = _root_links()
+        assert {f"nct{live}", f"nctd{dead}", f"ncte{dead}"} <= present
+        assert not {f"nct{dead}", f"nct{null_start}"} & present
+    finally:
+        for name in links:
+            subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
+        state.remove(live)
+        state.remove(null_start)

@@ -36,6 +36,17 @@ def test_dead_and_recycled_pids_are_not_alive() -> None:
     assert not state.is_alive(recycled)
 
 
+def test_a_null_start_time_protects_nothing(tmp_path: Path) -> None:
+    # A file without pid_start (netcheck always writes one) naming a pid that lives forever.
+    (tmp_path / "a1b2c3.json").write_text(
+        '{"run_id": "a1b2c3", "pid": 1, "pid_start": null, "started": "", "netns": []}'
+    )
+    st = state.read("a1b2c3", str(tmp_path))
+    assert st is not None and st.pid_start is None
+    assert state.process_start(1) is not None  # pid 1 is there
+    assert not state.is_alive(st)
+
+
 def test_garbage_state_files_read_as_missing(tmp_path: Path) -> None:
     (tmp_path / "a1b2c3.json").write_text("{not json")
     (tmp_path / "b1b2c3.json").write_text('{"pid": "x"}')

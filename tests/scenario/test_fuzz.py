@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import copy
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from netcheck.errors import ScenarioErrors
 from netcheck.model.plan import Plan
 from netcheck.scenario import load_plan
+from tests.scenario.fuzzing import count, fuzz_settings, log_examples
 
 QUICKSTART = Path(__file__).parents[2] / "scenarios" / "quickstart.yaml"
 
@@ -46,21 +50,37 @@ structures = st.recursive(
 )
 
 
+# `--set X=1` only where the document uses ${X}: a --set of a variable the file never
+# mentions is itself an error, which would stop every document at the first step.
+_USES_X = re.compile(r"(?<!\$)\$\{X(\}|:-)")
+
+
+def sets_for(text: str) -> dict[str, str]:
+    return {"X": "1"} if _USES_X.search(text) else {}
+
+
 def _check(data: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzz.yaml"
         path.write_text(yaml.safe_dump(data), encoding="utf-8")
         try:
-            result = load_plan(path, {"X": "1"})
+            result = load_plan(path, sets_for(path.read_text(encoding="utf-8")))
         except ScenarioErrors as errors:
             assert errors.errors
             return
         assert isinstance(result, Plan)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.fixture(scope="module", autouse=True)
+def _report_examples() -> Iterator[None]:
+    yield
+    log_examples()
+
+
+@fuzz_settings(500)
 @given(st.dictionaries(st.sampled_from(WORDS), structures, max_size=6))
 def test_random_structures_raise_only_scenario_errors(data: dict[str, Any]) -> None:
+    count("random_structures")
     _check(data)
 
 
@@ -81,11 +101,12 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 _ALL_PATHS = _paths(_BASE)[1:]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(500)
 @given(st.sampled_from(_ALL_PATHS), structures)
 def test_mutated_quickstart_raises_only_scenario_errors(
     where: tuple[Any, ...], value: Any
 ) -> None:
+    count("mutated_quickstart")
     data = copy.deepcopy(_BASE)
     node = data
     for key in where[:-1]:

@@ -3,7 +3,7 @@
 Extends tests/scenario/test_fuzz.py (random structures dumped by PyYAML) with what a dump
 never produces: raw YAML text, anchors and aliases, odd keys, tags, huge and deep files,
 and names carrying shell metacharacters. Hypothesis example counts are summed into
-EXAMPLES and logged at the end of the module (the issue asks for the figure).
+tests/scenario/fuzzing.py and logged at the end of the module (the issue asks for the figure).
 """
 
 from __future__ import annotations
@@ -20,26 +20,27 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from netcheck.errors import ScenarioError, ScenarioErrors
 from netcheck.model.plan import Plan
 from netcheck.scenario import load_plan
 from netcheck.scenario.yamlsource import MAX_BYTES, MAX_NODES
+from tests.scenario.fuzzing import count, fuzz_settings, log_examples
+from tests.scenario.test_fuzz import sets_for
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).parents[2]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 QUICK_TEXT = QUICKSTART.read_text(encoding="utf-8")
-EXAMPLES: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _report_examples() -> Iterator[None]:
     yield
-    log.warning("hypothesis examples run: %s (total %d)", EXAMPLES, sum(EXAMPLES.values()))
+    log_examples()
 
 
 def _load_text(text: str | bytes, name: str = "fuzz.yaml") -> Plan | ScenarioErrors:
@@ -50,7 +51,7 @@ def _load_text(text: str | bytes, name: str = "fuzz.yaml") -> Plan | ScenarioErr
         else:
             path.write_text(text, encoding="utf-8", errors="surrogatepass")
         try:
-            return load_plan(path, {"X": "1"})
+            return load_plan(path, sets_for(path.read_text(encoding="utf-8", errors="replace")))
         except ScenarioErrors as errors:
             assert errors.errors, "ScenarioErrors without an error"
             for e in errors.errors:
@@ -58,10 +59,6 @@ def _load_text(text: str | bytes, name: str = "fuzz.yaml") -> Plan | ScenarioErr
                 assert e.location.path == str(path)
                 assert str(e).startswith(str(path)), str(e)
             return errors
-
-
-def _count(name: str) -> None:
-    EXAMPLES[name] = EXAMPLES.get(name, 0) + 1
 
 
 # --- hypothesis --------------------------------------------------------------------------------
@@ -77,26 +74,26 @@ YAML_BITS = [
 ]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(400)
 @given(st.lists(st.one_of(st.sampled_from(YAML_BITS), st.text(max_size=6)), max_size=40))
 def test_raw_yaml_text(bits: list[str]) -> None:
-    _count("raw_yaml_text")
+    count("raw_yaml_text")
     _load_text("".join(bits))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(200)
 @given(st.binary(max_size=300))
 def test_raw_bytes(data: bytes) -> None:
-    _count("raw_bytes")
+    count("raw_bytes")
     _load_text(data)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(300)
 @given(st.integers(0, QUICK_TEXT.count("\n")), st.sampled_from([*YAML_BITS, "", "x"]),
        st.integers(0, 40))
 def test_quickstart_with_a_splice(line: int, bit: str, col: int) -> None:
     """The real scenario with one fragment spliced into one line: near-valid input."""
-    _count("quickstart_splice")
+    count("quickstart_splice")
     lines = QUICK_TEXT.splitlines(keepends=True)
     if line < len(lines):
         target = lines[line]
@@ -107,14 +104,14 @@ def test_quickstart_with_a_splice(line: int, bit: str, col: int) -> None:
 keys = st.one_of(st.text(max_size=6), st.integers(), st.booleans(), st.none(), st.floats())
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@fuzz_settings(200)
 @given(st.dictionaries(keys, st.recursive(
     st.one_of(st.none(), st.integers(), st.text(max_size=5)),
     lambda inner: st.one_of(st.lists(inner, max_size=3),
                             st.dictionaries(keys, inner, max_size=3)),
     max_leaves=15), max_size=5))
 def test_non_string_keys(data: dict[Any, Any]) -> None:
-    _count("non_string_keys")
+    count("non_string_keys")
     _load_text(yaml.safe_dump(data, allow_unicode=True))
 
 

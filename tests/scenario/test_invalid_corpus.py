@@ -39,3 +39,15 @@ def test_invalid_scenario_is_rejected_with_its_message(path: Path) -> None:
     if line is not None:
         assert matching[0].location.line == int(line[1])
     assert all(e.location.path == str(path) for e in errors)
+    # pydantic's own loc markers are never shown (union labels, tags, key markers).
+    assert "function-" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["ip_range_clean_field_path", "ip_range_per_host_clean_field_path"]
+)
+def test_a_smart_union_reports_only_the_branch_shaped_like_the_input(name: str) -> None:
+    # ip_range is a CIDR or a per-host mapping: a bad CIDR is not also "expected a mapping".
+    with pytest.raises(ScenarioErrors) as caught:
+        load_plan(CORPUS / f"{name}.yaml")
+    assert len(caught.value.errors) == 1, str(caught.value)

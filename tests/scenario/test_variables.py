@@ -72,11 +72,12 @@ def test_precedence_overrides_file_default(load: Load) -> None:
     assert plan.lab.lan("lan").subnet.compressed == "10.1.0.0/24"
     assert plan.variables["SUBNET"] == "10.1.0.0/24"
 
-    overrides = {"PARENT": "ens33", "MTU": "9000", "SUBNET": "10.9.0.0/24", "GW": "10.9.0.1"}
+    # (At most the lab uplink's 1500: a macvlan cannot exceed its parent's MTU.)
+    overrides = {"PARENT": "ens33", "MTU": "1450", "SUBNET": "10.9.0.0/24", "GW": "10.9.0.1"}
     plan = load(SCENARIO, overrides)
     net = plan.network("net")
-    assert (net.parent, net.mtu) == ("ens33", 9000)
-    assert plan.variables["MTU"] == "9000"
+    assert (net.parent, net.mtu) == ("ens33", 1450)
+    assert plan.variables["MTU"] == "1450"
     assert plan.lab.lan("lan").subnet.compressed == "10.9.0.0/24"
 
 
@@ -112,3 +113,26 @@ def test_variables_section_is_not_substituted(load: Load) -> None:
           N: "${literal}"
     """)
     assert plan.name == "${literal}"
+
+
+def test_set_of_an_undeclared_variable_is_an_error(fail: Fail) -> None:
+    errors = fail("""
+        name: x
+        variables:
+          PARENT: eth0
+        description: ${PARENT}
+    """, {"PARNET": "ens33"})
+    [error] = errors.errors
+    assert error.location.line == 2  # the variables: section
+    assert "--set PARNET: the scenario has no variable 'PARNET'" in str(error)
+    assert "Did you mean 'PARENT'?" in str(error)
+
+
+def test_set_of_a_variable_used_only_with_a_default_is_fine(load: Load) -> None:
+    plan = load("name: ${N:-x}\n", {"N": "y"})
+    assert plan.name == "y"
+
+
+def test_set_in_a_file_without_variables_names_none(fail: Fail) -> None:
+    errors = fail("name: x\n", {"ZZZ": "1"})
+    assert "the scenario has no variable 'ZZZ'. It uses no variables" in str(errors)

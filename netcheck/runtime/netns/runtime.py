@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from netcheck.errors import EnvironmentProblem, NetcheckError, RuntimeBuildError, UsageError
+from netcheck.errors import (
+    EnvironmentProblem,
+    Location,
+    NetcheckError,
+    RuntimeBuildError,
+    ScenarioBuildError,
+    UsageError,
+)
 from netcheck.model.plan import Driver, IPAddress, IPNetwork, Lan, NodeKind, Plan, Shim
 from netcheck.model.results import Interface, Node, Topology
 from netcheck.runtime import state
@@ -51,7 +58,12 @@ from netcheck.runtime.naming import (
 )
 from netcheck.runtime.netns import nodefeatures, nsfs
 from netcheck.runtime.netns.ipam import default_subnet, gateway_of
-from netcheck.runtime.netns.layout import EndpointLayout, resolve
+from netcheck.runtime.netns.layout import (
+    AttachmentSpec,
+    EndpointLayout,
+    EndpointSpec,
+    resolve,
+)
 from netcheck.runtime.netns.nodefeatures import sysctl_path
 from netcheck.runtime.netns.trunks import Trunk, TrunkMember, plan_trunks
 from netcheck.sigmask import signals_deferred
@@ -78,6 +90,27 @@ def _describe(exc: BaseException) -> str:
         where = f" {exc.filename}" if exc.filename else ""
         return f"{os.strerror(exc.errno)}{where}"
     return f"{type(exc).__name__}: {exc}"
+
+
+# The kernel's answers that mean "this request makes no sense here", i.e. the scenario's
+# mistake; EPERM, ENOMEM, EOPNOTSUPP (a missing feature) and others stay environment errors.
+_SCENARIO_ERRNOS = frozenset({
+    errno.EINVAL, errno.ERANGE, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENODEV,
+    errno.ENOENT, errno.EEXIST,
+})
+_ROUTE_HINTS = {
+    errno.ENETUNREACH: "The gateway must be on a subnet of one of the node's interfaces",
+    errno.EEXIST: "A route to that destination exists already (a connected subnet, or a "
+                  "route given twice)",
+}
+
+
+def _refused(
+    where: Location | None, message: str, hint: str | None = None
+) -> RuntimeBuildError:
+    if where is None:  # a plan not loaded from a file (tests, the API): no line to name
+        return RuntimeBuildError(f"netns runtime: {message}")
+    return ScenarioBuildError(where, message, hint)
 
 
 def _default_dst(address: IPAddress) -> str:
@@ -218,7 +251,7 @@ class NetnsRuntime:
         if layout.endpoints:
             progress(f"endpoints: {len(layout.endpoints)}")
             self._build_host_bridges(plan, layout, built)
-            self._build_endpoints(layout, built)
+            self._build_endpoints(plan, layout, built)
         self._step = "installing default routes"
         for key, gateways in built.routes.items():
             for gw in gateways:
@@ -257,27 +290,48 @@ class NetnsRuntime:
         return nodes
 
     def _node_features(self, plan: Plan, layout: EndpointLayout, built: _Built) -> None:
-        """Routes and sysctls, once every link exists (conf/<ifname> needs the link)."""
+        """Routes and sysctls, once every link exists (conf/<ifname> needs the link).
+
+        What the kernel refuses here was asked for by one scenario line (validate cannot know
+        a host's build-time links): the error names that line and exits 2, not 3."""
         for name, node in self._feature_nodes(plan):
             ipr = self._ipr[name]
             for route in node.routes:
                 self._step = f"adding route {route} in {name}"
+                where = route.location or node.location
                 kwargs: dict[str, Any] = {"dst": str(route.dst)}
                 if route.via is not None:
                     kwargs["gateway"] = str(route.via)
                 if route.dev is not None:
                     found = ipr.link_lookup(ifname=route.dev)
                     if not found:
-                        raise RuntimeBuildError(
-                            f"netns runtime: route {route} in {name}: no interface {route.dev}"
-                        )
+                        names = sorted(str(link.get_attr("IFLA_IFNAME")) for link in
+                                       ipr.get_links())
+                        raise _refused(where, f"route {route}: {name} has no interface "
+                                              f"{route.dev!r}", f"Its interfaces: "
+                                              f"{', '.join(names)}")
                     kwargs["oif"] = found[0]
-                ipr.route("add", **kwargs)
-            if node.sysctls:
-                self._step = f"writing sysctls in {name}"
-                nsfs.write_sysctls(
-                    self._path(name), {sysctl_path(k): v for k, v in node.sysctls.items()}
-                )
+                try:
+                    ipr.route("add", **kwargs)
+                except NetlinkError as exc:
+                    if exc.code not in _SCENARIO_ERRNOS:
+                        raise
+                    raise _refused(where, f"route {route} in {name}: the kernel refused it: "
+                                          f"{_describe(exc)}", _ROUTE_HINTS.get(exc.code)) \
+                        from exc
+            for key, value in node.sysctls.items():
+                self._step = f"writing sysctl {key}={value} in {name}"
+                try:
+                    nsfs.write_sysctls(self._path(name), {sysctl_path(key): value})
+                except OSError as exc:
+                    if exc.errno not in _SCENARIO_ERRNOS:
+                        raise
+                    hint = ("The key does not exist in the node: an interface it names is "
+                            "missing, or the kernel lacks it" if exc.errno == errno.ENOENT else
+                            "The kernel does not take that value for this key")
+                    raise _refused(node.sysctl_locations.get(key) or node.location,
+                                   f"sysctl {key}={value} in {name}: the kernel refused it: "
+                                   f"{os.strerror(exc.errno or 0)}", hint) from exc
 
     def _link_states(self, plan: Plan, built: _Built) -> None:
         """Leave links down as the plan says, after the lab has come up once."""
@@ -639,67 +693,89 @@ class NetnsRuntime:
         ipr = self._ipr[node]
         ipr.link("set", index=ipr.link_lookup(ifname=self._staging(index))[0], ifname=ifname)
 
-    def _build_endpoints(self, layout: EndpointLayout, built: _Built) -> None:
+    def _build_endpoints(self, plan: Plan, layout: EndpointLayout, built: _Built) -> None:
         for ep in layout.endpoints:
-            host = self._ipr[ep.host]
-            path = self._path(ep.name)
             for index, att in enumerate(ep.attachments):
-                self._step = f"attaching {ep.name}:{att.ifname} to network {att.network}"
-                common: dict[str, Any] = {"net_ns_fd": path}
-                if att.mtu:
-                    common["mtu"] = att.mtu
-                if att.mac:
-                    common["address"] = att.mac
-                where = f"{ep.host}:{att.parent}"
-                if att.driver is Driver.MACVLAN:
-                    self._step = f"creating macvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
-                    parent = built.uplink_index[(ep.host, str(att.parent))]
-                    host.link(
-                        "add", ifname=self._staging(index), kind="macvlan", link=parent,
-                        macvlan_mode=att.mode, **common,
-                    )
-                    self._unstage(ep.name, index, att.ifname)
-                elif att.driver is Driver.IPVLAN:
-                    self._step = f"creating ipvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
-                    parent = built.uplink_index[(ep.host, str(att.parent))]
-                    common.pop("address", None)
-                    host.link(
-                        "add", ifname=self._staging(index), kind="ipvlan", link=parent,
-                        ipvlan_mode=IPVLAN_MODES[str(att.mode)], **common,
-                    )
-                    self._unstage(ep.name, index, att.ifname)
-                else:
-                    used = built.host_used.setdefault(ep.host, {"lo"})
-                    host_end = unique_ifname(f"veth{index}-{ep.name}", used)
-                    used.add(host_end)
-                    bridge = built.bridge_index[(ep.host, att.network)]
-                    self._step = f"creating veth {ep.name}:{att.ifname} to {ep.host}:{host_end}"
-                    peer: dict[str, Any] = {"ifname": att.ifname, **common}
-                    host.link(
-                        "add", ifname=host_end, kind="veth", master=bridge, state="up",
-                        peer=peer, **({"mtu": att.mtu} if att.mtu else {}),
-                    )
-                    host_index = host.link_lookup(ifname=host_end)[0]
-                    host.link("set", index=host_index, ifalias=self._alias)
-                self._up(ep.name, att.ifname)
-                for address, subnet in (
-                    (att.address, att.subnet), *((m.address, m.subnet) for m in att.more)
-                ):
-                    self._address(ep.name, att.ifname, address, subnet.subnet)
-                    built.ifaces.setdefault(ep.name, []).append(
-                        _If(
-                            att.ifname, att.network, address, subnet.subnet,
-                            "veth" if att.driver is Driver.BRIDGE else att.driver.value,
-                            parent=f"{ep.host}:{att.parent}" if att.parent else None,
-                            mode=att.mode,
-                        )
-                    )
-            families: set[int] = set()
-            for att in ep.attachments:
-                for gateway in att.gateways:
-                    if gateway.version not in families:
-                        families.add(gateway.version)
-                        built.routes.setdefault(ep.name, []).append(gateway)
+                try:
+                    self._attach(ep, index, att, built)
+                except NetlinkError as exc:
+                    # An MTU above the parent's: validate checks what the file says of a lab
+                    # parent; the kernel is the judge of the rest.
+                    if not att.mtu or exc.code != errno.EINVAL or not self._step.startswith(
+                        "creating "
+                    ):
+                        raise
+                    raise _refused(
+                        plan.network(att.network).location,
+                        f"network {att.network}: {self._step}: the kernel refused mtu "
+                        f"{att.mtu}: {_describe(exc)}",
+                        "A macvlan or ipvlan interface cannot have a larger MTU than its parent",
+                    ) from exc
+            self._endpoint_routes(ep, built)
+
+    def _attach(
+        self, ep: EndpointSpec, index: int, att: AttachmentSpec, built: _Built
+    ) -> None:
+        host = self._ipr[ep.host]
+        path = self._path(ep.name)
+        self._step = f"attaching {ep.name}:{att.ifname} to network {att.network}"
+        common: dict[str, Any] = {"net_ns_fd": path}
+        if att.mtu:
+            common["mtu"] = att.mtu
+        if att.mac:
+            common["address"] = att.mac
+        where = f"{ep.host}:{att.parent}"
+        if att.driver is Driver.MACVLAN:
+            self._step = f"creating macvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
+            parent = built.uplink_index[(ep.host, str(att.parent))]
+            host.link(
+                "add", ifname=self._staging(index), kind="macvlan", link=parent,
+                macvlan_mode=att.mode, **common,
+            )
+            self._unstage(ep.name, index, att.ifname)
+        elif att.driver is Driver.IPVLAN:
+            self._step = f"creating ipvlan {ep.name}:{att.ifname} on {where} ({att.mode})"
+            parent = built.uplink_index[(ep.host, str(att.parent))]
+            common.pop("address", None)
+            host.link(
+                "add", ifname=self._staging(index), kind="ipvlan", link=parent,
+                ipvlan_mode=IPVLAN_MODES[str(att.mode)], **common,
+            )
+            self._unstage(ep.name, index, att.ifname)
+        else:
+            used = built.host_used.setdefault(ep.host, {"lo"})
+            host_end = unique_ifname(f"veth{index}-{ep.name}", used)
+            used.add(host_end)
+            bridge = built.bridge_index[(ep.host, att.network)]
+            self._step = f"creating veth {ep.name}:{att.ifname} to {ep.host}:{host_end}"
+            peer: dict[str, Any] = {"ifname": att.ifname, **common}
+            host.link(
+                "add", ifname=host_end, kind="veth", master=bridge, state="up",
+                peer=peer, **({"mtu": att.mtu} if att.mtu else {}),
+            )
+            host_index = host.link_lookup(ifname=host_end)[0]
+            host.link("set", index=host_index, ifalias=self._alias)
+        self._up(ep.name, att.ifname)
+        for address, subnet in (
+            (att.address, att.subnet), *((m.address, m.subnet) for m in att.more)
+        ):
+            self._address(ep.name, att.ifname, address, subnet.subnet)
+            built.ifaces.setdefault(ep.name, []).append(
+                _If(
+                    att.ifname, att.network, address, subnet.subnet,
+                    "veth" if att.driver is Driver.BRIDGE else att.driver.value,
+                    parent=f"{ep.host}:{att.parent}" if att.parent else None,
+                    mode=att.mode,
+                )
+            )
+
+    def _endpoint_routes(self, ep: EndpointSpec, built: _Built) -> None:
+        families: set[int] = set()
+        for att in ep.attachments:
+            for gateway in att.gateways:
+                if gateway.version not in families:
+                    families.add(gateway.version)
+                    built.routes.setdefault(ep.name, []).append(gateway)
 
     # --- readiness and the result -------------------------------------------------------
 
