@@ -35,6 +35,7 @@ from netcheck.model.plan import (
     Service,
 )
 from netcheck.model.results import Interface, Node, Topology
+from netcheck.model.sites import ContainerPid, ProbeSite, RemoteContainer
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
 from netcheck.runtime.docker import ipam
@@ -49,7 +50,7 @@ from netcheck.runtime.docker.multihost import (
     wants_lab_mac,
 )
 from netcheck.runtime.docker.probeimage import ensure_probe_image
-from netcheck.runtime.docker.remote import RemoteRef, is_local_url, sweep
+from netcheck.runtime.docker.remote import is_local_url, sweep
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
 from netcheck.sigmask import signals_blocked, signals_deferred
 
@@ -593,12 +594,13 @@ class DockerRuntime:
     ) -> Node:
         pid = int(info["State"]["Pid"])
         url = self._daemons[key].url
+        site: ProbeSite
         if is_local_url(url):
-            netns = f"/proc/{pid}/ns/net"
+            site = ContainerPid(container=str(info["Id"]), pid=pid)
             macs = _macs_in(pid)
         else:  # PID is on another machine: probes go through a sidecar there
-            netns = str(RemoteRef(run_id=self.run_id, container=str(info["Id"]), url=url,
-                                  image_tag=self._probe_tags.get(key)))
+            site = RemoteContainer(run_id=self.run_id, container=str(info["Id"]), url=url,
+                                   image_tag=self._probe_tags.get(key))
             macs = {}
         nets = info["NetworkSettings"]["Networks"] or {}
         interfaces: list[Interface] = []
@@ -637,7 +639,7 @@ class DockerRuntime:
         return Node(
             name=ep.name,
             kind=NodeKind.ENDPOINT,
-            netns=netns,
+            site=site,
             interfaces=tuple(interfaces),
             host=key or None,
             listen=ep.listen,
