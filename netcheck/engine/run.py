@@ -66,6 +66,7 @@ def load_runtimes() -> None:
 def choose_runtime(name: str, plan: Plan, docker_host: str | None) -> str:
     load_runtimes()
     available = registered()
+    auto = name == "auto" and plan.runtime in (None, "auto")
     if name == "auto":
         name = plan.runtime if plan.runtime and plan.runtime != "auto" else "auto"
     if name == "auto":
@@ -78,6 +79,20 @@ def choose_runtime(name: str, plan: Plan, docker_host: str | None) -> str:
     if name not in available:
         known = ", ".join(sorted(available)) or "none"
         raise UsageError(f"--runtime {name}: not a runtime. Choose one of: {known}, auto")
+    adopted = plan.adopted()
+    if adopted and name != "docker":
+        # Existing Docker networks and containers live on a Docker daemon: the netns runtime
+        # builds its own lab and has nothing to attach to.
+        if auto:
+            raise EnvironmentProblem(
+                f"{plan.source}: uses {', '.join(adopted)}, which exist on a Docker daemon, "
+                "and no Docker daemon answers here. Set DOCKER_HOST or --docker-host, or "
+                "name the host's daemon in lab.hosts.<host>.docker"
+            )
+        raise UsageError(
+            f"{plan.source}: --runtime {name} cannot use {', '.join(adopted)}: they exist "
+            "on a Docker daemon. Use --runtime docker"
+        )
     return name
 
 

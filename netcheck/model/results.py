@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from netcheck.model.plan import IPAddress, IPNetwork, NodeKind, Port, ProbeSpec
+from netcheck.model.plan import IPAddress, IPNetwork, Network, NodeKind, Port, ProbeSpec
 from netcheck.model.sites import ProbeSite, SiteNotLocal
 
 # --- the built topology (what a runtime hands to probes and diagnosis) -----------------------
@@ -63,6 +63,9 @@ class Topology:
     runtime: str
     nodes: Mapping[str, Node]
     facts: Mapping[str, str] = field(default_factory=dict)  # kernel, docker version, ...
+    # External networks as the runtime read them from Docker (driver, subnets, parent...),
+    # by scenario name: what the run found, not what it made.
+    networks: Mapping[str, Network] = field(default_factory=dict)
 
 
 # --- probe observations ----------------------------------------------------------------------
