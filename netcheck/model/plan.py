@@ -295,6 +295,8 @@ class Attachment:
     network: str
     ip: IPAddress | None = None  # None: allocated by IPAM (the runtime reports the real one)
     aliases: tuple[str, ...] = ()
+    # Where it is written: a fixed ip on an external network is checked at build time.
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -49,6 +49,9 @@ class ContainerPid:
     KIND: ClassVar[str] = "container-pid"
     container: str  # id (or name) on the daemon, for messages
     pid: int
+    # The namespace's inode when the run found it: entering checks it, so a container that
+    # died (its pid reused by another process) gives errors, never another namespace.
+    inode: int | None = None
 
     @property
     def netns(self) -> str | None:

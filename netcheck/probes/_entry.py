@@ -22,7 +22,7 @@ def probe_local(site: ProbeSite, tasks: Sequence[ProbeTask], timeout: float) -> 
     path = site.netns
     if path is None:
         raise OSError(f"{site} has no namespace on this machine")
-    return probe_namespace(path, tasks, timeout)
+    return probe_namespace(path, tasks, timeout, getattr(site, "inode", None))
 
 
 def probe_worker(

@@ -81,7 +81,7 @@ def serve_local(conn: Connection, site: ProbeSite, ports: Sequence[Port]) -> Non
         netns = site.netns
         if netns is None:
             raise OSError(f"{site} has no namespace on this machine")
-        enter_netns(netns)
+        enter_netns(netns, getattr(site, "inode", None))
         for port in ports:
             try:
                 socks.append((_bind(port), port))

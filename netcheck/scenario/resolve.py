@@ -471,8 +471,10 @@ class Resolver:
                 if net.external:
                     # Its subnets are Docker's: a fixed ip is checked against them (and the
                     # addresses in use) when the network is read, at build time.
+                    where = (*att_path, "ip") if att.ip is not None else att_path
                     attachments.append(Attachment(network=net_name, ip=att.ip,
-                                                  aliases=tuple(att.aliases)))
+                                                  aliases=tuple(att.aliases),
+                                                  location=self.ctx.location(where)))
                     continue
                 if att.ip is not None:
                     self.check_fixed_ip(name, net, att.ip, (*att_path, "ip"), books[net_name])
@@ -655,6 +657,10 @@ class Resolver:
                 if net is None:
                     self.err(net_path, f"unknown network '{net_name}'",
                              hint_for(net_name, networks, "networks"))
+                elif net.external:
+                    self.err(net_path, f"network '{net_name}' is external: netcheck starts "
+                                       "swarm services only on overlay networks it creates",
+                             "Declare an overlay network for the service")
                 elif net.driver is not Driver.OVERLAY:
                     self.err(net_path, f"network '{net_name}' is a {net.driver} network; "
                                        "swarm services attach to overlay networks",

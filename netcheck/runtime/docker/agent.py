@@ -40,7 +40,7 @@ class _StdoutConn:
         pass
 
 
-def _stay_here(path: str) -> None:
+def _stay_here(path: str, inode: int | None = None) -> None:
     """The sidecar already lives in the target's netns, and setns would need SYS_ADMIN."""
 
 
