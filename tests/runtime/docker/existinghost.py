@@ -1,0 +1,154 @@
+"""A Docker host that already runs things, made the way a user would have made them.
+
+A dockerd of its own in a namespace of its own (the docker runtime's lab daemon, started by
+the test, not by netcheck), with a veth `uplink0` as the macvlan parent: nothing touches
+the machine's own uplink and no packet can leave it. Through that daemon's API, with no
+netcheck label, the setup creates:
+
+- `prod100`: a macvlan network on uplink0 (10.95.100.0/24, range .64/26);
+- `backend`: a bridge network (10.95.200.0/24);
+- `web-1` (httpd on tcp/80) on both, `db-1` and `victim-1` on backend, `idle-1` created
+  but never started.
+
+netcheck then names the host by its socket (`lab.hosts.far.docker: unix://...`), as it
+would name any daemon it did not start. `state()` captures what a user would see of those
+objects (ids, configuration, state, addresses, membership), so a test can assert that a
+run left all of it exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from netcheck.image import DEFAULT_IMAGE, ensure_image
+from netcheck.runtime.docker.daemon import LabDaemon
+from netcheck.runtime.docker.ipam import RUN_LABEL
+
+PROD_SUBNET = "10.95.100.0/24"
+BACKEND_SUBNET = "10.95.200.0/24"
+WEB_PROD_IP = "10.95.100.10"
+
+
+def _ip(*argv: str) -> None:
+    subprocess.run(["ip", *argv], check=True, capture_output=True, timeout=10)
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingHost:
+    netns: str
+    url: str
+    daemon: LabDaemon
+
+    def client(self) -> Any:
+        import docker
+
+        return docker.DockerClient(base_url=self.url, version="auto", timeout=60)
+
+
+def _pick(doc: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: doc.get(k) for k in keys}
+
+
+def state(client: Any) -> dict[str, Any]:
+    """Every unlabelled network and container, as a user would compare them."""
+    api = client.api
+    nets: dict[str, Any] = {}
+    for n in api.networks():
+        if RUN_LABEL in (n.get("Labels") or {}):
+            continue
+        doc = api.inspect_network(n["Id"])
+        nets[n["Id"]] = {
+            **_pick(doc, "Name", "Driver", "Options", "IPAM", "Internal", "Attachable",
+                    "Labels", "Created", "Scope", "EnableIPv6"),
+            "Containers": doc.get("Containers") or {},
+        }
+    containers: dict[str, Any] = {}
+    for c in api.containers(all=True):
+        if RUN_LABEL in (c.get("Labels") or {}):
+            continue
+        doc = api.inspect_container(c["Id"])
+        containers[c["Id"]] = {
+            "Name": doc["Name"],
+            "State": _pick(doc["State"], "Status", "Pid", "StartedAt", "FinishedAt",
+                           "Running", "Restarting"),
+            "RestartCount": doc.get("RestartCount"),
+            "Config": _pick(doc["Config"], "Image", "Cmd", "Labels", "Hostname", "Env"),
+            "HostConfig": _pick(doc["HostConfig"], "NetworkMode", "RestartPolicy"),
+            "Networks": {
+                name: _pick(s, "NetworkID", "IPAddress", "MacAddress", "Aliases", "EndpointID")
+                for name, s in (doc["NetworkSettings"]["Networks"] or {}).items()
+            },
+        }
+    return {"networks": nets, "containers": containers}
+
+
+def labelled(client: Any) -> list[str]:
+    """Whatever netcheck labelled on this daemon (a finished run leaves none)."""
+    api = client.api
+    out = [f"container {c['Names']}" for c in api.containers(all=True, filters={
+        "label": RUN_LABEL})]
+    out += [f"network {n['Name']}" for n in api.networks(filters={"label": RUN_LABEL})]
+    return out
+
+
+def _populate(client: Any) -> None:
+    ensure_image(client)
+    api = client.api
+    prod = api.create_network(
+        "prod100", driver="macvlan", options={"parent": "uplink0", "macvlan_mode": "bridge"},
+        ipam={"Driver": "default", "Config": [{"Subnet": PROD_SUBNET, "Gateway": "10.95.100.1",
+                                                "IPRange": "10.95.100.64/26"}]},
+    )
+    backend = api.create_network(
+        "backend", driver="bridge",
+        ipam={"Driver": "default", "Config": [{"Subnet": BACKEND_SUBNET,
+                                                "Gateway": "10.95.200.1"}]},
+    )
+    web = api.create_container(
+        DEFAULT_IMAGE, command=["httpd", "-f", "-p", "80", "-h", "/"], name="web-1",
+        hostname="web-1",
+        host_config=api.create_host_config(network_mode="prod100"),
+        networking_config={"EndpointsConfig": {"prod100": {
+            "IPAMConfig": {"IPv4Address": WEB_PROD_IP}}}},
+    )
+    api.connect_container_to_network(web["Id"], backend["Id"])
+    api.start(web["Id"])
+    for name in ("db-1", "victim-1"):
+        c = api.create_container(DEFAULT_IMAGE, command=["sleep", "2147483647"], name=name,
+                                 host_config=api.create_host_config(network_mode="backend"))
+        api.start(c["Id"])
+    api.create_container(DEFAULT_IMAGE, command=["sleep", "1"], name="idle-1",
+                         host_config=api.create_host_config(network_mode="backend"))
+    assert prod["Id"] and backend["Id"]
+
+
+@contextlib.contextmanager
+def existing_host() -> Iterator[ExistingHost]:
+    tag = secrets.token_hex(3)
+    ns = f"nctest-{tag}-far"
+    daemon: LabDaemon | None = None
+    try:
+        _ip("netns", "add", ns)
+        _ip("-n", ns, "link", "add", "uplink0", "type", "veth", "peer", "name", "uplink0p")
+        for dev in ("lo", "uplink0", "uplink0p"):
+            _ip("-n", ns, "link", "set", dev, "up")
+        daemon = LabDaemon(run_id=f"nctest{tag}", host="far", netns=f"/run/netns/{ns}",
+                           default_pool="10.94.0.0/16")
+        daemon.start()
+        daemon.wait_ready()
+        host = ExistingHost(netns=f"/run/netns/{ns}", url=daemon.url, daemon=daemon)
+        client = host.client()
+        try:
+            _populate(client)
+        finally:
+            client.close()
+        yield host
+    finally:
+        if daemon is not None:
+            daemon.stop()  # by pid; its containers go with it
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
