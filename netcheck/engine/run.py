@@ -144,6 +144,9 @@ def run_plan(
                     plan, lambda msg: emit(ev.Progress(phase="build", message=msg))
                 )
             topology = built.topology
+            # External networks as the runtime read them: the diagnosis reasons on Docker's
+            # real driver, parent and mode, not on the scenario's bare name.
+            plan = plan.with_networks(topology.networks)
             if options.after_build is not None:
                 options.after_build(topology)
             verdicts = _probe_and_judge(plan, expectations, built, options, phases, emit)
