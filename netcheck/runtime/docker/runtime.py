@@ -289,9 +289,11 @@ class DockerRuntime:
                     out[(key, net.name)] = adopt.read_network(d.client, net, self._where(key))
             if not any(n == net.name for _k, n in out):
                 hosts = ", ".join(self._where(k) for k in self._daemons)
+                where = f"{net.location}: " if net.location is not None else ""
                 raise RuntimeBuildError(
-                    f"{net.location}: network '{net.name}' is external, and no Docker host of "
-                    f"this run has a network '{net.name_on_docker}' ({hosts})")
+                    f"{where}network '{net.name}' is external, and no Docker host of this "
+                    f"run has a network '{net.name_on_docker}' ({hosts}). netcheck never "
+                    "creates an external network")
         for (key, name), fn in out.items():
             self._external_names[(key, name)] = fn.docker_name
         return out

@@ -96,7 +96,8 @@ def labelled(client: Any) -> list[str]:
     return out
 
 
-def _populate(client: Any) -> None:
+def populate(client: Any) -> None:
+    """The pre-existing objects, unlabelled, through the daemon's API."""
     ensure_image(client)
     api = client.api
     prod = api.create_network(
@@ -127,6 +128,13 @@ def _populate(client: Any) -> None:
     assert prod["Id"] and backend["Id"]
 
 
+def add_uplink(ns: str) -> None:
+    """uplink0, the macvlan parent: a veth whose peer stays in the same namespace."""
+    _ip("-n", ns, "link", "add", "uplink0", "type", "veth", "peer", "name", "uplink0p")
+    for dev in ("lo", "uplink0", "uplink0p"):
+        _ip("-n", ns, "link", "set", dev, "up")
+
+
 @contextlib.contextmanager
 def existing_host() -> Iterator[ExistingHost]:
     tag = secrets.token_hex(3)
@@ -134,9 +142,7 @@ def existing_host() -> Iterator[ExistingHost]:
     daemon: LabDaemon | None = None
     try:
         _ip("netns", "add", ns)
-        _ip("-n", ns, "link", "add", "uplink0", "type", "veth", "peer", "name", "uplink0p")
-        for dev in ("lo", "uplink0", "uplink0p"):
-            _ip("-n", ns, "link", "set", dev, "up")
+        add_uplink(ns)
         daemon = LabDaemon(run_id=f"nctest{tag}", host="far", netns=f"/run/netns/{ns}",
                            default_pool="10.94.0.0/16")
         daemon.start()
@@ -144,7 +150,7 @@ def existing_host() -> Iterator[ExistingHost]:
         host = ExistingHost(netns=f"/run/netns/{ns}", url=daemon.url, daemon=daemon)
         client = host.client()
         try:
-            _populate(client)
+            populate(client)
         finally:
             client.close()
         yield host

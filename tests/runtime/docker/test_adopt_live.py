@@ -27,8 +27,10 @@ from tests.helpers import ROOT, netcheck
 from tests.runtime.docker.existinghost import (
     WEB_PROD_IP,
     ExistingHost,
+    add_uplink,
     existing_host,
     labelled,
+    populate,
     state,
 )
 
@@ -224,3 +226,36 @@ def test_a_container_that_dies_mid_run_gives_errors_never_passes(
     finally:
         client.api.start("victim-1")
         client.close()
+
+
+def test_a_remote_daemon_is_adopted_through_sidecars(dockerd: None, tmp_path: Path) -> None:
+    """tcp:// host: the existing containers are probed from sidecars sharing their
+    namespace; the sidecars go, the adopted objects stay as they were."""
+    import docker
+
+    from tests.multihost.remotelab import remote_lab
+
+    with remote_lab() as lab:
+        add_uplink(Path(lab.server_netns).name)
+        client = docker.DockerClient(base_url=lab.daemon.url, version="auto", timeout=60)
+        try:
+            populate(client)
+            snap = state(client)
+            path = tmp_path / "adopt.yaml"
+            path.write_text(SCENARIO.replace("unix:///var/run/docker.sock", lab.url))
+            record = tmp_path / "run.json"
+            proc = subprocess.run(
+                ["nsenter", f"--net={lab.client_netns}", "--", sys.executable, "-m",
+                 "netcheck", "run", str(path), "--json", str(record)],
+                capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            data = json.loads(record.read_text())
+            assert {v["outcome"] for v in data["verdicts"]} == {"pass"}
+            web = data["topology"]["nodes"]["web"]
+            assert (web["site"]["kind"], web["site"]["url"]) == ("remote-container", lab.url)
+            assert web["adopted"] is True
+            assert labelled(client) == []  # sidecars and probe containers gone
+            assert state(client) == snap
+        finally:
+            client.close()
