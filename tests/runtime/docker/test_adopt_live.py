@@ -103,6 +103,33 @@ def test_a_run_adopts_and_passes(host: ExistingHost, before: dict[str, Any],
     assert any(i["address"] == "10.95.100.70" for i in nodes["probe1"]["interfaces"])
 
 
+def test_seed_001_the_parent_is_taken_so_netcheck_joins_the_network_that_holds_it(
+    host: ExistingHost, before: dict[str, Any], tmp_path: Path
+) -> None:
+    """Engines before 26 give a parent to one macvlan network: netcheck could not build its
+    own beside prod100, and with `external: true` it does not need to."""
+    import docker.errors
+
+    from netcheck.runtime.docker.multihost import server_major
+
+    client = host.client()
+    try:
+        if server_major(client.version()) >= 26:
+            pytest.skip("this Engine lets two macvlan networks share a parent")
+        with pytest.raises(docker.errors.APIError, match="already using parent interface"):
+            client.api.create_network(
+                "second", driver="macvlan", options={"parent": "uplink0"},
+                ipam={"Driver": "default", "Config": [{"Subnet": "10.95.101.0/24"}]})
+    finally:
+        client.close()
+    record = tmp_path / "run.json"
+    proc = netcheck("run", str(_scenario(tmp_path, host)), "--json", str(record),
+                    "--only", "*:probe1->*")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    verdicts = json.loads(record.read_text())["verdicts"]
+    assert [v["outcome"] for v in verdicts] == ["pass"] * 3  # arp, icmp, tcp/80 to web
+
+
 def test_a_failing_run_changes_nothing_either(host: ExistingHost, before: dict[str, Any],
                                               tmp_path: Path) -> None:
     record = tmp_path / "run.json"
