@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,13 @@ from netcheck.model.plan import (
     MacvlanMode,
     Network,
     NodeKind,
+    Plan,
     Subnet,
 )
 from netcheck.model.results import Interface, Node
 from netcheck.model.sites import ContainerPid
+
+log = logging.getLogger(__name__)
 
 MTU_OPTION = "com.docker.network.driver.mtu"
 RESOLVER = ipaddress.ip_address("127.0.0.11")
@@ -274,3 +278,80 @@ def adopted_node(
         resolver=RESOLVER if user_defined else None,
         adopted=True,
     )
+
+
+# --- reading a run's daemons ----------------------------------------------------------------
+
+Where = Callable[[str], str]  # daemon key -> "host 'far' (unix://...)" for messages
+ExistingInfo = tuple[dict[str, Any], dict[str, tuple[str, Network | None]]]
+
+
+def read_external(
+    plan: Plan,
+    endpoints: Sequence[Endpoint],
+    existing: Sequence[Endpoint],
+    placement: Mapping[str, str],
+    clients: Mapping[str, Any],
+    where: Where,
+) -> dict[tuple[str, str], FoundNetwork]:
+    """External networks as each daemon has them: (daemon key, scenario name) -> facts.
+
+    A network must exist where netcheck's own containers attach to it; it is also read,
+    where it exists, on the daemons of the existing containers (so their interfaces on it
+    carry the scenario's name), and, when neither names it, on every daemon that has it.
+    """
+    import docker.errors
+
+    out: dict[tuple[str, str], FoundNetwork] = {}
+    for net in (n for n in plan.networks if n.external):
+        needed = sorted({placement[ep.name] for ep in endpoints
+                         if any(a.network == net.name for a in ep.attachments)})
+        for key in needed:
+            out[(key, net.name)] = read_network(clients[key], net, where(key))
+        optional = {placement[ep.name] for ep in existing} - set(needed)
+        if not needed and not optional:
+            optional = set(clients)
+        for key in sorted(optional):
+            with contextlib.suppress(RuntimeBuildError, docker.errors.APIError):
+                out[(key, net.name)] = read_network(clients[key], net, where(key))
+        if not any(name == net.name for _key, name in out):
+            hosts = ", ".join(where(k) for k in clients)
+            raise RuntimeBuildError(
+                f"{_at(net.location)}network '{net.name}' is external, and no Docker host "
+                f"of this run has a network '{net.name_on_docker}' ({hosts}). netcheck "
+                "never creates an external network")
+    return out
+
+
+def read_existing(
+    existing: Sequence[Endpoint],
+    placement: Mapping[str, str],
+    found: Mapping[tuple[str, str], FoundNetwork],
+    clients: Mapping[str, Any],
+    where: Where,
+) -> dict[Endpoint, ExistingInfo]:
+    """Each existing container's inspect document (it must be running), and the networks
+    it sits on: Docker network id -> (its name in the topology, its facts)."""
+    out: dict[Endpoint, ExistingInfo] = {}
+    for ep in existing:
+        key = placement[ep.name]
+        client = clients[key]
+        info = inspect_running(client, ep, where(key))
+        by_id: dict[str, tuple[str, Network | None]] = {
+            fn.docker_id: (name, fn.network) for (k, name), fn in found.items() if k == key
+        }
+        settings = (info.get("NetworkSettings") or {}).get("Networks") or {}
+        for docker_net, conf in settings.items():
+            nid = str(conf.get("NetworkID") or "")
+            if not nid or nid in by_id:
+                continue
+            # A network the scenario does not name: read for its driver and parent.
+            base = Network(name=docker_net, driver=None, external=True)
+            try:
+                by_id[nid] = (docker_net,
+                              network_from_inspect(base, client.api.inspect_network(nid)).network)
+            except Exception as exc:
+                log.debug("inspect network %s on %s: %s", docker_net, key, exc)
+                by_id[nid] = (docker_net, None)
+        out[ep] = (info, by_id)
+    return out

@@ -193,12 +193,15 @@ class DockerRuntime:
         endpoints = [ep for ep in endpoints if ep.container is None]
         # What already exists is read before anything is created: an absent network or a
         # stopped container fails the run with nothing built.
-        found = self._read_external(plan, endpoints, placement)
+        clients = {k: d.client for k, d in self._daemons.items()}
+        found = adopt.read_external(plan, endpoints, existing, placement, clients, self._where)
+        for (key, name), fn in found.items():
+            self._external_names[(key, name)] = fn.docker_name
         plan = plan.with_networks({n: f.network for (_k, n), f in found.items()})
         errors = adopt.check_fixed_ips(endpoints, {n: f for (_k, n), f in found.items()})
         if errors:
             raise ScenarioErrors(errors)
-        adopted = self._read_existing(existing, placement, found)
+        adopted = adopt.read_existing(existing, placement, found, clients, self._where)
         networks = [n for n in plan.networks if n.name not in skipped_nets and not n.external]
         homes = self._network_homes(plan, networks, endpoints, placement)
         services = [s for s in plan.services if s.name not in unavailable]
@@ -265,74 +268,9 @@ class DockerRuntime:
 
     # --- what already exists (read only: runtime/docker/adopt.py) -------------------------
 
-    def _read_external(
-        self, plan: Plan, endpoints: list[Endpoint], placement: Mapping[str, str]
-    ) -> dict[tuple[str, str], adopt.FoundNetwork]:
-        """External networks as each daemon that needs them has them: (daemon, name) -> facts.
-
-        Needed where netcheck's own containers attach to them; a network none of them joins
-        (only existing containers sit on it) is read on every daemon that has it.
-        """
-        import docker.errors
-
-        out: dict[tuple[str, str], adopt.FoundNetwork] = {}
-        for net in (n for n in plan.networks if n.external):
-            keys = sorted({placement[ep.name] for ep in endpoints
-                           if any(a.network == net.name for a in ep.attachments)})
-            for key in keys:
-                out[(key, net.name)] = adopt.read_network(
-                    self._daemons[key].client, net, self._where(key))
-            if keys:
-                continue
-            for key, d in self._daemons.items():
-                with contextlib.suppress(RuntimeBuildError, docker.errors.APIError):
-                    out[(key, net.name)] = adopt.read_network(d.client, net, self._where(key))
-            if not any(n == net.name for _k, n in out):
-                hosts = ", ".join(self._where(k) for k in self._daemons)
-                where = f"{net.location}: " if net.location is not None else ""
-                raise RuntimeBuildError(
-                    f"{where}network '{net.name}' is external, and no Docker host of this "
-                    f"run has a network '{net.name_on_docker}' ({hosts}). netcheck never "
-                    "creates an external network")
-        for (key, name), fn in out.items():
-            self._external_names[(key, name)] = fn.docker_name
-        return out
-
     def _where(self, key: str) -> str:
         return f"host '{key}' ({self._daemons[key].url})" if key else \
             f"the Docker daemon at {self._daemons[key].url}"
-
-    def _read_existing(
-        self,
-        existing: list[Endpoint],
-        placement: Mapping[str, str],
-        found: Mapping[tuple[str, str], adopt.FoundNetwork],
-    ) -> dict[Endpoint, tuple[dict[str, Any], dict[str, tuple[str, Network | None]]]]:
-        """Each existing container's inspect document (it must be running), and the
-        networks it sits on: Docker network id -> (name in the topology, facts)."""
-        out: dict[Endpoint, tuple[dict[str, Any], dict[str, tuple[str, Network | None]]]] = {}
-        for ep in existing:
-            key = placement[ep.name]
-            d = self._daemons[key]
-            info = adopt.inspect_running(d.client, ep, self._where(key))
-            by_id: dict[str, tuple[str, Network | None]] = {
-                fn.docker_id: (name, fn.network) for (k, name), fn in found.items() if k == key
-            }
-            settings = (info.get("NetworkSettings") or {}).get("Networks") or {}
-            for docker_net, conf in settings.items():
-                nid = str(conf.get("NetworkID") or "")
-                if not nid or nid in by_id:
-                    continue
-                # A network the scenario does not name: read for its driver and parent.
-                base = Network(name=docker_net, driver=None, external=True)
-                try:
-                    attrs = d.client.api.inspect_network(nid)
-                    by_id[nid] = (docker_net, adopt.network_from_inspect(base, attrs).network)
-                except Exception as exc:
-                    log.debug("inspect network %s on %s: %s", docker_net, key, exc)
-                    by_id[nid] = (docker_net, None)
-            out[ep] = (info, by_id)
-        return out
 
     def _existing_node(
         self,

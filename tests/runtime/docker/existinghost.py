@@ -158,3 +158,77 @@ def existing_host() -> Iterator[ExistingHost]:
         if daemon is not None:
             daemon.stop()  # by pid; its containers go with it
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+UNDERLAY = """
+name: existing-swarm
+lab:
+  lans:
+    lan: {subnet: 10.92.0.0/24}
+  hosts:
+    h1: {uplinks: [{ifname: eth0, lan: lan, ip: 10.92.0.11}]}
+    h2: {uplinks: [{ifname: eth0, lan: lan, ip: 10.92.0.12}]}
+"""
+OVERLAY_SUBNET = "10.93.0.0/24"
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingSwarm:
+    urls: dict[str, str]  # host -> its dockerd's socket
+
+    def client(self, host: str) -> Any:
+        import docker
+
+        return docker.DockerClient(base_url=self.urls[host], version="auto", timeout=60)
+
+
+@contextlib.contextmanager
+def existing_swarm(tmp: Any) -> Iterator[ExistingSwarm]:
+    """Two lab hosts on one LAN (the netns runtime's underlay), each with its own dockerd,
+    in one swarm, holding an attachable overlay `shared-overlay` with `app-a` on h1 and
+    `app-b` on h2, all made by the test, unlabelled."""
+    from netcheck.runtime.base import RuntimeOptions, registered
+    from netcheck.runtime.naming import new_run_id
+    from netcheck.runtime.netns import NetnsRuntime
+    from netcheck.scenario import load_plan
+
+    path = tmp / "underlay.yaml"
+    path.write_text(UNDERLAY)
+    run_id = new_run_id()
+    underlay = registered()["netns"](RuntimeOptions(run_id=run_id))
+    assert isinstance(underlay, NetnsRuntime)
+    daemons: list[LabDaemon] = []
+    try:
+        topo = underlay.build(load_plan(path), lambda _msg: None).topology
+        for host in ("h1", "h2"):
+            daemons.append(LabDaemon(run_id=run_id, host=host, netns=topo.nodes[host].netns,
+                                     default_pool="10.91.0.0/16"))
+        for d in daemons:
+            d.start()
+        for d in daemons:
+            d.wait_ready()
+        swarm = ExistingSwarm(urls={d.host: d.url for d in daemons})
+        c1, c2 = swarm.client("h1"), swarm.client("h2")
+        try:
+            for c in (c1, c2):
+                ensure_image(c)
+            c1.swarm.init(advertise_addr="10.92.0.11", listen_addr="0.0.0.0:2377")
+            token = c1.swarm.attrs["JoinTokens"]["Worker"]
+            c2.swarm.join(remote_addrs=["10.92.0.11:2377"], join_token=token,
+                          advertise_addr="10.92.0.12", listen_addr="0.0.0.0:2377")
+            c1.api.create_network("shared-overlay", driver="overlay", attachable=True,
+                                  ipam={"Driver": "default",
+                                        "Config": [{"Subnet": OVERLAY_SUBNET}]})
+            for c, name in ((c1, "app-a"), (c2, "app-b")):
+                created = c.api.create_container(
+                    DEFAULT_IMAGE, command=["sleep", "2147483647"], name=name,
+                    host_config=c.api.create_host_config(network_mode="shared-overlay"))
+                c.api.start(created["Id"])
+        finally:
+            c1.close()
+            c2.close()
+        yield swarm
+    finally:
+        for d in daemons:
+            d.stop()
+        underlay.teardown()

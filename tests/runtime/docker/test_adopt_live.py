@@ -286,3 +286,57 @@ def test_a_remote_daemon_is_adopted_through_sidecars(dockerd: None, tmp_path: Pa
             assert state(client) == snap
         finally:
             client.close()
+
+
+OVERLAY_SCENARIO = """\
+name: existing-overlay
+runtime: docker
+lab:
+  hosts:
+    h1: {docker: "H1"}
+    h2: {docker: "H2"}
+networks:
+  ov: {external: true, name: shared-overlay}
+endpoints:
+  a: {container: app-a, host: h1}
+  b: {container: app-b, host: h2}
+  p1: {host: h1, networks: [ov]}
+  p2: {host: h2, networks: [ov]}
+expectations:
+  - mesh: [a, b, p1, p2]
+    probe: icmp
+  - from: a
+    to: b@ov
+    probe: icmp/df/1400
+"""
+
+
+def test_an_overlay_across_two_hosts_is_adopted(dockerd: None, tmp_path: Path) -> None:
+    """A swarm overlay the test made across two lab hosts: netcheck's containers join it
+    on both hosts, probes run from the existing containers, and both daemons are left as
+    they were (swarm, network, containers)."""
+    from tests.runtime.docker.existinghost import existing_swarm
+
+    with existing_swarm(tmp_path) as swarm:
+        clients = {h: swarm.client(h) for h in ("h1", "h2")}
+        try:
+            before = {h: state(c) for h, c in clients.items()}
+            swarms = {h: c.info()["Swarm"]["NodeID"] for h, c in clients.items()}
+            path = tmp_path / "overlay.yaml"
+            path.write_text(OVERLAY_SCENARIO.replace("H1", swarm.urls["h1"])
+                            .replace("H2", swarm.urls["h2"]))
+            record = tmp_path / "run.json"
+            proc = netcheck("run", str(path), "--json", str(record), timeout=300)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            data = json.loads(record.read_text())
+            assert len(data["verdicts"]) == 13
+            assert {v["outcome"] for v in data["verdicts"]} == {"pass"}
+            ov = data["topology"]["networks"]["ov"]
+            assert (ov["driver"], ov["external"]) == ("overlay", True)
+            for h, c in clients.items():
+                assert labelled(c) == []
+                assert state(c) == before[h]
+                assert c.info()["Swarm"]["NodeID"] == swarms[h]  # still in its swarm
+        finally:
+            for c in clients.values():
+                c.close()
