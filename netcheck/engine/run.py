@@ -80,6 +80,10 @@ def choose_runtime(name: str, plan: Plan, docker_host: str | None) -> str:
         known = ", ".join(sorted(available)) or "none"
         raise UsageError(f"--runtime {name}: not a runtime. Choose one of: {known}, auto")
     adopted = plan.adopted()
+    if adopted and auto and "docker" in available and any(
+        h.docker_url for h in plan.lab.hosts
+    ):
+        name = "docker"  # what it adopts is on the daemons the scenario names
     if adopted and name != "docker":
         # Existing Docker networks and containers live on a Docker daemon: the netns runtime
         # builds its own lab and has nothing to attach to.

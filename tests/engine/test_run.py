@@ -41,3 +41,10 @@ def test_a_plan_that_adopts_nothing_runs_anywhere(tmp_path: Path) -> None:
     path.write_text(ADOPTING.replace("{external: true, name: macvlan100}", "{}")
                     .replace("web: {container: web-1}", "web: {networks: [prod]}"))
     assert choose_runtime("netns", load_plan(path), None) == "netns"
+
+
+def test_auto_picks_docker_for_a_plan_adopting_on_a_named_daemon(tmp_path: Path) -> None:
+    path = tmp_path / "far.yaml"
+    path.write_text(ADOPTING.replace("name: adopting\n", "name: adopting\nlab:\n  hosts:\n"
+                                     "    far: {docker: 'tcp://10.0.0.1:2375'}\n"))
+    assert choose_runtime("auto", load_plan(path), None) == "docker"
