@@ -35,7 +35,7 @@ from netcheck.model.plan import (
     Subnet,
 )
 from netcheck.model.results import Interface, Node
-from netcheck.model.sites import ContainerPid
+from netcheck.model.sites import ContainerPid, ProbeSite
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def adopted_node(
     ep: Endpoint,
     key: str,
     info: Mapping[str, Any],
-    site: Any,
+    site: ProbeSite,
     macs: Mapping[str, str],
     networks: Mapping[str, tuple[str, Network | None]],
 ) -> Node:
