@@ -140,7 +140,7 @@ def measure(n: int, timeout: float) -> Row:
             ProbeTask(
                 probe_id=f"icmp:{s.name}->{d.name}",
                 source=s.name,
-                source_netns=s.netns,
+                source_site=s.site,
                 target=d.name,
                 target_address=addr[d.name],  # type: ignore[arg-type]
                 probe=ProbeSpec(kind=ProbeKind.ICMP),

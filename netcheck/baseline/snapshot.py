@@ -320,6 +320,8 @@ def snapshot_topology(
     if root:
         namespaces[ROOT] = snapshot_netns(None)
     for name, node in sorted(topology.nodes.items()):
+        if node.site.netns is None:
+            continue  # a container on another Docker host: nothing to read from here
         try:
             namespaces[name] = snapshot_netns(node.netns)
         except OSError as exc:

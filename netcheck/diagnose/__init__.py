@@ -17,6 +17,7 @@ from netcheck.diagnose.rules.kernel_feature import explain_skip
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.plan import Expectation, Plan
 from netcheck.model.results import Finding, Observation, ProbeResult, Topology
+from netcheck.model.sites import SiteNotLocal
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,11 @@ def diagnose(
         for rule in rules:
             try:
                 got = rule.explain(case)
+            except SiteNotLocal as exc:
+                # A remote container's namespace cannot be read from here: no evidence,
+                # so no finding (the verdict stands on the probe alone).
+                log.debug("diagnosis rule %s on %s: %s", rule.id, exp.id, exc)
+                continue
             except Exception:  # a broken rule must not hide the verdicts of the others
                 log.exception("diagnosis rule %s failed on %s", rule.id, exp.id)
                 continue

@@ -49,7 +49,8 @@ class ProbeWindow:
 
 
 def _namespaces(topology: Topology) -> list[str]:
-    return sorted({node.netns for node in topology.nodes.values()})
+    # A remote container's namespace has no counters to read from here.
+    return sorted({p for node in topology.nodes.values() if (p := node.site.netns) is not None})
 
 
 def _snapshot(paths: Sequence[str]) -> dict[str, Mapping[str, int]]:

@@ -132,7 +132,7 @@ def build_tasks(
             ProbeTask(
                 probe_id=exp.id,
                 source=exp.source,
-                source_netns=src.netns,
+                source_site=src.site,
                 target=str(exp.target),
                 target_address=addr,
                 probe=exp.probe,
@@ -188,7 +188,7 @@ def listen_tasks(topology: Topology, needed: Iterable[str]) -> list[ListenTask]:
     """Responders only for nodes some probe targets: idle listeners cost a process each."""
     wanted = set(needed)
     return [
-        ListenTask(node=n.name, netns=n.netns, ports=n.listen)
+        ListenTask(node=n.name, site=n.site, ports=n.listen)
         for n in topology.nodes.values()
         if n.listen and n.name in wanted
     ]

@@ -67,6 +67,7 @@ def load_runtimes() -> None:
 def choose_runtime(name: str, plan: Plan, docker_host: str | None) -> str:
     load_runtimes()
     available = registered()
+    auto = name == "auto" and plan.runtime in (None, "auto")
     if name == "auto":
         name = plan.runtime if plan.runtime and plan.runtime != "auto" else "auto"
     if name == "auto":
@@ -79,6 +80,24 @@ def choose_runtime(name: str, plan: Plan, docker_host: str | None) -> str:
     if name not in available:
         known = ", ".join(sorted(available)) or "none"
         raise UsageError(f"--runtime {name}: not a runtime. Choose one of: {known}, auto")
+    adopted = plan.adopted()
+    if adopted and auto and "docker" in available and any(
+        h.docker_url for h in plan.lab.hosts
+    ):
+        name = "docker"  # what it adopts is on the daemons the scenario names
+    if adopted and name != "docker":
+        # Existing Docker networks and containers live on a Docker daemon: the netns runtime
+        # builds its own lab and has nothing to attach to.
+        if auto:
+            raise EnvironmentProblem(
+                f"{plan.source}: uses {', '.join(adopted)}, which exist on a Docker daemon, "
+                "and no Docker daemon answers here. Set DOCKER_HOST or --docker-host, or "
+                "name the host's daemon in lab.hosts.<host>.docker"
+            )
+        raise UsageError(
+            f"{plan.source}: --runtime {name} cannot use {', '.join(adopted)}: they exist "
+            "on a Docker daemon. Use --runtime docker"
+        )
     return name
 
 
@@ -133,6 +152,9 @@ def run_plan(
                     plan, lambda msg: emit(ev.Progress(phase="build", message=msg))
                 )
             topology = built.topology
+            # External networks as the runtime read them: the diagnosis reasons on Docker's
+            # real driver, parent and mode, not on the scenario's bare name.
+            plan = plan.with_networks(topology.networks)
             if options.after_build is not None:
                 options.after_build(topology)
             verdicts = _probe_and_judge(plan, expectations, built, options, phases, emit)

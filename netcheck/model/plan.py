@@ -262,8 +262,16 @@ class Subnet:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Network:
-    name: str
-    driver: Driver
+    """A Docker network: one netcheck creates, or (`external`) one that already exists.
+
+    An external network's facts (driver, subnets, parent, modes, mtu, internal) are Docker's:
+    the scenario only names it, and the docker runtime reads them at build time and hands
+    them back in `Topology.networks` (`with_networks` puts them into the plan). Until then
+    `driver` is None. netcheck never creates, changes or removes an external network.
+    """
+
+    name: str  # the scenario's name for it
+    driver: Driver | None  # None: external and not read yet, or a driver netcheck does not model
     parent: str | None = None
     macvlan_mode: MacvlanMode | None = None  # set for macvlan (default bridge)
     ipvlan_mode: IpvlanMode | None = None  # set for ipvlan (default l2)
@@ -273,6 +281,13 @@ class Network:
     attachable: bool = True
     options: Mapping[str, str] = field(default_factory=dict)  # extra driver options, verbatim
     location: Location | None = None
+    external: bool = False  # exists already: adopted, never created, changed or removed
+    docker_name: str | None = None  # its name on Docker, when it differs from `name`
+    driver_name: str | None = None  # Docker's driver name as read (external networks)
+
+    @property
+    def name_on_docker(self) -> str:
+        return self.docker_name or self.name
 
     def on_host(self, host: str | None) -> Network:
         """The network as it is created on `host` (its per-host ip_ranges applied)."""
@@ -288,11 +303,18 @@ class Attachment:
     network: str
     ip: IPAddress | None = None  # None: allocated by IPAM (the runtime reports the real one)
     aliases: tuple[str, ...] = ()
+    # Where it is written: a fixed ip on an external network is checked at build time.
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Endpoint:
-    """A container."""
+    """A container: one netcheck starts, or (`container`) one that already runs.
+
+    An existing container is adopted, never changed: its attachments are empty here (its
+    networks and addresses are Docker's, read at build time into the topology), it gets no
+    listeners, and netcheck never stops, restarts, renames or execs into it.
+    """
 
     name: str
     host: str | None  # None: the only/default host
@@ -300,6 +322,7 @@ class Endpoint:
     image: str | None = None
     listen: tuple[Port, ...] = ()
     location: Location | None = None
+    container: str | None = None  # an existing container's name or id on the host's daemon
 
 
 class EndpointMode(StrEnum):
@@ -418,6 +441,20 @@ class Plan:
             if net.name == name:
                 return net
         raise KeyError(name)
+
+    def adopted(self) -> list[str]:
+        """What the plan uses but does not create: external networks, existing containers
+        (as "network X" / "container Y" for messages)."""
+        return [f"network '{n.name}'" for n in self.networks if n.external] + [
+            f"endpoint '{e.name}' (container {e.container})"
+            for e in self.endpoints if e.container is not None
+        ]
+
+    def with_networks(self, found: Mapping[str, Network]) -> Plan:
+        """The plan with external networks as the runtime read them (driver, subnets...)."""
+        if not found:
+            return self
+        return replace(self, networks=tuple(found.get(n.name, n) for n in self.networks))
 
     def endpoint(self, name: str) -> Endpoint:
         for ep in self.endpoints:

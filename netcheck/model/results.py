@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from netcheck.model.plan import IPAddress, IPNetwork, NodeKind, Port, ProbeSpec
+from netcheck.model.plan import IPAddress, IPNetwork, Network, NodeKind, Port, ProbeSpec
+from netcheck.model.sites import ProbeSite, SiteNotLocal
 
 # --- the built topology (what a runtime hands to probes and diagnosis) -----------------------
 
@@ -31,11 +32,21 @@ class Node:
 
     name: str
     kind: NodeKind
-    netns: str  # path to the network namespace (/run/netns/X or /proc/PID/ns/net)
+    site: ProbeSite  # where its probes run (a namespace path, a container, a sidecar)
     interfaces: tuple[Interface, ...]
     host: str | None = None  # for endpoints: the host they run on
     listen: tuple[Port, ...] = ()
     resolver: IPAddress | None = None  # DNS server this node uses (Docker: 127.0.0.11)
+    adopted: bool = False  # an existing container netcheck probes from but did not create
+
+    @property
+    def netns(self) -> str:
+        """The namespace path on this machine, for reading live state; SiteNotLocal (an
+        OSError) when the namespace is on another machine."""
+        path = self.site.netns
+        if path is None:
+            raise SiteNotLocal(f"{self.name}: {self.site} is not on this machine")
+        return path
 
     def address_on(self, network: str) -> IPAddress | None:
         for iface in self.interfaces:
@@ -52,6 +63,9 @@ class Topology:
     runtime: str
     nodes: Mapping[str, Node]
     facts: Mapping[str, str] = field(default_factory=dict)  # kernel, docker version, ...
+    # External networks as the runtime read them from Docker (driver, subnets, parent...),
+    # by scenario name: what the run found, not what it made.
+    networks: Mapping[str, Network] = field(default_factory=dict)
 
 
 # --- probe observations ----------------------------------------------------------------------

@@ -4,29 +4,41 @@ from __future__ import annotations
 
 import contextlib
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from typing import Any
 
-from netcheck.probes.base import ProbeTask
+from netcheck.model.sites import ProbeSite
+from netcheck.probes.base import ProbeTask, WorkerReport
 
-# Namespace references of containers on remote Docker hosts (netcheck.runtime.docker.remote).
-REMOTE_PREFIX = "docker-container:"
+ProbeFn = Callable[[Any, Sequence[ProbeTask], float], WorkerReport]
 
 
-def probe_worker(conn: Connection, netns: str, tasks: Sequence[ProbeTask], timeout: float) -> None:
-    """Child side of one probe worker: one message back, ("ok", WorkerReport) or ("error", text)."""
+def probe_local(site: ProbeSite, tasks: Sequence[ProbeTask], timeout: float) -> WorkerReport:
+    """A site on this machine: enter its namespace file and probe from there."""
+    # Already imported when forked from the preloaded forkserver; a plain import otherwise.
+    from netcheck.probes.worker import probe_namespace
+
+    path = site.netns
+    if path is None:
+        raise OSError(f"{site} has no namespace on this machine")
+    return probe_namespace(path, tasks, timeout, getattr(site, "inode", None))
+
+
+def probe_worker(
+    conn: Connection,
+    site: ProbeSite,
+    probe: ProbeFn,
+    tasks: Sequence[ProbeTask],
+    timeout: float,
+) -> None:
+    """Child side of one probe worker: one message back, ("ok", WorkerReport) or ("error", text).
+
+    `probe` is how this kind of site is entered (netcheck.probes.sites), looked up by the
+    parent: a local namespace here, or what a runtime registered (a remote sidecar).
+    """
     try:
-        if netns.startswith(REMOTE_PREFIX):
-            # A container on another Docker host: a sidecar there runs the same worker.
-            from netcheck.runtime.docker.remote import probe_remote
-
-            report = probe_remote(netns, tasks, timeout)
-        else:
-            # Already imported when forked from the preloaded forkserver; a plain import
-            # otherwise.
-            from netcheck.probes.worker import probe_namespace
-
-            report = probe_namespace(netns, tasks, timeout)
+        report = probe(site, tasks, timeout)
         conn.send(("ok", report))
     except BaseException as exc:
         tb = traceback.format_exc(limit=6)

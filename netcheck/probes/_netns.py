@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 
 CLONE_NEWNET = 0x40000000
@@ -31,8 +32,13 @@ if getattr(os, "setns", None) is None:
     _get_libc()
 
 
-def enter_netns(path: str) -> None:
-    """Move the calling thread (and the threads it starts later) into the namespace at `path`."""
+def enter_netns(path: str, inode: int | None = None) -> None:
+    """Move the calling thread (and the threads it starts later) into the namespace at `path`.
+
+    `inode`: the namespace the caller means (a container's, seen at build time). A container
+    that stopped and whose pid was reused would otherwise hand us another process's
+    namespace, and probes from there could pass for the container's.
+    """
     setns = getattr(os, "setns", None)  # Python >= 3.12
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -41,6 +47,10 @@ def enter_netns(path: str) -> None:
         # so the probe is an ERROR with its cause and never mistaken for silence.
         raise OSError(exc.errno, f"could not enter namespace {path}: {exc.strerror}") from exc
     try:
+        if inode is not None and os.fstat(fd).st_ino != inode:
+            raise OSError(errno.ESTALE, f"could not enter namespace {path}: it is no longer "
+                                        "the one netcheck found (the container stopped or "
+                                        "restarted)")
         if setns is not None:
             setns(fd, CLONE_NEWNET)
             return

@@ -7,13 +7,14 @@ from typing import Any
 
 from netcheck.model.plan import IPAddress, Port, ProbeSpec
 from netcheck.model.results import Observation, ProbeResult
+from netcheck.model.sites import ProbeSite
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeTask:
     probe_id: str  # the expectation id
     source: str  # node name
-    source_netns: str  # path of the source's network namespace
+    source_site: ProbeSite  # where the source's probes run
     target: str  # node name (or "node@network")
     target_address: IPAddress
     probe: ProbeSpec
@@ -25,7 +26,7 @@ class ListenTask:
     """Ports to answer on inside one namespace (TCP listen, UDP echo)."""
 
     node: str
-    netns: str
+    site: ProbeSite
     ports: tuple[Port, ...]
 
 
@@ -45,7 +46,7 @@ class BatchInfo:
 class WorkerReport:
     """What one probe worker (one source namespace) did; `error` set when it failed."""
 
-    netns: str
+    netns: str  # where it ran, for messages (the site's description)
     pid: int | None
     results: tuple[ProbeResult, ...]
     batches: tuple[BatchInfo, ...] = ()

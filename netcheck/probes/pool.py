@@ -27,6 +27,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from netcheck.model.results import Observation, ProbeResult
+from netcheck.model.sites import ProbeSite
+from netcheck.probes import sites
 from netcheck.probes._entry import noop, probe_worker
 from netcheck.probes.base import ProbeTask, WorkerReport, result_for
 
@@ -100,7 +102,7 @@ def warm_up(*, wait: bool = False) -> None:
 
 @dataclass(slots=True)
 class _Running:
-    netns: str
+    site: ProbeSite
     indices: list[int]
     proc: Any  # multiprocessing.Process of the chosen context
     conn: multiprocessing.connection.Connection
@@ -108,10 +110,10 @@ class _Running:
     deadline: float
 
 
-def _group(tasks: Sequence[ProbeTask]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = {}
+def _group(tasks: Sequence[ProbeTask]) -> dict[ProbeSite, list[int]]:
+    groups: dict[ProbeSite, list[int]] = {}
     for i, task in enumerate(tasks):
-        groups.setdefault(task.source_netns, []).append(i)
+        groups.setdefault(task.source_site, []).append(i)
     return groups
 
 
@@ -199,16 +201,19 @@ def run_workers(
     overflows_before = neighbour_overflows()
 
     def finish(run: _Running, got: list[ProbeResult], report: WorkerReport) -> None:
+        settle(run.indices, got, report)
+
+    def settle(indices: list[int], got: list[ProbeResult], report: WorkerReport) -> None:
         got = _distrust_silence(got, overflows_before)
         report = replace(report, results=tuple(got))
-        for i, res in zip(run.indices, got, strict=True):
+        for i, res in zip(indices, got, strict=True):
             results[i] = res
             if on_result is not None:
                 on_result(res)
         reports.append(report)
 
     def fail(run: _Running, why: str) -> None:
-        detail = f"probe worker for {run.netns} (pid {run.proc.pid}) {why}"
+        detail = f"probe worker for {run.site} (pid {run.proc.pid}) {why}"
         log.error("%s", detail)
         wall = time.monotonic() - run.started
         got = _failed(tasks, run.indices, detail)
@@ -216,34 +221,42 @@ def run_workers(
             run,
             got,
             WorkerReport(
-                netns=run.netns, pid=run.proc.pid, results=tuple(got), wall_s=wall, error=detail
+                netns=str(run.site), pid=run.proc.pid, results=tuple(got), wall_s=wall, error=detail
             ),
         )
 
     try:
-        for netns, indices in _group(tasks).items():
+        for site, indices in _group(tasks).items():
+            now = time.monotonic()
+            try:
+                entry = sites.entry_for(site)
+            except sites.UnknownSite as exc:
+                # Could not test: an error per probe, never silence.
+                got = _failed(tasks, indices, f"probe worker for {site}: {exc}")
+                settle(indices, got, WorkerReport(netns=str(site), pid=None,
+                                                  results=tuple(got), error=str(exc)))
+                continue
             parent_conn, child_conn = ctx.Pipe(duplex=False)
             chunk = [tasks[i] for i in indices]
             proc = ctx.Process(  # type: ignore[attr-defined]
                 target=probe_worker,
-                args=(child_conn, netns, chunk, timeout),
-                name=f"netcheck-probe:{os.path.basename(netns)}",
+                args=(child_conn, site, entry.probe, chunk, timeout),
+                name=f"netcheck-probe:{os.path.basename(str(site))}",
                 daemon=True,
             )
-            now = time.monotonic()
             try:
                 start_process(proc)
             except Exception as exc:
                 child_conn.close()
                 parent_conn.close()
-                run = _Running(netns, indices, proc, parent_conn, now, now)
+                run = _Running(site, indices, proc, parent_conn, now, now)
                 fail(run, f"could not start: {exc}")
                 continue
             child_conn.close()
             # The deadline counts from each worker's own start, so a late starter is not
             # punished for the queue in front of it.
             running[parent_conn] = _Running(
-                netns, indices, proc, parent_conn, now, now + timeout + margin
+                site, indices, proc, parent_conn, now, now + timeout + margin
             )
 
         while running:

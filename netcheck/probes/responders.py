@@ -19,9 +19,12 @@ from typing import Any
 
 from netcheck.errors import RuntimeBuildError
 from netcheck.model.plan import Port, ProbeKind
+from netcheck.model.sites import ProbeSite
+from netcheck.probes import sites
 from netcheck.probes._netns import enter_netns
 from netcheck.probes.base import ListenTask
 from netcheck.probes.pool import get_context, start_process
+from netcheck.probes.sites import ServeFn
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +67,21 @@ def _bind(port: Port) -> socket.socket:
         raise
 
 
-def serve(conn: Connection, netns: str, ports: Sequence[Port]) -> None:
-    """Child process: bind everything, say "ready", serve until told to stop or orphaned."""
-    if netns.startswith("docker-container:"):  # a container on a remote Docker host
-        from netcheck.runtime.docker.remote import serve_remote
+def serve(conn: Connection, site: ProbeSite, serve_fn: ServeFn, ports: Sequence[Port]) -> None:
+    """Child process: run the site's responder (`serve_fn`, looked up by the parent in
+    netcheck.probes.sites: `serve_local` here, or a runtime's, e.g. a remote sidecar)."""
+    serve_fn(conn, site, ports)
 
-        serve_remote(conn, netns, ports)
-        return
+
+def serve_local(conn: Connection, site: ProbeSite, ports: Sequence[Port]) -> None:
+    """Bind everything in the site's namespace, say "ready", serve until told to stop or
+    orphaned."""
     socks: list[tuple[socket.socket, Port]] = []
     try:
-        enter_netns(netns)
+        netns = site.netns
+        if netns is None:
+            raise OSError(f"{site} has no namespace on this machine")
+        enter_netns(netns, getattr(site, "inode", None))
         for port in ports:
             try:
                 socks.append((_bind(port), port))
@@ -162,10 +170,17 @@ class Responders:
     def _start(self) -> None:
         ctx = get_context()
         for task in self._tasks:
+            try:
+                entry = sites.entry_for(task.site)
+            except sites.UnknownSite as exc:
+                if self._strict:
+                    raise RuntimeBuildError(f"responder for {task.node}: {exc}") from None
+                self.failed[task.node] = str(exc)
+                continue
             parent_conn, child_conn = ctx.Pipe(duplex=True)
             proc = ctx.Process(  # type: ignore[attr-defined]
                 target=serve,
-                args=(child_conn, task.netns, task.ports),
+                args=(child_conn, task.site, entry.serve, task.ports),
                 name=f"netcheck-responder:{task.node}",
                 daemon=True,
             )
@@ -175,7 +190,7 @@ class Responders:
         deadline = time.monotonic() + self._ready_timeout
         for task, proc, conn in self._procs:
             remaining = max(0.0, deadline - time.monotonic())
-            where = f"responder for {task.node} ({task.netns})"
+            where = f"responder for {task.node} ({task.site})"
             problem = self._await_ready(proc, conn, remaining)
             if problem is None:
                 continue

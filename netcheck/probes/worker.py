@@ -167,10 +167,13 @@ def _plan_batches(
     return batches, routes
 
 
-def probe_namespace(netns: str, tasks: Sequence[ProbeTask], timeout: float) -> WorkerReport:
-    """Run every task from inside `netns`. Call only in a process of its own."""
+def probe_namespace(
+    netns: str, tasks: Sequence[ProbeTask], timeout: float, inode: int | None = None
+) -> WorkerReport:
+    """Run every task from inside `netns` (checked to be namespace `inode` when given).
+    Call only in a process of its own."""
     started = time.monotonic()
-    enter_netns(netns)
+    enter_netns(netns, inode)
     reset_scapy()
     results: list[ProbeResult | None] = [None] * len(tasks)
     lookup = RouteLookup()

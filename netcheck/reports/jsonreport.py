@@ -4,7 +4,9 @@ The document is the RunRecord's fields as they are named in netcheck.model.resul
 `schema_version`, `generator`, `ok` and `counts` at the top (derived; ignored on load).
 Addresses, networks and enums are strings. Encoding and decoding follow the dataclasses'
 type hints, so a field added to the model is carried without touching this file; a field of
-a type this module does not know fails loudly (and the round-trip test catches it).
+a type this module does not know fails loudly (and the round-trip test catches it). A union
+of dataclasses (a node's probe site) is told apart by the class's `KIND`, written as
+`"kind"` beside its fields.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import tempfile
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import cache
 from pathlib import Path
@@ -24,7 +26,8 @@ from typing import Any
 
 import netcheck
 from netcheck.errors import EXIT_USAGE, NetcheckError
-from netcheck.model.results import RunRecord
+from netcheck.model.results import Node, RunRecord
+from netcheck.model.sites import NamespacePath
 from netcheck.sigmask import signals_blocked
 
 # Bump when a field changes meaning or type; adding a field with a default does not need it.
@@ -51,7 +54,9 @@ def _encode(value: object) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        body = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        tag = getattr(type(value), "KIND", None)
+        return body if tag is None else {"kind": tag} | body
     if isinstance(
         value,
         ipaddress.IPv4Address
@@ -110,6 +115,18 @@ def _decode(tp: Any, data: Any, where: str) -> Any:
             return _decode_str(ipaddress.ip_network, data, where)
         if len(members) == 1:
             return _decode(next(iter(members)), data, where)
+        tagged: dict[str, type] = {
+            str(getattr(m, "KIND", "")): m for m in members
+            if isinstance(m, type) and isinstance(getattr(m, "KIND", None), str)
+        }
+        if len(tagged) == len(members):
+            if not isinstance(data, dict):
+                raise _fail(where, f"expected an object, got {type(data).__name__}")
+            member = tagged.get(str(data.get("kind")))
+            if member is None:
+                known = ", ".join(sorted(tagged))
+                raise _fail(f"{where}.kind", f"{data.get('kind')!r} is not one of {known}")
+            return _decode_dataclass(member, data, where)
         raise TypeError(f"{where}: no decoder for {tp}")
     if origin is tuple:
         if len(args) != 2 or args[1] is not Ellipsis:
@@ -162,6 +179,9 @@ def _decode_dataclass(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise _fail(where, f"expected an object, got {type(data).__name__}")
     hints = _hints(cls)
+    upgrade = _UPGRADES.get(cls)
+    if upgrade is not None:
+        data = upgrade(data)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if not f.init:
@@ -173,6 +193,17 @@ def _decode_dataclass(cls: type, data: Any, where: str) -> Any:
             raise _fail(path, "missing")
     # Unknown keys are ignored: a newer netcheck may add fields an older one can skip.
     return cls(**kwargs)
+
+
+def _node_site_from_netns(data: dict[str, Any]) -> dict[str, Any]:
+    """Reports before typed probe sites kept a node's namespace as a string: a path."""
+    if "site" in data or not isinstance(data.get("netns"), str):
+        return data
+    return data | {"site": {"kind": NamespacePath.KIND, "path": data["netns"]}}
+
+
+# Older spellings of a dataclass's fields, rewritten before it is decoded.
+_UPGRADES: dict[type, Callable[[dict[str, Any]], dict[str, Any]]] = {Node: _node_site_from_netns}
 
 
 def record_from_dict(data: Any) -> RunRecord:

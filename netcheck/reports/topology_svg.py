@@ -356,9 +356,15 @@ def _order(nodes: list[_Node]) -> list[_Node]:
 def _bus_detail(name: str, plan: Plan | None, record: RunRecord) -> str:
     parts: list[str] = []
     if plan is not None:
+        # External networks as the run read them from Docker, where the record has them.
+        found = record.topology.networks if record.topology is not None else {}
         for net in plan.networks:
             if net.name == name:
-                parts.append(net.driver.value)
+                net = found.get(name, net)
+                parts.append(net.driver.value if net.driver is not None
+                             else net.driver_name or "?")
+                if net.external:
+                    parts.append("external")
                 mode = net.macvlan_mode if net.driver is Driver.MACVLAN else net.ipvlan_mode
                 if mode is not None:
                     parts[-1] += f" {mode.value}"

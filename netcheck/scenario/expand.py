@@ -53,7 +53,7 @@ class _Expander:
             return None
         vias = self.nodes[name].vias
         # `node@ipv6`/`node@ipv4` pins the address family (netcheck.engine.plan_tasks).
-        if via not in vias and via not in ("ipv4", "ipv6"):
+        if via not in vias and via not in ("ipv4", "ipv6") and not self.nodes[name].any_via:
             self.ctx.error(path, f"'{name}' is not on '{via}'",
                            f"{name} is on {one_of(vias)}" if vias else None)
             return None

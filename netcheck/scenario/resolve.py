@@ -52,6 +52,7 @@ from netcheck.scenario.checks import (
 from netcheck.scenario.paths import LineMap, Path, format_path, line_of
 from netcheck.scenario.schema import (
     AttachmentSpec,
+    EndpointSpec,
     HostSpec,
     NetworkSpec,
     ScenarioSpec,
@@ -74,6 +75,7 @@ class NodeInfo:
     kind: NodeKind
     path: Path
     vias: tuple[str, ...]  # networks/LANs a target may be pinned to with node@via
+    any_via: bool = False  # an existing container: its networks are read at build time
 
 
 class Context:
@@ -306,8 +308,10 @@ class Resolver:
                                                 vias=vias)))
         for name, ep in self.spec.endpoints.items():
             nets = list(ep.networks) if ep.networks is not None else []
+            # An existing container's networks are known only from Docker, at build time.
             candidates.append((name, NodeInfo(kind=NodeKind.ENDPOINT, path=("endpoints", name),
-                                              vias=tuple(dict.fromkeys(nets)))))
+                                              vias=tuple(dict.fromkeys(nets)),
+                                              any_via=ep.container is not None)))
         for name, svc in self.spec.services.items():
             candidates.append((name, NodeInfo(kind=NodeKind.SERVICE, path=("services", name),
                                               vias=tuple(dict.fromkeys(svc.networks)))))
@@ -352,8 +356,31 @@ class Resolver:
             return current
         return value
 
+    def external_network(self, name: str, spec: NetworkSpec) -> Network:
+        """`external: true`: only a name; every other setting is Docker's, read at build."""
+        path: Path = ("networks", name)
+        for key in sorted(spec.model_fields_set - {"external", "name"}):
+            self.err((*path, key),
+                     f"network '{name}' is external: its {key} is whatever Docker has, and "
+                     "netcheck never changes an existing network",
+                     f"Remove '{key}' (netcheck reads it from Docker), or remove "
+                     "'external: true' to have netcheck create its own network")
+        docker_name = spec.name
+        if docker_name is not None and not docker_name.strip():
+            self.err((*path, "name"), "the Docker name of an external network is empty")
+            docker_name = None
+        return Network(name=name, driver=None, external=True,
+                       docker_name=docker_name if docker_name != name else None,
+                       location=self.ctx.location(path))
+
     def network(self, name: str, spec: NetworkSpec) -> Network:
         path: Path = ("networks", name)
+        if spec.external:
+            return self.external_network(name, spec)
+        if spec.name is not None:
+            self.err((*path, "name"), "'name' is for external networks: a network netcheck "
+                                      "creates is named by its key (plus the run id)",
+                     "Add 'external: true' to adopt the existing network of that name")
         options = dict(spec.options)
         mtu = self.from_option(options, MTU_OPTION, spec.mtu, path, _parse_mtu)
         parent = self.from_option(options, "parent", spec.parent, path, values.parse_ifname)
@@ -439,6 +466,11 @@ class Resolver:
         for name, spec in self.spec.endpoints.items():
             path: Path = ("endpoints", name)
             host = spec.host
+            if spec.container is not None:
+                adopted = self.existing_container(name, spec, hosts)
+                if adopted is not None:
+                    out.append(adopted)
+                continue
             if host is not None and host not in hosts:
                 hint = (hint_for(host, hosts, "hosts") if hosts else
                         "The lab declares no hosts: add lab.hosts, or remove 'host'")
@@ -449,6 +481,11 @@ class Resolver:
                 self.err(path, f"endpoint '{name}' needs a host: the lab has {len(hosts)}",
                          f"Add host: one of {one_of(hosts)}")
             refs: list[tuple[str, AttachmentSpec, Path]]
+            if spec.networks is None:
+                self.err(path, f"endpoint '{name}' has no networks",
+                         "Add networks: [...] for a container netcheck starts, or "
+                         "container: <name or id> to probe from one that already runs")
+                continue
             if isinstance(spec.networks, list):
                 refs = [(n, AttachmentSpec(), (*path, "networks", i))
                         for i, n in enumerate(spec.networks)]
@@ -475,6 +512,14 @@ class Resolver:
                 if net is None:
                     self.err(att_path, f"unknown network '{net_name}'",
                              hint_for(net_name, networks, "networks"))
+                    continue
+                if net.external:
+                    # Its subnets are Docker's: a fixed ip is checked against them (and the
+                    # addresses in use) when the network is read, at build time.
+                    where = (*att_path, "ip") if att.ip is not None else att_path
+                    attachments.append(Attachment(network=net_name, ip=att.ip,
+                                                  aliases=tuple(att.aliases),
+                                                  location=self.ctx.location(where)))
                     continue
                 if att.ip is not None:
                     self.check_fixed_ip(name, net, att.ip, (*att_path, "ip"), books[net_name])
@@ -503,8 +548,49 @@ class Resolver:
             path = ("networks", net.name, "options", MTU_OPTION)
         self.err(path, f"mtu {net.mtu} is larger than the MTU of its parent {uplink.ifname} on "
                        f"host '{host.name}' ({parent_mtu})",
-                 f"A {net.driver.value} interface cannot exceed its parent: use mtu "
+                 f"A {net.driver or 'child'} interface cannot exceed its parent: use mtu "
                  f"{parent_mtu} or less, or raise the uplink's (or lan's) mtu")
+
+    def existing_container(
+        self, name: str, spec: EndpointSpec, hosts: dict[str, Host]
+    ) -> Endpoint | None:
+        """`container: web-1`: probed where it runs, never changed; Docker has the rest."""
+        path: Path = ("endpoints", name)
+        host = spec.host
+        if host is not None and host not in hosts:
+            self.err((*path, "host"), f"unknown host '{host}'",
+                     hint_for(host, hosts, "hosts") if hosts else
+                     "The lab declares no hosts: add lab.hosts, or remove 'host'")
+            return None
+        if host is None and len(hosts) > 1:
+            self.err(path, f"endpoint '{name}' needs a host: the lab has {len(hosts)}",
+                     f"Add host: one of {one_of(hosts)}")
+            return None
+        if host is None and hosts:
+            host = next(iter(hosts))
+        bad = False
+        for key, why, hint in (
+            ("listen", "netcheck starts no listener in a container it did not create: TCP/UDP "
+                       "checks go to the ports the container really serves",
+             "Remove 'listen'; a port nothing serves is reported as port-closed"),
+            ("networks", "an existing container's networks are Docker's: netcheck never "
+                         "connects or disconnects it",
+             "Remove 'networks'; target a network with name@network"),
+            ("image", "an existing container already has its image",
+             "Remove 'image'"),
+        ):
+            if key in spec.model_fields_set:
+                self.err((*path, key), f"endpoint '{name}' is an existing container: {why}",
+                         hint)
+                bad = True
+        container = (spec.container or "").strip()
+        if not container:
+            self.err((*path, "container"), "the container's name or id is empty")
+            bad = True
+        if bad:
+            return None
+        return Endpoint(name=name, host=host, attachments=(), container=container,
+                        location=self.ctx.location(path))
 
     def check_parent(self, host: Host, lab: Lab, net: Network, path: Path) -> None:
         """A parent is an uplink of the host, or `<uplink>.<vid>`: VLAN vid on that uplink.
@@ -636,6 +722,10 @@ class Resolver:
                 if net is None:
                     self.err(net_path, f"unknown network '{net_name}'",
                              hint_for(net_name, networks, "networks"))
+                elif net.external:
+                    self.err(net_path, f"network '{net_name}' is external: netcheck starts "
+                                       "swarm services only on overlay networks it creates",
+                             "Declare an overlay network for the service")
                 elif net.driver is not Driver.OVERLAY:
                     self.err(net_path, f"network '{net_name}' is a {net.driver} network; "
                                        "swarm services attach to overlay networks",

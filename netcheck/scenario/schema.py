@@ -295,8 +295,21 @@ class SubnetSpec(Spec):
 
 
 class NetworkSpec(Spec):
-    """A Docker network (`docker network create`)."""
+    """A Docker network (`docker network create`), or with `external: true` one that already
+    exists, as Compose spells it: netcheck reads its driver, subnets, gateways, ranges,
+    parent, mode, mtu and internal flag from Docker and never creates, changes or removes it."""
 
+    external: bool = Field(
+        False,
+        description="the network exists already (Compose's spelling): netcheck attaches its "
+        "probe containers to it and reads every other setting from Docker; give no driver, "
+        "subnets, parent or options with it",
+    )
+    name: str | None = Field(
+        None,
+        description="external networks: the network's name (or id) on Docker, when it "
+        "differs from the key",
+    )
     driver: Driver = Driver.BRIDGE
     parent: IfName | None = None
     macvlan_mode: MacvlanMode | None = None
@@ -337,10 +350,17 @@ NetworkRefs = Annotated[
 
 
 class EndpointSpec(Spec):
-    """A container."""
+    """A container netcheck starts, or (`container:`) one that already runs."""
 
     host: str | None = Field(None, description="a lab host; optional with 0 or 1 host")
-    networks: NetworkRefs
+    container: str | None = Field(
+        None,
+        description="an existing container (name or id) on the host's Docker daemon: probes "
+        "run in its network namespace, its networks and addresses come from Docker, and "
+        "netcheck never stops, restarts, renames or execs into it (no networks, image or "
+        "listen with it)",
+    )
+    networks: NetworkRefs | None = None
     image: str | None = None
     listen: list[PortText] = []
 

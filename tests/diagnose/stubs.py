@@ -9,6 +9,7 @@ from netcheck.diagnose.live import LinkInfo, LiveState, RouteAnswer
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.plan import Expectation, NodeKind, ProbeSpec, Target
 from netcheck.model.results import Interface, Node, Observation, ProbeResult
+from netcheck.model.sites import NamespacePath
 
 
 class StubLive(LiveState):
@@ -63,7 +64,7 @@ def node(name: str, *ifaces: tuple[str, str, str, str], kind: NodeKind = NodeKin
          host: str | None = None, resolver: str | None = None) -> Node:
     """ifaces: (ifname, network, address, prefix)."""
     return Node(
-        name=name, kind=kind, netns=f"/run/netns/t-{name}", host=host,
+        name=name, kind=kind, site=NamespacePath(path=f"/run/netns/t-{name}"), host=host,
         interfaces=tuple(
             Interface(ifname=i, network=net, address=ipaddress.ip_address(a),
                       prefix=ipaddress.ip_network(p))

@@ -17,6 +17,7 @@ from netcheck.model.results import (
     ProbeResult,
     Topology,
 )
+from netcheck.model.sites import ContainerPid
 from netcheck.runtime.naming import new_run_id
 from netcheck.scenario import load_plan
 from tests.helpers import ROOT
@@ -26,7 +27,7 @@ SCENARIO = ROOT / "scenarios" / "faults" / "dns-default-bridge.yaml"
 
 def _node(name: str, network: str, addr: str) -> Node:
     return Node(
-        name=name, kind=NodeKind.ENDPOINT, netns=f"/proc/999999/ns/net-{name}",
+        name=name, kind=NodeKind.ENDPOINT, site=ContainerPid(container=name, pid=999999),
         interfaces=(Interface(ifname="eth0", network=network,
                               address=ipaddress.ip_address(addr),
                               prefix=ipaddress.ip_network("172.17.0.0/16")),),

@@ -17,6 +17,7 @@ from netcheck.engine.plan_tasks import (
 from netcheck.errors import UsageError
 from netcheck.model.plan import Expectation, NodeKind, Port, ProbeKind, ProbeSpec, Target
 from netcheck.model.results import Interface, Node, Topology
+from netcheck.model.sites import NamespacePath
 
 ip = ipaddress.ip_address
 net = ipaddress.ip_network
@@ -26,13 +27,14 @@ def iface(name: str, network: str, addr: str, prefix: str) -> Interface:
     return Interface(ifname=name, network=network, address=ip(addr), prefix=net(prefix))
 
 
-C1 = Node(name="c1", kind=NodeKind.ENDPOINT, netns="/run/netns/c1",
+C1 = Node(name="c1", kind=NodeKind.ENDPOINT, site=NamespacePath(path="/run/netns/c1"),
           interfaces=(iface("eth0", "pub", "10.0.0.10", "10.0.0.0/24"),))
-ROUTER = Node(name="router", kind=NodeKind.ROUTER, netns="/run/netns/r", interfaces=(
+ROUTER = Node(name="router", kind=NodeKind.ROUTER, site=NamespacePath(path="/run/netns/r"),
+              interfaces=(
     iface("lan1", "lan1", "192.168.1.1", "192.168.1.0/24"),
     iface("lan0", "lan0", "10.0.0.1", "10.0.0.0/24"),
 ))
-NAS = Node(name="nas", kind=NodeKind.MACHINE, netns="/run/netns/nas",
+NAS = Node(name="nas", kind=NodeKind.MACHINE, site=NamespacePath(path="/run/netns/nas"),
            interfaces=(iface("eth0", "lan1", "192.168.1.5", "192.168.1.0/24"),),
            listen=(Port(proto=ProbeKind.TCP, number=445),))
 TOPO = Topology(run_id="abc123", runtime="netns",
@@ -71,7 +73,7 @@ def test_build_tasks_skips_unavailable_and_errors_unknown() -> None:
             e("c1", "ghost"), e("c1", "nas", kind=ProbeKind.DNS)]
     tasks, unresolved = build_tasks(exps, TOPO, {"c9": "kernel lacks ipvlan"})
     assert [t.probe_id for t in tasks] == ["icmp:c1->router"]
-    assert tasks[0].source_netns == "/run/netns/c1"
+    assert tasks[0].source_site.netns == "/run/netns/c1"
     by_id = {u.expectation_id: u for u in unresolved}
     assert by_id["icmp:c9->router"].skip and "ipvlan" in by_id["icmp:c9->router"].reason
     assert not by_id["icmp:c1->nas@nope"].skip

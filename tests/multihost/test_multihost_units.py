@@ -9,6 +9,7 @@ import pytest
 from netcheck.engine.plan_tasks import target_address
 from netcheck.model.plan import Driver, Network, NodeKind
 from netcheck.model.results import Interface, Node
+from netcheck.model.sites import NamespacePath
 from netcheck.runtime.docker import multihost
 from netcheck.runtime.docker.multihost import (
     lab_mac,
@@ -76,7 +77,7 @@ def _node(name: str, *addrs: str) -> Node:
                   prefix=ipaddress.ip_network(a + ("/64" if ":" in a else "/24"), strict=False))
         for a in addrs
     )
-    return Node(name=name, kind=NodeKind.ENDPOINT, netns="/x", interfaces=ifaces)
+    return Node(name=name, kind=NodeKind.ENDPOINT, site=NamespacePath(path="/x"), interfaces=ifaces)
 
 
 def test_family_pins_pick_the_address_family() -> None:

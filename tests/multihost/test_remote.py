@@ -19,8 +19,10 @@ import pytest
 
 from netcheck.model.plan import ProbeKind, ProbeSpec
 from netcheck.model.results import Observation, ProbeResult
+from netcheck.model.sites import RemoteContainer
+from netcheck.probes import sites
 from netcheck.probes.base import WorkerReport
-from netcheck.runtime.docker.remote import RemoteRef, decode_report, is_local_url, parse
+from netcheck.runtime.docker.remote import decode_report, is_local_url, probe_remote, serve_remote
 from tests.helpers import ROOT
 from tests.multihost.remotelab import remote_lab
 
@@ -62,21 +64,19 @@ def assert_remote_run(record: Path, url: str) -> dict[str, Any]:
     assert len(outcomes) == 9
     # Probed through the remote daemon, not by entering a local /proc/PID.
     nodes = data["topology"]["nodes"]
-    assert all(n["netns"].startswith("docker-container:") and n["netns"].endswith(url)
+    assert all(n["site"]["kind"] == "remote-container" and n["site"]["url"] == url
                for n in nodes.values())
     refused = next(v for v in data["verdicts"] if v["expectation_id"] == "tcp/81:c1->c2")
     assert refused["result"]["observation"] == "refused"  # the packet went out, RST back
     return data
 
-def test_reference_round_trip_keeps_urls_with_colons_and_at() -> None:
-    ref = RemoteRef(run_id="ab12cd", container="f00", url="ssh://me@host:2222")
-    assert parse(str(ref)) == ref
-    tagged = RemoteRef(run_id="ab12cd", container="f00", url="tcp://10.0.0.1:2376",
-                       image_tag="0123456789ab")
-    assert parse(str(tagged)) == tagged
-    assert str(ref) == "docker-container:ab12cd:f00:-:ssh://me@host:2222"
-    with pytest.raises(ValueError, match="malformed"):
-        parse("docker-container:ab12cd")
+def test_remote_site_is_registered_with_the_probe_layer() -> None:
+    ref = RemoteContainer(run_id="ab12cd", container="f00", url="ssh://me@host:2222")
+    entry = sites.entry_for(ref)
+    assert entry.probe is probe_remote
+    assert entry.serve is serve_remote
+    assert ref.netns is None  # nothing to enter on this machine
+    assert str(ref) == "container f00 on ssh://me@host:2222"
     assert is_local_url("unix:///var/run/docker.sock")
     assert not is_local_url("tcp://10.0.0.1:2376")
 

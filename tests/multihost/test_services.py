@@ -20,6 +20,7 @@ from netcheck.errors import ScenarioErrors
 from netcheck.image import DEFAULT_IMAGE
 from netcheck.model.plan import EndpointMode, NodeKind, Port, ProbeKind, PublishedPort
 from netcheck.model.results import Interface, Node, Topology
+from netcheck.model.sites import ContainerPid
 from netcheck.runtime.docker import services
 from netcheck.scenario import load_plan
 from tests.helpers import ROOT
@@ -151,7 +152,8 @@ def test_vip_node_probes_the_virtual_ip() -> None:
                                          {"NetworkID": "ingress", "Addr": "10.0.0.4/24"}]}}
     vips = services.virtual_ips(attrs, {"overnet": "abc"})
     assert vips == {"overnet": "10.251.0.9/24"}
-    task = Node(name="web", kind=NodeKind.ENDPOINT, netns="/proc/1/ns/net", host="host1",
+    task = Node(name="web", kind=NodeKind.ENDPOINT, site=ContainerPid(container="web", pid=1),
+                host="host1",
                 interfaces=(Interface(ifname="eth0", network="overnet",
                                       address=ipaddress.ip_address("10.251.0.5"),
                                       prefix=ipaddress.ip_network("10.251.0.0/24")),))

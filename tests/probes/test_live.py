@@ -23,6 +23,7 @@ from scapy.layers.dns import DNS, DNSRR
 
 from netcheck.model.plan import Port, ProbeKind, ProbeSpec
 from netcheck.model.results import Observation, ProbeResult
+from netcheck.model.sites import NamespacePath
 from netcheck.probes import ListenTask, ProbeTask, Responders, run_probes, run_workers
 from netcheck.probes._netns import enter_netns
 from tests.probes.lab import Lab
@@ -93,7 +94,8 @@ def live() -> Iterator[Live]:
         dns.start()
         assert ready.wait(5), "DNS test server did not start"
         ports = (Port(proto=ProbeKind.TCP, number=80), Port(proto=ProbeKind.UDP, number=5353))
-        with Responders([ListenTask(node="b", netns=lab.path("b"), ports=ports)]) as resp:
+        task = ListenTask(node="b", site=NamespacePath(path=lab.path("b")), ports=ports)
+        with Responders([task]) as resp:
             yield Live(lab=lab, responders=resp)
     finally:
         stop.set()
@@ -104,7 +106,7 @@ def task(live: Live, src: str, dst: str, spec: ProbeSpec, dns: str | None = None
     return ProbeTask(
         probe_id=f"{spec}:{src}->{dst}",
         source=src,
-        source_netns=live.lab.path(src),
+        source_site=NamespacePath(path=live.lab.path(src)),
         target=dst,
         target_address=ipaddress.ip_address(dst),
         probe=spec,
@@ -287,7 +289,7 @@ def test_a_worker_that_cannot_enter_its_namespace_reports_errors(live: Live) -> 
     t = ProbeTask(
         probe_id="icmp:x->a",
         source="x",
-        source_netns=missing,
+        source_site=NamespacePath(path=missing),
         target="a",
         target_address=ipaddress.ip_address("10.77.0.1"),
         probe=ICMP,
@@ -311,7 +313,8 @@ def test_a_hung_worker_is_killed_and_reported(live: Live) -> None:
 def test_responders_run_until_exit(live: Live) -> None:
     lab = live.lab
     with Responders(
-        [ListenTask(node="a", netns=lab.path("a"), ports=(Port(proto=ProbeKind.TCP, number=8080),))]
+        [ListenTask(node="a", site=NamespacePath(path=lab.path("a")),
+                    ports=(Port(proto=ProbeKind.TCP, number=8080),))]
     ) as resp:
         pid = resp.pids["a"]
         os.kill(pid, 0)
@@ -326,6 +329,7 @@ def test_responders_refuse_a_port_in_use(live: Live) -> None:
 
     lab = live.lab
     taken = (Port(proto=ProbeKind.TCP, number=80),)
-    responders = Responders([ListenTask(node="b", netns=lab.path("b"), ports=taken)])
+    responders = Responders(
+        [ListenTask(node="b", site=NamespacePath(path=lab.path("b")), ports=taken)])
     with pytest.raises(RuntimeBuildError, match="cannot listen on tcp/80"), responders:
         pass

@@ -15,6 +15,7 @@ from scapy.packet import Packet as ScapyPacket
 
 from netcheck.model.plan import ProbeKind, ProbeSpec
 from netcheck.model.results import Observation
+from netcheck.model.sites import NamespacePath
 from netcheck.probes.base import ProbeTask
 from netcheck.probes.packets import classify, craft, icmp_error_text, send_error_result
 from netcheck.probes.route import RouteInfo
@@ -46,7 +47,7 @@ def task(spec: ProbeSpec, dst: str = DST, dns_server: str | None = None) -> Prob
     return ProbeTask(
         probe_id=f"{spec}:a->b",
         source="a",
-        source_netns="/run/netns/x",
+        source_site=NamespacePath(path="/run/netns/x"),
         target="b",
         target_address=ipaddress.ip_address(dst),
         probe=spec,

@@ -20,6 +20,7 @@ from netcheck.model.results import (
     Topology,
     Verdict,
 )
+from netcheck.model.sites import NamespacePath
 
 ip = ipaddress.ip_address
 net = ipaddress.ip_network
@@ -32,7 +33,7 @@ def _topology() -> Topology:
         "c1": Node(
             name="c1",
             kind=NodeKind.ENDPOINT,
-            netns="/run/netns/nc-ab12cd-c1",
+            site=NamespacePath(path="/run/netns/nc-ab12cd-c1"),
             host="host1",
             interfaces=(
                 Interface(
@@ -58,13 +59,13 @@ def _topology() -> Topology:
         "host1": Node(
             name="host1",
             kind=NodeKind.HOST,
-            netns="/run/netns/nc-ab12cd-host1",
+            site=NamespacePath(path="/run/netns/nc-ab12cd-host1"),
             interfaces=(Interface(ifname="eth0", network="lan", address=ip(HOST1), prefix=None),),
         ),
         "nas": Node(
             name="nas",
             kind=NodeKind.MACHINE,
-            netns="/run/netns/nc-ab12cd-nas",
+            site=NamespacePath(path="/run/netns/nc-ab12cd-nas"),
             interfaces=(
                 Interface(
                     ifname="eth0", network="lan", address=ip(NAS), prefix=net("172.16.86.0/24")

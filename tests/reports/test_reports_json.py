@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import stat
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from netcheck.model.results import Outcome, RunRecord
+from netcheck.model.sites import ContainerPid, NamespacePath, RemoteContainer
 from netcheck.reports import base
 from netcheck.reports.jsonreport import (
     SCHEMA_VERSION,
@@ -115,3 +117,51 @@ def test_unknown_keys_are_ignored(record: RunRecord, tmp_path: Path) -> None:
     doc["verdicts"][0]["also_new"] = 1
     path.write_text(json.dumps(doc))
     assert load_record(path) == record
+
+
+def test_every_probe_site_kind_round_trips(record: RunRecord, tmp_path: Path) -> None:
+    assert record.topology is not None
+    nodes = dict(record.topology.nodes)
+    sites = {
+        "c1": ContainerPid(container="0123456789abcdef", pid=4242),
+        "host1": RemoteContainer(run_id="ab12cd", container="f00", url="ssh://me@h:2222",
+                                 image_tag="0123456789ab"),
+        "nas": NamespacePath(path="/run/netns/nc-ab12cd-nas"),
+    }
+    for name, site in sites.items():
+        nodes[name] = dataclasses.replace(nodes[name], site=site, adopted=name == "c1")
+    topo = dataclasses.replace(record.topology, nodes=nodes)
+    record = dataclasses.replace(record, topology=topo)
+    path = tmp_path / "run.json"
+    JsonReporter().write(record, path)
+    doc = json.loads(path.read_text())
+    assert doc["topology"]["nodes"]["host1"]["site"] == {
+        "kind": "remote-container", "run_id": "ab12cd", "container": "f00",
+        "url": "ssh://me@h:2222", "image_tag": "0123456789ab"}
+    assert doc["topology"]["nodes"]["c1"]["site"]["kind"] == "container-pid"
+    loaded = load_record(path)
+    assert loaded == record
+    assert loaded.topology is not None
+    assert type(loaded.topology.nodes["host1"].site) is RemoteContainer
+    assert loaded.topology.nodes["c1"].netns == "/proc/4242/ns/net"
+
+
+def test_a_report_from_before_probe_sites_loads(record: RunRecord, tmp_path: Path) -> None:
+    """Reports written before typed sites kept `netns` as a path string."""
+    path = tmp_path / "run.json"
+    JsonReporter().write(record, path)
+    doc = json.loads(path.read_text())
+    for node in doc["topology"]["nodes"].values():
+        node["netns"] = node.pop("site")["path"]
+    path.write_text(json.dumps(doc))
+    assert load_record(path) == record
+
+
+def test_an_unknown_site_kind_is_named(record: RunRecord, tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    JsonReporter().write(record, path)
+    doc = json.loads(path.read_text())
+    doc["topology"]["nodes"]["c1"]["site"]["kind"] = "teleport"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ReportFormatError, match=r"topology\.nodes\.c1\.site\.kind: 'teleport'"):
+        load_record(path)

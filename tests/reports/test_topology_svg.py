@@ -19,6 +19,7 @@ from netcheck.model.results import (
     RunRecord,
     Topology,
 )
+from netcheck.model.sites import NamespacePath
 from netcheck.reports.html import render, render_topology_svg
 from netcheck.reports.topology_svg import MAX_TASKS, layout
 from netcheck.scenario import load_plan
@@ -86,7 +87,7 @@ def _built(record_factory: Callable[..., RunRecord]) -> RunRecord:
         return Node(
             name=name,
             kind=kind,
-            netns=f"/run/netns/nc-ab12cd-{name}",
+            site=NamespacePath(path=f"/run/netns/nc-ab12cd-{name}"),
             host=host,
             interfaces=(iface,),
         )

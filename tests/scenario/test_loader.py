@@ -215,3 +215,42 @@ def test_publish_long_syntax_and_host_mode() -> None:
         with pytest.raises(ValueProblem) as info:
             parse_publish(bad)
         assert hint in str(info.value.hint), (bad, info.value.hint)
+
+
+def test_external_networks_and_existing_containers(load: Load) -> None:
+    plan = load("""
+        networks:
+          prod: {external: true, name: macvlan100}
+          backend: {external: true}
+        endpoints:
+          web: {container: web-1}
+          probe1: {networks: {prod: {ip: 10.20.0.70}}}
+        expectations:
+          - from: probe1
+            to: web@prod
+            probe: icmp
+          - from: probe1
+            to: web@frontend  # a network only Docker knows the container is on
+            probe: icmp
+    """)
+    prod, backend = plan.network("prod"), plan.network("backend")
+    assert (prod.external, prod.driver, prod.name_on_docker) == (True, None, "macvlan100")
+    assert (backend.docker_name, backend.name_on_docker) == (None, "backend")
+    web = plan.endpoint("web")
+    assert (web.container, web.attachments, web.listen) == ("web-1", (), ())
+    att = plan.endpoint("probe1").attachments[0]
+    assert str(att.ip) == "10.20.0.70" and att.location is not None and att.location.line == 6
+    assert plan.adopted() == ["network 'prod'", "network 'backend'",
+                              "endpoint 'web' (container web-1)"]
+
+
+def test_external_network_options_and_container_extras_are_errors(fail: Fail) -> None:
+    text = str(fail("""
+        networks:
+          prod: {external: true, parent: eth0, options: {mtu: 1400}}
+        endpoints:
+          web: {container: web-1, image: busybox}
+    """))
+    assert "networks.prod.parent: network 'prod' is external" in text
+    assert "networks.prod.options: network 'prod' is external" in text
+    assert "endpoints.web.image: endpoint 'web' is an existing container" in text

@@ -7,16 +7,15 @@ attached to the default `bridge` gets the host's resolv.conf and cannot resolve 
 from __future__ import annotations
 
 import logging
-import re
 
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.rules._common import probe_line, source_node
 from netcheck.model.plan import Driver, ProbeKind
 from netcheck.model.results import Finding, Node, Observation
+from netcheck.model.sites import ContainerPid
 
 log = logging.getLogger(__name__)
 DEFAULT_BRIDGE = "bridge"
-_PID = re.compile(r"^/proc/(\d+)/ns/net$")
 
 
 def on_default_bridge(case: Case, node: Node) -> bool:
@@ -33,11 +32,10 @@ def on_default_bridge(case: Case, node: Node) -> bool:
 
 
 def resolv_conf(node: Node) -> list[str]:
-    m = _PID.match(node.netns)
-    if m is None:
+    if not isinstance(node.site, ContainerPid):
         return []
     try:
-        with open(f"/proc/{m.group(1)}/root/etc/resolv.conf", encoding="utf-8") as fh:
+        with open(f"/proc/{node.site.pid}/root/etc/resolv.conf", encoding="utf-8") as fh:
             return [line.strip() for line in fh if line.startswith("nameserver")]
     except OSError as exc:
         log.debug("resolv.conf of %s: %s", node.name, exc)

@@ -15,6 +15,7 @@ from netcheck.diagnose.base import Case
 from netcheck.diagnose.rules._common import on_link, probe_line, source_node
 from netcheck.model.plan import ProbeKind, ProbeSpec
 from netcheck.model.results import Finding, Observation
+from netcheck.model.sites import ProbeSite
 from netcheck.probes.base import ProbeTask
 from netcheck.runtime.naming import SWITCH, netns_path
 
@@ -39,7 +40,7 @@ class MtuBlackhole:
         src = source_node(case)
         if src is None:
             return None
-        largest = self._search(case, src.netns, r.probe.size)
+        largest = self._search(case, src.site, r.probe.size)
         if largest is None:
             return None  # even a small DF ping fails: not an MTU problem
         packet = largest + IP_ICMP_HEADERS
@@ -49,7 +50,7 @@ class MtuBlackhole:
             "no ICMP fragmentation-needed came back: the path drops big frames silently",
             probe_line(case),
         ]
-        mtus = self._path_mtus(case, src.netns, r.source_interface)
+        mtus = self._path_mtus(case, r.source_interface)
         evidence.extend(mtus)
         return Finding(
             id=self.id,
@@ -60,7 +61,7 @@ class MtuBlackhole:
                 f"com.docker.network.driver.mtu={packet}), or raise the MTU of the small link",
         )
 
-    def _search(self, case: Case, netns: str, failed: int) -> int | None:
+    def _search(self, case: Case, site: ProbeSite, failed: int) -> int | None:
         """Largest passing payload below `failed`, or None if even 0 fails."""
         r = case.result
         low, high = 0, failed  # low: not yet known to pass; high: known to fail
@@ -75,7 +76,7 @@ class MtuBlackhole:
             sizes = sorted({min(high - 1, low + i * step) for i in range(WAYS + 1)})
             tasks = [
                 ProbeTask(
-                    probe_id=f"{r.probe_id}#df{size}", source=r.source, source_netns=netns,
+                    probe_id=f"{r.probe_id}#df{size}", source=r.source, source_site=site,
                     target=r.target, target_address=r.target_address,  # type: ignore[arg-type]
                     probe=ProbeSpec(kind=ProbeKind.ICMP, size=size),
                 )
@@ -100,17 +101,17 @@ class MtuBlackhole:
         log.debug("DF search %s: %s passes, %s fails", r.probe_id, known_pass, high)
         return known_pass
 
-    def _path_mtus(self, case: Case, src_netns: str, src_if: str | None) -> list[str]:
+    def _path_mtus(self, case: Case, src_if: str | None) -> list[str]:
         lines: list[str] = []
         r = case.result
         src, dst = source_node(case), case.topology.nodes.get(case.expectation.target.node)
-        if src is not None:
+        if src is not None and src.site.netns is not None:
             near = on_link(src, r.target_address)
             iface = src_if or (near.ifname if near is not None else None)
             link = case.live.link(src.netns, iface) if iface else None
             if link is not None:
                 lines.append(f"{src.name} {link.ifname} MTU {link.mtu}")
-        if dst is not None:
+        if dst is not None and dst.site.netns is not None:
             for d_if in dst.interfaces:
                 if d_if.address == r.target_address:
                     link = case.live.link(dst.netns, d_if.ifname)
@@ -118,7 +119,7 @@ class MtuBlackhole:
                         lines.append(f"{dst.name} {link.ifname} MTU {link.mtu}")
         biggest = max((int(x.rsplit(" ", 1)[1]) for x in lines), default=1500)
         small: list[str] = []
-        places = {n.name: n.netns for n in case.topology.nodes.values()}
+        places = {n.name: p for n in case.topology.nodes.values() if (p := n.site.netns)}
         with contextlib.suppress(ValueError):  # a docker run id is not a netns run id
             places["switch"] = netns_path(case.topology.run_id, SWITCH)
         for name, netns in sorted(places.items()):

@@ -79,7 +79,7 @@ class NoL2Adjacency:
             if iface is None or segment(case, node, iface) != dst_seg:
                 continue
             task = ProbeTask(
-                probe_id=f"{r.probe_id}#witness", source=node.name, source_netns=node.netns,
+                probe_id=f"{r.probe_id}#witness", source=node.name, source_site=node.site,
                 target=dst.name, target_address=r.target_address,
                 probe=ProbeSpec(kind=ProbeKind.ARP),
             )

@@ -40,7 +40,7 @@ class _StdoutConn:
         pass
 
 
-def _stay_here(path: str) -> None:
+def _stay_here(path: str, inode: int | None = None) -> None:
     """The sidecar already lives in the target's netns, and setns would need SYS_ADMIN."""
 
 
@@ -58,6 +58,7 @@ def _probe() -> int:
 
 def _listen(ports_text: list[str]) -> int:
     from netcheck.model.plan import Port, ProbeKind
+    from netcheck.model.sites import NamespacePath
     from netcheck.probes import responders
 
     ports = []
@@ -65,7 +66,7 @@ def _listen(ports_text: list[str]) -> int:
         proto, _, number = text.partition("/")
         ports.append(Port(proto=ProbeKind(proto), number=int(number)))
     responders.enter_netns = _stay_here  # type: ignore[attr-defined]
-    responders.serve(_StdoutConn(), OWN_NETNS, ports)  # type: ignore[arg-type]
+    responders.serve_local(_StdoutConn(), NamespacePath(path=OWN_NETNS), ports)  # type: ignore[arg-type]
     return 1  # serve returns only when its bind failed
 
 

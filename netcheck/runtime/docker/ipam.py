@@ -67,6 +67,8 @@ def driver_options(net: Network) -> dict[str, str]:
 
 def create_kwargs(net: Network, name: str, run_id: str) -> dict[str, Any]:
     """Keyword arguments for `APIClient.create_network`."""
+    if net.external or net.driver is None:
+        raise ValueError(f"network '{net.name}' is external: netcheck never creates it")
     kwargs: dict[str, Any] = {
         "name": name,
         "driver": net.driver.value,

@@ -1,21 +1,22 @@
 """Probes on a Docker host that is not this machine (`lab.hosts.X.docker: ssh://…|tcp://…`).
 
-A container on a remote daemon has no /proc/PID here to enter. Its node's `netns` is then a
-reference, `docker-container:<run id>:<container id>:<image tag>:<daemon url>`, and the probe
-worker for it runs as a sidecar on that daemon:
+A container on a remote daemon has no /proc/PID here to enter. Its node's site is then a
+`RemoteContainer` (netcheck.model.sites: run id, container id, daemon url, probe image tag),
+and the probe worker for it runs as a sidecar on that daemon:
 
 - image: `netcheck/probe:<digest>` (probeimage.py), imported by the build; the tag travels in
-  the reference because working it out (ldd over every extension module) costs seconds, in
-  every worker; `-` when unknown, and the worker then works it out and imports it itself;
+  the site because working it out (ldd over every extension module) costs seconds, in
+  every worker; None when unknown, and the worker then works it out and imports it itself;
 - `network_mode=container:<target>`: the sidecar shares the target's network namespace, so
   its raw sockets send from the target's interfaces and addresses;
 - `cap_add=[NET_RAW, NET_ADMIN]`, nothing else: no privileged mode, no host network;
 - labelled with the run id (`io.netcheck.run`, role `probe`), removed when done, and swept
   with the run's containers at teardown.
 
-The local worker process that would have entered the namespace drives the sidecar instead
-(netcheck.probes._entry and .responders hand `docker-container:` paths here), so the probe
-pool's deadlines, grouping and error reporting apply unchanged.
+The local worker process that would have entered the namespace drives the sidecar instead:
+this module registers `RemoteContainer` with the probe layer's site registry
+(netcheck.probes.sites), so the probe pool's deadlines, grouping and error reporting apply
+unchanged and the probe layer never imports this runtime.
 """
 
 from __future__ import annotations
@@ -28,47 +29,20 @@ import pickle
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from netcheck.model.plan import Port
+from netcheck.model.sites import RemoteContainer
+from netcheck.probes import sites
 from netcheck.probes.base import ProbeTask, WorkerReport
 
 log = logging.getLogger(__name__)
 
-PREFIX = "docker-container:"
 RUN_LABEL = "io.netcheck.run"
 ROLE_LABEL = "io.netcheck.role"
 CAPS = ["NET_RAW", "NET_ADMIN"]
 READY_TIMEOUT_S = 30.0  # an image import on first use, then a container start
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RemoteRef:
-    run_id: str
-    container: str
-    url: str
-    image_tag: str | None = None  # the probe image's tag on that daemon, when known
-
-    def __str__(self) -> str:
-        return f"{PREFIX}{self.run_id}:{self.container}:{self.image_tag or '-'}:{self.url}"
-
-
-def is_remote(netns: str) -> bool:
-    return netns.startswith(PREFIX)
-
-
-def parse(netns: str) -> RemoteRef:
-    if not is_remote(netns):
-        raise ValueError(f"not a remote container reference: {netns!r}")
-    run_id, sep1, rest = netns[len(PREFIX) :].partition(":")
-    container, sep2, rest = rest.partition(":")
-    tag, sep3, url = rest.partition(":")
-    if not (sep1 and sep2 and sep3 and run_id and container and tag and url):
-        raise ValueError(f"malformed remote container reference: {netns!r}")
-    return RemoteRef(
-        run_id=run_id, container=container, url=url, image_tag=None if tag == "-" else tag
-    )
 
 
 def is_local_url(url: str) -> bool:
@@ -103,7 +77,7 @@ def _client(url: str) -> Any:
     return make_client(url, timeout=60.0, verify=False)
 
 
-def _sidecar(client: Any, ref: RemoteRef, argv: list[str], env: dict[str, str]) -> Any:
+def _sidecar(client: Any, ref: RemoteContainer, argv: list[str], env: dict[str, str]) -> Any:
     from netcheck.runtime.docker.probeimage import REPOSITORY, ensure_probe_image
 
     image = f"{REPOSITORY}:{ref.image_tag}" if ref.image_tag else ensure_probe_image(client)
@@ -118,11 +92,12 @@ def _sidecar(client: Any, ref: RemoteRef, argv: list[str], env: dict[str, str]) 
     )
 
 
-def probe_remote(netns: str, tasks: Sequence[ProbeTask], timeout: float) -> WorkerReport:
+def probe_remote(
+    ref: RemoteContainer, tasks: Sequence[ProbeTask], timeout: float
+) -> WorkerReport:
     """Run one source's probes in a sidecar of the remote container; its WorkerReport."""
     from netcheck.runtime.docker.agent import INPUT_ENV, REPORT
 
-    ref = parse(netns)
     started = time.monotonic()
     client = _client(ref.url)
     container = None
@@ -139,7 +114,7 @@ def probe_remote(netns: str, tasks: Sequence[ProbeTask], timeout: float) -> Work
                 f"probe sidecar on {ref.url} exited {status.get('StatusCode')}: {tail}"
             )
         report = decode_report(lines[-1][len(REPORT) :])
-        return replace(report, netns=netns, setup_s=round(time.monotonic() - started, 4))
+        return replace(report, netns=str(ref), setup_s=round(time.monotonic() - started, 4))
     finally:
         if container is not None:
             with contextlib.suppress(Exception):
@@ -155,13 +130,12 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop
 
 
-def serve_remote(conn: Any, netns: str, ports: Sequence[Port]) -> None:
+def serve_remote(conn: Any, ref: RemoteContainer, ports: Sequence[Port]) -> None:
     """Responder process for a remote container: a listening sidecar, removed on SIGTERM
-    or when the parent closes the pipe (same protocol as responders.serve)."""
+    or when the parent closes the pipe (same protocol as responders.serve_local)."""
     from netcheck.runtime.docker.agent import READY
 
     signal.signal(signal.SIGTERM, _raise_stop)
-    ref = parse(netns)
     client = None
     container = None
     try:
@@ -208,3 +182,6 @@ def sweep(client: Any, run_id: str) -> int:
             c.remove(force=True)
             n += 1
     return n
+
+
+sites.register(RemoteContainer, sites.SiteEntry(probe=probe_remote, serve=serve_remote))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from netcheck.errors import NetcheckError, RuntimeBuildError
+from netcheck.errors import NetcheckError, RuntimeBuildError, ScenarioErrors
 from netcheck.image import DEFAULT_IMAGE, ensure_image
 from netcheck.model.plan import (
     Attachment,
@@ -35,9 +35,10 @@ from netcheck.model.plan import (
     Service,
 )
 from netcheck.model.results import Interface, Node, Topology
+from netcheck.model.sites import ProbeSite, RemoteContainer
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
-from netcheck.runtime.docker import ipam
+from netcheck.runtime.docker import adopt, ipam
 from netcheck.runtime.docker import services as swarm_services
 from netcheck.runtime.docker.client import daemon_url, make_client
 from netcheck.runtime.docker.daemon import RUN_DIR, LabDaemon, start_all
@@ -49,7 +50,7 @@ from netcheck.runtime.docker.multihost import (
     wants_lab_mac,
 )
 from netcheck.runtime.docker.probeimage import ensure_probe_image
-from netcheck.runtime.docker.remote import RemoteRef, is_local_url, sweep
+from netcheck.runtime.docker.remote import is_local_url, sweep
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
 from netcheck.sigmask import signals_blocked, signals_deferred
 
@@ -133,6 +134,9 @@ class DockerRuntime:
         self._state_written = False
         self._overlay_members: list[str] = []
         self._probe_tags: dict[str, str] = {}  # remote daemon key -> probe image tag
+        # (daemon key, scenario name) -> Docker name of an external network: attached to,
+        # never created or removed (not in _Daemon.networks, which teardown removes).
+        self._external_names: dict[tuple[str, str], str] = {}
         self.timings: dict[str, float] = {}
 
     # --- build ---------------------------------------------------------------------------
@@ -185,7 +189,20 @@ class DockerRuntime:
 
         endpoints = [ep for ep in plan.endpoints if ep.name not in unavailable]
         placement = {ep.name: self._daemon_key(ep, plan) for ep in endpoints}
-        networks = [n for n in plan.networks if n.name not in skipped_nets]
+        existing = [ep for ep in endpoints if ep.container is not None]
+        endpoints = [ep for ep in endpoints if ep.container is None]
+        # What already exists is read before anything is created: an absent network or a
+        # stopped container fails the run with nothing built.
+        clients = {k: d.client for k, d in self._daemons.items()}
+        found = adopt.read_external(plan, endpoints, existing, placement, clients, self._where)
+        for (key, name), fn in found.items():
+            self._external_names[(key, name)] = fn.docker_name
+        plan = plan.with_networks({n: f.network for (_k, n), f in found.items()})
+        errors = adopt.check_fixed_ips(endpoints, {n: f for (_k, n), f in found.items()})
+        if errors:
+            raise ScenarioErrors(errors)
+        adopted = adopt.read_existing(existing, placement, found, clients, self._where)
+        networks = [n for n in plan.networks if n.name not in skipped_nets and not n.external]
         homes = self._network_homes(plan, networks, endpoints, placement)
         services = [s for s in plan.services if s.name not in unavailable]
         # A service pinned to a host needs that host in the swarm.
@@ -204,7 +221,7 @@ class DockerRuntime:
         self._timed("swarm", t)
 
         t = time.monotonic()
-        self._ensure_images(plan, endpoints, placement)
+        self._ensure_images(plan, endpoints, placement, existing)
         self._timed("images", t)
 
         t = time.monotonic()
@@ -225,6 +242,17 @@ class DockerRuntime:
         for ep, info in infos:
             node = self._endpoint_node(plan, ep, placement[ep.name], info, facts)
             nodes[ep.name] = node
+        for ep, (info, networks_of) in adopted.items():
+            key = placement[ep.name]
+            nodes[ep.name] = self._existing_node(ep, key, info, networks_of)
+            facts[f"endpoint.{ep.name}.container"] = (
+                f"{str(info.get('Name', '')).lstrip('/')} {str(info['Id'])[:12]} (existing)"
+            )
+        for (key, name), fn in sorted(found.items()):
+            where = f"@{key}" if key else ""
+            facts[f"network.{name}.docker{where}"] = (
+                f"{fn.docker_name} {fn.docker_id[:12]} (external, {fn.network.driver_name})"
+            )
 
         t = time.monotonic()
         if services:
@@ -233,8 +261,35 @@ class DockerRuntime:
         self._timed("services", t)
         for phase, secs in self.timings.items():
             facts[f"docker.build.{phase}_s"] = f"{secs:.2f}"
-        topo = Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts)
+        seen = {name: fn.network for (_key, name), fn in sorted(found.items(), reverse=True)}
+        topo = Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts,
+                        networks=seen)
         return BuildResult(topology=topo, unavailable=unavailable)
+
+    # --- what already exists (read only: runtime/docker/adopt.py) -------------------------
+
+    def _where(self, key: str) -> str:
+        return f"host '{key}' ({self._daemons[key].url})" if key else \
+            f"the Docker daemon at {self._daemons[key].url}"
+
+    def _existing_node(
+        self,
+        ep: Endpoint,
+        key: str,
+        info: Mapping[str, Any],
+        networks_of: Mapping[str, tuple[str, Network | None]],
+    ) -> Node:
+        url = self._daemons[key].url
+        site: ProbeSite
+        macs: dict[str, str] = {}
+        if is_local_url(url):
+            # Its own pid's namespace: no sidecar, nothing runs in the container.
+            site = adopt.local_site(info)
+            macs = _macs_in(site.pid)
+        else:
+            site = RemoteContainer(run_id=self.run_id, container=str(info["Id"]), url=url,
+                                   image_tag=self._probe_tags.get(key))
+        return adopt.adopted_node(ep, key, info, site, macs, networks_of)
 
     def _mark_owner(self) -> None:
         """Register the run as alive, so `netcheck clean` leaves its objects alone.
@@ -484,12 +539,17 @@ class DockerRuntime:
         ensure_image(d.client, ref)
 
     def _ensure_images(
-        self, plan: Plan, endpoints: list[Endpoint], placement: Mapping[str, str]
+        self,
+        plan: Plan,
+        endpoints: list[Endpoint],
+        placement: Mapping[str, str],
+        existing: list[Endpoint] | None = None,
     ) -> None:
         wanted = {(placement[ep.name], self._image_for(plan, ep)) for ep in endpoints}
         _parallel(self._put_image, sorted(wanted))
         # Probes on a remote host run in sidecars: import their image now, not mid-probe.
-        remote_keys = sorted({k for k, _ in wanted if not is_local_url(self._daemons[k].url)})
+        keys = {k for k, _ in wanted} | {placement[ep.name] for ep in existing or ()}
+        remote_keys = sorted(k for k in keys if not is_local_url(self._daemons[k].url))
         for key, ref in zip(
             remote_keys,
             _parallel(lambda k: ensure_probe_image(self._daemons[k].client), remote_keys),
@@ -528,7 +588,10 @@ class DockerRuntime:
             ) from exc
         d.networks[net.name] = res["Id"]
 
-    def _network_ref(self, plan: Plan, name: str) -> str:
+    def _network_ref(self, plan: Plan, name: str, key: str = DEFAULT_KEY) -> str:
+        external = self._external_names.get((key, name))
+        if external is not None:
+            return external  # the network as it exists: never one of ours
         return (
             ipam.DEFAULT_BRIDGE
             if ipam.is_default_bridge(name, plan)
@@ -539,7 +602,12 @@ class DockerRuntime:
         att = ep.attachments[idx]
         if ipam.is_default_bridge(att.network, plan):
             return {}  # the default bridge takes neither fixed addresses nor aliases
-        cfg: dict[str, Any] = {"Aliases": [ep.name, *att.aliases]}
+        if (d.key, att.network) in self._external_names:
+            # On a network that serves real traffic the probe container answers to no
+            # scenario name by itself: an alias "db" there could take a real db's lookups.
+            cfg: dict[str, Any] = {"Aliases": list(att.aliases)} if att.aliases else {}
+        else:
+            cfg = {"Aliases": [ep.name, *att.aliases]}
         if att.ip is not None:
             key = "IPv4Address" if att.ip.version == 4 else "IPv6Address"
             cfg["IPAMConfig"] = {key: str(att.ip)}
@@ -548,7 +616,8 @@ class DockerRuntime:
     def _start_container(self, plan: Plan, ep: Endpoint, d: _Daemon) -> dict[str, Any]:
         api = d.client.api
         name = docker_name(self.run_id, ep.name)
-        first_net = self._network_ref(plan, ep.attachments[0].network) if ep.attachments else "none"
+        first_net = (self._network_ref(plan, ep.attachments[0].network, d.key)
+                     if ep.attachments else "none")
         host_config = api.create_host_config(network_mode=first_net)
         networking = None
         if ep.attachments:
@@ -579,7 +648,7 @@ class DockerRuntime:
             ipam_cfg = cfg.get("IPAMConfig", {})
             api.connect_container_to_network(
                 cid,
-                self._network_ref(plan, ep.attachments[idx].network),
+                self._network_ref(plan, ep.attachments[idx].network, d.key),
                 ipv4_address=ipam_cfg.get("IPv4Address"),
                 ipv6_address=ipam_cfg.get("IPv6Address"),
                 aliases=cfg.get("Aliases"),
@@ -593,17 +662,18 @@ class DockerRuntime:
     ) -> Node:
         pid = int(info["State"]["Pid"])
         url = self._daemons[key].url
+        site: ProbeSite
         if is_local_url(url):
-            netns = f"/proc/{pid}/ns/net"
+            site = adopt.local_site(info)
             macs = _macs_in(pid)
         else:  # PID is on another machine: probes go through a sidecar there
-            netns = str(RemoteRef(run_id=self.run_id, container=str(info["Id"]), url=url,
-                                  image_tag=self._probe_tags.get(key)))
+            site = RemoteContainer(run_id=self.run_id, container=str(info["Id"]), url=url,
+                                   image_tag=self._probe_tags.get(key))
             macs = {}
         nets = info["NetworkSettings"]["Networks"] or {}
         interfaces: list[Interface] = []
         for att in ep.attachments:
-            settings = nets.get(self._network_ref(plan, att.network))
+            settings = nets.get(self._network_ref(plan, att.network, key))
             if not settings:
                 continue
             mac = (settings.get("MacAddress") or "").lower() or None
@@ -611,7 +681,7 @@ class DockerRuntime:
             declared = None
             with contextlib.suppress(KeyError):
                 declared = plan.network(att.network)
-            kind, parent, mode = _link_shape(declared, key)
+            kind, parent, mode = adopt.interface_shape(declared, key)
             for addr_key, len_key in (
                 ("IPAddress", "IPPrefixLen"),
                 ("GlobalIPv6Address", "GlobalIPv6PrefixLen"),
@@ -637,7 +707,7 @@ class DockerRuntime:
         return Node(
             name=ep.name,
             kind=NodeKind.ENDPOINT,
-            netns=netns,
+            site=site,
             interfaces=tuple(interfaces),
             host=key or None,
             listen=ep.listen,
@@ -844,14 +914,3 @@ def _macs_in(pid: int) -> dict[str, str]:
     except Exception as exc:
         log.debug("cannot list links of pid %d: %s", pid, exc)
     return out
-
-
-def _link_shape(net: Network | None, host: str) -> tuple[str, str | None, str | None]:
-    if net is None:
-        return "veth", None, None
-    parent = f"{host}:{net.parent}" if net.parent and host else net.parent
-    if net.driver is Driver.MACVLAN:
-        return "macvlan", parent, (net.macvlan_mode.value if net.macvlan_mode else "bridge")
-    if net.driver is Driver.IPVLAN:
-        return "ipvlan", parent, (net.ipvlan_mode.value if net.ipvlan_mode else "l2")
-    return "veth", None, None

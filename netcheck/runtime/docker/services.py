@@ -237,7 +237,7 @@ def service_node(svc: Service, first_task: Node, vips: Mapping[str, str],
     return Node(
         name=svc.name,
         kind=NodeKind.SERVICE,
-        netns=first_task.netns,
+        site=first_task.site,
         interfaces=interfaces,
         host=first_task.host,
         listen=listen,

@@ -201,6 +201,8 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
         atts: list[AttachmentSpec] = []
         for index, att in enumerate(ep.attachments):
             net = plan.network(att.network)
+            if net.driver is None:  # external: refused before the build (engine.run)
+                raise ValueError(f"network '{net.name}' is external: not for the netns runtime")
             (address, subnet), *others = assigned[(ep.name, att.network)]
             mode = _mode(net)
             # Docker derives the MAC from the IPv4 address, whichever of them was fixed.

@@ -41,6 +41,7 @@ from netcheck.errors import (
 )
 from netcheck.model.plan import Driver, IPAddress, IPNetwork, Lan, NodeKind, Plan, Shim
 from netcheck.model.results import Interface, Node, Topology
+from netcheck.model.sites import NamespacePath
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, RuntimeOptions
 from netcheck.runtime.naming import (
@@ -212,6 +213,9 @@ class NetnsRuntime:
 
     def _path(self, node: str) -> str:
         return netns_path(self.run_id, node, self._netns_dir)
+
+    def _site(self, node: str) -> NamespacePath:
+        return NamespacePath(path=self._path(node))
 
     def _build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
         started = time.monotonic()
@@ -846,25 +850,25 @@ class NetnsRuntime:
         by_name = {ep.name: ep for ep in plan.endpoints}
         for spec in layout.endpoints:
             nodes[spec.name] = Node(
-                name=spec.name, kind=NodeKind.ENDPOINT, netns=self._path(spec.name),
+                name=spec.name, kind=NodeKind.ENDPOINT, site=self._site(spec.name),
                 interfaces=interfaces(spec.name),
                 host=None if spec.host == LOCAL_HOST else spec.host,
                 listen=by_name[spec.name].listen,
             )
         for machine in plan.lab.machines:
             nodes[machine.name] = Node(
-                name=machine.name, kind=NodeKind.MACHINE, netns=self._path(machine.name),
+                name=machine.name, kind=NodeKind.MACHINE, site=self._site(machine.name),
                 interfaces=interfaces(machine.name), listen=machine.listen,
             )
         for host in plan.lab.hosts:
             nodes[host.name] = Node(
-                name=host.name, kind=NodeKind.HOST, netns=self._path(host.name),
+                name=host.name, kind=NodeKind.HOST, site=self._site(host.name),
                 interfaces=interfaces(host.name), listen=host.listen,
             )
         if plan.lab.router is not None:
             name = plan.lab.router.name
             nodes[name] = Node(
-                name=name, kind=NodeKind.ROUTER, netns=self._path(name),
+                name=name, kind=NodeKind.ROUTER, site=self._site(name),
                 interfaces=interfaces(name),
             )
         facts = dict(features.facts())
