@@ -45,6 +45,24 @@ class ScenarioError(NetcheckError):
         super().__init__(text)
 
 
+@dataclass(frozen=True, slots=True)
+class ScenarioWarning:
+    """A doubt about a scenario that does not stop it: `path:line: field: message. hint`."""
+
+    location: Location
+    field: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.field}: {self.message}" if self.field else \
+            f"{self.location}: {self.message}"
+        if self.hint:
+            sep = " " if text.endswith((".", "?", "!")) else ". "
+            text = f"{text}{sep}{self.hint}"
+        return text
+
+
 class ScenarioErrors(NetcheckError):
     """Several scenario errors found in one pass; each keeps its own location."""
 

@@ -103,7 +103,8 @@ def _wrong_dns_answer(exp: Expectation, result: ProbeResult) -> str | None:
     if want in result.answered_by:
         return None
     got = ", ".join(result.answered_by) or "no address"
-    return f"{exp.probe.qname} resolved to {got}, not to {exp.target.node}'s {want}"
+    whose = "" if exp.target.literal and exp.target.node == want else f"{exp.target.node}'s "
+    return f"{exp.probe.qname} resolved to {got}, not to {whose}{want}"
 
 
 def not_tested(exp: Expectation, reason: str, *, skip: bool) -> Verdict:

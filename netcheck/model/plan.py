@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from netcheck.errors import Location
+from netcheck.errors import Location, ScenarioWarning
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -395,13 +395,34 @@ class ProbeSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
-    """Where a probe goes: a named node, optionally pinned to one of its networks/LANs."""
+    """Where a probe goes: a named node, optionally pinned to one of its networks/LANs, or
+    a literal address (`to: 10.20.0.5`, or a name from `targets:`) that is no node.
+
+    For a literal target `node` is its label (the `targets:` name, else the address as
+    text) and `address` is set: it is a probe target only, nothing netcheck builds.
+    """
 
     node: str
     via: str | None = None  # a network or LAN name: which of the node's addresses to use
+    address: IPAddress | None = None  # a literal target's address
+
+    @property
+    def literal(self) -> bool:
+        return self.address is not None
 
     def __str__(self) -> str:
         return f"{self.node}@{self.via}" if self.via else self.node
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamedTarget:
+    """`targets: {db: {address: 10.20.0.5}}`: an address outside the scenario's nodes, named
+    once so expectations and reports can say `db`."""
+
+    name: str
+    address: IPAddress
+    description: str | None = None
+    location: Location | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -411,7 +432,7 @@ class Expectation:
     Group forms in the YAML (mesh, isolated) are expanded by the loader into these.
     """
 
-    id: str  # stable: "icmp:c1->c2", "tcp/80:c1->nas", "icmp:c1->host1@lan"
+    id: str  # stable: "icmp:c1->c2", "tcp/80:c1->nas", "icmp:c1@lan->host1"
     source: str
     target: Target
     probe: ProbeSpec
@@ -420,6 +441,21 @@ class Expectation:
     dns_server: str | None = None  # for dns probes: a node name; None = the source's resolver
     description: str | None = None
     location: Location | None = None
+    # Source pinning: the probe leaves with the source's address on this network/LAN
+    # (`from: c1@net`), or with this very address (`source: 10.0.1.5`).
+    source_via: str | None = None
+    source_address: IPAddress | None = None
+    # dns probes whose `server:` is a literal address or a `targets:` name.
+    dns_server_address: IPAddress | None = None
+
+    @property
+    def source_label(self) -> str:
+        """The source as the id spells it: `c1`, `c1@net`, `c1@10.0.1.5`."""
+        if self.source_via is not None:
+            return f"{self.source}@{self.source_via}"
+        if self.source_address is not None:
+            return f"{self.source}@{self.source_address}"
+        return self.source
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -435,6 +471,10 @@ class Plan:
     image: str | None = None  # default container image
     variables: Mapping[str, str] = field(default_factory=dict)  # as resolved
     services: tuple[Service, ...] = ()
+    targets: tuple[NamedTarget, ...] = ()  # named outside addresses (`targets:`)
+    # Doubts that do not stop a run (a literal target no network of its source reaches),
+    # printed by `validate` and `run` with their file:line.
+    warnings: tuple[ScenarioWarning, ...] = ()
 
     def network(self, name: str) -> Network:
         for net in self.networks:
@@ -494,6 +534,6 @@ class Plan:
         out: dict[str, Service] = {}
         for exp in self.expectations:
             svc = published.get((exp.probe.kind, exp.probe.port or 0))
-            if svc is not None and exp.target.node in hosts:
+            if svc is not None and not exp.target.literal and exp.target.node in hosts:
                 out[exp.id] = svc
         return out

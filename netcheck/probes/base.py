@@ -19,6 +19,12 @@ class ProbeTask:
     target_address: IPAddress
     probe: ProbeSpec
     dns_server: IPAddress | None = None  # dns probes: where to send the query
+    # A pinned source (`from: c1@net`, `source:`): the probe's socket is bound to it, so
+    # the kernel routes it as it would an application's socket bound there.
+    source_address: IPAddress | None = None
+    # The node that answers (a literal target's owner in the lab, if any): its responder
+    # starts for tcp/udp probes. None: no node of the topology holds the address.
+    target_node: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

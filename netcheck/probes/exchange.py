@@ -29,6 +29,7 @@ from typing import Any
 from scapy.config import conf
 from scapy.supersocket import L3RawSocket, L3RawSocket6
 
+from netcheck.model.plan import IPAddress
 from netcheck.probes.wire import Probe, Reply, recv_reply
 
 _RCVBUF = 8 << 20
@@ -196,8 +197,17 @@ NEIGHBOUR_FILTER: list[tuple[int, int, int, int]] = _incoming_only([
 ])
 
 
-def l3_socket(v6: bool, errors: SendErrors, ports: tuple[int, int] | None = None) -> Any:
-    """A raw L3 socket: the kernel routes and resolves neighbours; sendto() errors recorded."""
+def l3_socket(
+    v6: bool, errors: SendErrors, ports: tuple[int, int] | None = None,
+    *, source: IPAddress | None = None,
+) -> Any:
+    """A raw L3 socket: the kernel routes and resolves neighbours; sendto() errors recorded.
+
+    `source`: bind the sending socket to that address. A raw socket's route lookup uses the
+    bound address (raw_sendmsg/rawv6_sendmsg take it as the flow's source), so source
+    policy rules apply as for an application bound there, and bind() fails with
+    EADDRNOTAVAIL when the namespace does not hold the address.
+    """
     base = L3RawSocket6 if v6 else L3RawSocket
 
     class RecordingL3(base):  # type: ignore[valid-type,misc]
@@ -212,6 +222,12 @@ def l3_socket(v6: bool, errors: SendErrors, ports: tuple[int, int] | None = None
     # iface=None: receive on every interface, as replies may come back another way than
     # the probe left (and local targets answer on lo).
     sock = RecordingL3()
+    if source is not None:
+        try:
+            sock.outs.bind((str(source), 0, 0, 0) if v6 else (str(source), 0))
+        except OSError:
+            sock.close()
+            raise
     _big_rcvbuf(sock.ins)
     if ports is not None:
         program = reply_filter_v6(*ports) if v6 else reply_filter_v4(*ports)

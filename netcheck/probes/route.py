@@ -24,7 +24,7 @@ _RTM_GETROUTE = 26
 _NLMSG_ERROR = 2
 _NLMSG_DONE = 3
 _NLM_F_REQUEST = 1
-_RTA_DST, _RTA_OIF, _RTA_GATEWAY, _RTA_PREFSRC, _RTA_METRICS = 1, 4, 5, 7, 8
+_RTA_DST, _RTA_SRC, _RTA_OIF, _RTA_GATEWAY, _RTA_PREFSRC, _RTA_METRICS = 1, 2, 4, 5, 7, 8
 _RTAX_MTU = 2
 _SIOCGIFMTU = 0x8921
 _SIOCGIFHWADDR = 0x8927
@@ -88,11 +88,20 @@ def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
     return out
 
 
-def _request(seq: int, dst: IPAddress) -> bytes:
+# A destination, or (destination, source): `ip route get DST from SRC`, the lookup the
+# kernel makes for a socket bound to SRC (source policy rules apply).
+Key = tuple[IPAddress, IPAddress | None]
+
+
+def _request(seq: int, dst: IPAddress, src: IPAddress | None = None) -> bytes:
     family = socket.AF_INET6 if dst.version == 6 else socket.AF_INET
     addr = dst.packed
     rta = _RTATTR.pack(_RTATTR.size + len(addr), _RTA_DST) + addr
-    body = _RTMSG.pack(family, len(addr) * 8, 0, 0, 0, 0, 0, 0, 0) + rta
+    src_len = 0
+    if src is not None and src.version == dst.version:
+        rta += _RTATTR.pack(_RTATTR.size + len(src.packed), _RTA_SRC) + src.packed
+        src_len = len(src.packed) * 8
+    body = _RTMSG.pack(family, len(addr) * 8, src_len, 0, 0, 0, 0, 0, 0) + rta
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), _RTM_GETROUTE, _NLM_F_REQUEST, seq, 0) + body
 
 
@@ -101,11 +110,12 @@ class RouteLookup:
 
     def __init__(self) -> None:
         self._links: dict[int, tuple[str, int | None, str | None]] = {}
-        self._routes: dict[IPAddress, RouteInfo | RouteError] = {}
+        self._routes: dict[Key, RouteInfo | RouteError] = {}
 
-    def prefetch(self, dsts: Iterable[IPAddress]) -> None:
-        """Look up every destination not seen yet, pipelined: all requests, then all replies."""
-        todo = list(dict.fromkeys(d for d in dsts if d not in self._routes))
+    def prefetch(self, keys: Iterable[Key]) -> None:
+        """Look up every (destination, source) not seen yet, pipelined: all requests, then
+        all replies."""
+        todo = list(dict.fromkeys(k for k in keys if k not in self._routes))
         if not todo:
             return
         with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as nl:
@@ -115,17 +125,17 @@ class RouteLookup:
             for start in range(0, len(todo), _CHUNK):
                 self._exchange(nl, todo[start : start + _CHUNK], first_seq=start + 1)
 
-    def _exchange(self, nl: socket.socket, dsts: list[IPAddress], first_seq: int) -> None:
-        pending: dict[int, IPAddress] = dict(enumerate(dsts, start=first_seq))
-        for seq, dst in pending.items():
-            nl.send(_request(seq, dst))
+    def _exchange(self, nl: socket.socket, keys: list[Key], first_seq: int) -> None:
+        pending: dict[int, Key] = dict(enumerate(keys, start=first_seq))
+        for seq, (dst, src) in pending.items():
+            nl.send(_request(seq, dst, src))
         while pending:
             try:
                 data = nl.recv(65536)
             except OSError as exc:  # timeout or ENOBUFS: never hang, never guess
-                for dst in pending.values():
+                for key in pending.values():
                     code = exc.errno or errno.ETIMEDOUT
-                    self._routes[dst] = RouteError(code, f"route get {dst}: netlink: {exc}")
+                    self._routes[key] = RouteError(code, f"route get {key[0]}: netlink: {exc}")
                 return
             offset = 0
             while offset + _NLMSGHDR.size <= len(data):
@@ -136,12 +146,13 @@ class RouteLookup:
                 offset += _align(length)
                 found = pending.pop(seq, None)
                 if found is not None:
-                    self._routes[found] = self._parse(found, mtype, msg)
+                    self._routes[found] = self._parse(found[0], mtype, msg)
 
-    def get(self, dst: IPAddress) -> RouteInfo:
-        if dst not in self._routes:
-            self.prefetch([dst])
-        cached = self._routes[dst]
+    def get(self, dst: IPAddress, src: IPAddress | None = None) -> RouteInfo:
+        key = (dst, src)
+        if key not in self._routes:
+            self.prefetch([key])
+        cached = self._routes[key]
         if isinstance(cached, RouteError):
             raise cached
         return cached

@@ -13,14 +13,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scapy.config import conf
 from scapy.layers.inet import UDP
 from scapy.supersocket import L3RawSocket, L3RawSocket6
 
-from netcheck.model.plan import ProbeKind
+from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import ProbeResult
 from netcheck.probes._netns import enter_netns
 from netcheck.probes.base import BatchInfo, ProbeTask, WorkerReport
@@ -72,10 +72,13 @@ def reset_scapy(*, full: bool = FULL_SCAPY_RELOAD) -> None:
 
 
 def _opener(
-    *, l2: str | None = None, v6: bool = False, ports: tuple[int, int] | None = None
+    *, l2: str | None = None, v6: bool = False, ports: tuple[int, int] | None = None,
+    source: IPAddress | None = None,
 ) -> Callable[[SendErrors], Any]:
     def open_socket(errors: SendErrors) -> Any:
-        return l2_socket(l2, errors) if l2 is not None else l3_socket(v6, errors, ports)
+        if l2 is not None:
+            return l2_socket(l2, errors)
+        return l3_socket(v6, errors, ports, source=source)
 
     return open_socket
 
@@ -131,10 +134,13 @@ def _plan_batches(
     routes: dict[int, RouteInfo] = {}
     for i, task in enumerate(tasks):
         try:
-            route = lookup.get(query_server(task))
+            route = lookup.get(query_server(task), task.source_address)
         except RouteError as exc:
             results[i] = error_result(task, f"could not send: {exc}")
             continue
+        if task.source_address is not None:
+            # Pinned: the packet carries that address whatever the route prefers.
+            route = replace(route, src=task.source_address)
         kind = task.probe.kind
         if kind is ProbeKind.ARP and not route.on_link:
             why = f"via {route.gateway}" if route.gateway else "a local address"
@@ -158,10 +164,17 @@ def _plan_batches(
         else:
             v6 = ":" in str(query_server(task))
             name = "ipv6" if v6 else "ipv4"
+            # One socket per pinned source address: bound to it, so the kernel routes the
+            # probes as it would an application's socket bound there (`ip route get DST
+            # from SRC`: source rules apply) and refuses an address the node does not hold.
+            if task.source_address is not None:
+                name += f"@{task.source_address}"
             if name not in batches:
                 ports = (sport_base, sport_base + len(tasks))
                 batches[name] = _Batch(
-                    name=name, open_socket=_opener(v6=v6, ports=ports), multi=False
+                    name=name,
+                    open_socket=_opener(v6=v6, ports=ports, source=task.source_address),
+                    multi=False,
                 )
         batches[name].items.append((i, pkt))
     return batches, routes
@@ -177,7 +190,7 @@ def probe_namespace(
     reset_scapy()
     results: list[ProbeResult | None] = [None] * len(tasks)
     lookup = RouteLookup()
-    lookup.prefetch(query_server(t) for t in tasks)
+    lookup.prefetch((query_server(t), t.source_address) for t in tasks)
     batches, routes = _plan_batches(tasks, lookup, results)
     setup_s = time.monotonic() - started
 

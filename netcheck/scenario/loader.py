@@ -35,5 +35,6 @@ def load_plan(
     plan = Resolver(spec, ctx, doc.variables).run()
     if ctx.errors:
         raise _raise(ctx.errors)
-    log.debug("loaded %s: %d expectations", doc.source, len(plan.expectations))
+    log.debug("loaded %s: %d expectations, %d warnings", doc.source, len(plan.expectations),
+              len(plan.warnings))
     return plan

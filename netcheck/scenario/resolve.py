@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from netcheck.errors import Location, ScenarioError
+from netcheck.errors import Location, ScenarioError, ScenarioWarning
 from netcheck.model.plan import (
     Attachment,
     Driver,
@@ -26,6 +26,7 @@ from netcheck.model.plan import (
     Lan,
     Machine,
     MacvlanMode,
+    NamedTarget,
     Network,
     NodeKind,
     Plan,
@@ -58,6 +59,7 @@ from netcheck.scenario.schema import (
     ScenarioSpec,
     SubnetSpec,
 )
+from netcheck.scenario.sources import node_facts, scenario_subnets
 from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
 from netcheck.scenario.values import ValueProblem
 
@@ -85,6 +87,7 @@ class Context:
         self.source = source
         self.lines = lines
         self.errors: list[ScenarioError] = []
+        self.warnings: list[ScenarioWarning] = []
 
     def line(self, path: Path) -> int:
         return line_of(self.lines, path)
@@ -94,6 +97,10 @@ class Context:
 
     def error(self, path: Path, message: str, hint: str | None = None) -> None:
         self.errors.append(ScenarioError(self.location(path), format_path(path), message, hint))
+
+    def warn(self, path: Path, message: str, hint: str | None = None) -> None:
+        self.warnings.append(
+            ScenarioWarning(self.location(path), format_path(path), message, hint))
 
 
 class Resolver:
@@ -762,10 +769,28 @@ class Resolver:
             ))
         return tuple(out)
 
+    # --- named outside addresses -----------------------------------------------------------
+
+    def named_targets(self) -> tuple[NamedTarget, ...]:
+        out: list[NamedTarget] = []
+        for name, spec in self.spec.targets.items():
+            path: Path = ("targets", name)
+            node = self.nodes.get(name)
+            if node is not None:
+                self.err(path, f"'{name}' is already the name of a {node.kind.value} "
+                               f"(line {self.ctx.line(node.path)})",
+                         f"A target names an address outside the scenario's nodes: rename it, "
+                         f"or write to: {name} for the {node.kind.value} itself")
+                continue
+            out.append(NamedTarget(name=name, address=spec.address,
+                                   description=spec.description,
+                                   location=self.ctx.location(path)))
+        return tuple(out)
+
     # --- the plan --------------------------------------------------------------------------
 
     def run(self) -> Plan:
-        from netcheck.scenario.expand import expand_expectations
+        from netcheck.scenario.expand import Addressing, expand_expectations
 
         lans = self.lans()
         lans_by_name = {lan.name: lan for lan in lans}
@@ -787,14 +812,20 @@ class Resolver:
         endpoints = self.endpoints(lab, {n.name: n for n in networks})
         lab = self.with_implied_uplinks(lab)
         services = self.services(lab, {n.name: n for n in networks})
-        expectations = expand_expectations(self.spec.expectations, self.nodes, self.ctx)
+        targets = self.named_targets()
+        facts = node_facts(lab, {n.name: n for n in networks}, endpoints)
+        expectations = expand_expectations(
+            self.spec.expectations, self.nodes, self.ctx,
+            Addressing(targets={t.name: t for t in targets}, facts=facts,
+                       known=scenario_subnets(lab, networks)),
+        )
         name = self.spec.name or os.path.splitext(os.path.basename(self.ctx.source))[0]
         runtime = None if self.spec.runtime in (None, "auto") else self.spec.runtime
         return Plan(
             name=name, source=self.ctx.source, description=self.spec.description, lab=lab,
             networks=networks, endpoints=endpoints, expectations=tuple(expectations),
             runtime=runtime, image=self.spec.image, variables=dict(self.variables),
-            services=services,
+            services=services, targets=targets, warnings=tuple(self.ctx.warnings),
         )
 
 

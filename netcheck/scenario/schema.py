@@ -139,14 +139,22 @@ Probes = Annotated[
     WithJsonSchema({"anyOf": [_PROBE_SCHEMA, {"type": "array", "items": _PROBE_SCHEMA,
                                               "minItems": 1}]}),
 ]
-Targets = Annotated[
+_TO_ITEM = {"type": "string", "description": "a node, node@network, a name from targets:, "
+                                             "or a literal IPv4/IPv6 address"}
+ToTargets = Annotated[
     list[str],
     BeforeValidator(_one_or_many),
     Field(min_length=1),
-    WithJsonSchema({"anyOf": [
-        {"type": "string", "description": "a node, or node@network to pick its address"},
-        {"type": "array", "items": {"type": "string"}, "minItems": 1},
-    ]}),
+    WithJsonSchema({"anyOf": [_TO_ITEM, {"type": "array", "items": _TO_ITEM, "minItems": 1}]}),
+]
+_FROM_ITEM = {"type": "string", "description": "a node, or node@network: the probe leaves "
+                                               "with the node's address on that network"}
+FromSources = Annotated[
+    list[str],
+    BeforeValidator(_one_or_many),
+    Field(min_length=1),
+    WithJsonSchema({"anyOf": [_FROM_ITEM,
+                              {"type": "array", "items": _FROM_ITEM, "minItems": 1}]}),
 ]
 
 
@@ -397,10 +405,14 @@ class _ExpectationBase(Spec):
 class PairExpectation(_ExpectationBase):
     """from each source to each target (self-pairs skipped)."""
 
-    from_: Targets = Field(alias="from")
-    to: Targets | None = None
+    from_: FromSources = Field(alias="from")
+    to: ToTargets | None = None
     reachable: bool = True
-    server: str | None = Field(None, description="dns probes: the node to ask")
+    server: str | None = Field(None, description="dns probes: the node to ask, or a literal "
+                                                 "address / a name from targets:")
+    source: IP | None = Field(
+        None, description="the source address the probe leaves with, for a node with several "
+                          "(one source node only); the kernel routes it as a socket bound to it")
 
 
 class MeshExpectation(_ExpectationBase):
@@ -417,6 +429,14 @@ class IsolatedExpectation(_ExpectationBase):
         list[Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]],
         Field(min_length=2),
     ]
+
+
+class TargetSpec(Spec):
+    """An address outside the scenario's nodes, named once (a database, a gateway, a free
+    address that must stay silent)."""
+
+    address: IP = Field(description="the IPv4 or IPv6 address probes go to")
+    description: str | None = None
 
 
 FORM_KEYS = ("from", "mesh", "isolated")
@@ -461,5 +481,9 @@ class ScenarioSpec(Spec):
     endpoints: dict[Name, EndpointSpec] = {}
     services: dict[Name, ServiceSpec] = Field(
         {}, description="swarm services on overlay networks: probe targets by name"
+    )
+    targets: dict[Name, TargetSpec] = Field(
+        {}, description="named outside addresses: `to: db` probes db's address; the name is "
+                        "used in expectation ids and reports"
     )
     expectations: list[ExpectationSpec] = []

@@ -1,0 +1,121 @@
+"""What the scenario says about each node's own addressing, for the checks on literal
+targets (`to: 10.20.0.5`) and pinned sources (`from: c1@net`, `source: ADDRESS`).
+
+Pure: read from the resolved Lab, networks and endpoints, before anything is built. An
+IPAM address is not known until the runtime hands it out, so such a node is `dynamic` and
+its `source:` address is checked at run time (netcheck.engine.plan_tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from netcheck.model.plan import Endpoint, IPAddress, IPNetwork, Lab, Network
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceFacts:
+    """One node's addressing as the scenario states it."""
+
+    subnets: tuple[tuple[str, IPNetwork], ...] = ()  # (network/LAN, on-link subnet)
+    addresses: tuple[tuple[str, IPAddress], ...] = ()  # (network/LAN, fixed address)
+    dynamic: bool = False  # some address comes from IPAM when the runtime builds it
+    unknown_subnets: bool = False  # a network whose subnet the runtime picks (default bridge)
+    routes: tuple[IPNetwork, ...] = ()  # declared route destinations (0.0.0.0/0: default)
+    gateway: bool = False  # a default route via a LAN or network gateway
+
+    def on_link(self, address: IPAddress, via: str | None = None) -> bool:
+        return any(address in net for name, net in self.subnets
+                   if via is None or name == via)
+
+    def routed(self, address: IPAddress) -> bool:
+        return any(address.version == dst.version and address in dst for dst in self.routes)
+
+    def has_address(self, address: IPAddress) -> bool:
+        return any(a == address for _, a in self.addresses)
+
+
+def _subnets(net: Network) -> tuple[IPNetwork, ...]:
+    return tuple(s.subnet for s in net.subnets)
+
+
+def node_facts(lab: Lab, networks: Mapping[str, Network],
+               endpoints: Iterable[Endpoint]) -> dict[str, SourceFacts]:
+    out: dict[str, SourceFacts] = {}
+    lans = {lan.name: lan for lan in lab.lans}
+    eps = list(endpoints)
+    if lab.router is not None:
+        legs = [lan for lan in lab.lans if lan.gateway is not None]
+        out[lab.router.name] = SourceFacts(
+            subnets=tuple((lan.name, lan.subnet) for lan in legs),
+            addresses=tuple((lan.name, lan.gateway) for lan in legs if lan.gateway is not None),
+            routes=tuple(r.dst for r in lab.router.routes),
+        )
+    for m in lab.machines:
+        lan = lans.get(m.lan)
+        out[m.name] = SourceFacts(
+            subnets=((m.lan, lan.subnet),) if lan is not None else (),
+            addresses=((m.lan, m.ip),),
+            routes=tuple(r.dst for r in m.routes),
+            gateway=lan is not None and lan.gateway is not None and lan.gateway != m.ip,
+        )
+    for h in lab.hosts:
+        subnets: list[tuple[str, IPNetwork]] = []
+        addresses: list[tuple[str, IPAddress]] = []
+        gateway = False
+        for up in h.uplinks:
+            lan = lans.get(up.lan)
+            if lan is None:
+                continue
+            subnets.append((up.lan, lan.subnet))
+            if up.ip is not None:
+                addresses.append((up.lan, up.ip))
+                gateway = gateway or (lan.gateway is not None and lan.gateway != up.ip)
+        uplink_lan = {u.ifname: u.lan for u in h.uplinks}
+        routes = [r.dst for r in h.routes]
+        for shim in h.shims:
+            addresses.append((uplink_lan.get(shim.parent, shim.parent), shim.ip))
+            routes.extend(shim.routes)
+        # The host holds the gateway of each bridge network its containers use.
+        bridged = {a.network for ep in eps if ep.host == h.name for a in ep.attachments}
+        for name in sorted(bridged):
+            net = networks.get(name)
+            if net is not None and net.driver.value == "bridge":
+                subnets.extend((name, s) for s in _subnets(net))
+        out[h.name] = SourceFacts(subnets=tuple(subnets), addresses=tuple(addresses),
+                                  dynamic=bool(bridged), routes=tuple(routes), gateway=gateway)
+    for ep in eps:
+        subnets = []
+        addresses = []
+        dynamic = unknown = gateway = False
+        for att in ep.attachments:
+            net = networks.get(att.network)
+            if net is None or not net.subnets:  # Docker's default bridge, or IPAM's choice
+                dynamic = unknown = True
+                gateway = gateway or net is None or not net.internal
+                continue
+            subnets.extend((net.name, s) for s in _subnets(net))
+            if att.ip is not None:
+                addresses.append((net.name, att.ip))
+            families = {s.version for s in _subnets(net)}
+            # No fixed address, or a dual-stack network's other family: IPAM gives it.
+            dynamic = dynamic or att.ip is None or len(families) > 1
+            gateway = gateway or not net.internal
+        out[ep.name] = SourceFacts(subnets=tuple(subnets), addresses=tuple(addresses),
+                                   dynamic=dynamic, unknown_subnets=unknown, gateway=gateway)
+    return out
+
+
+def scenario_subnets(lab: Lab, networks: Iterable[Network]) -> tuple[IPNetwork, ...]:
+    """Every LAN and network range of the scenario: where a gateway can forward to."""
+    return (*(lan.subnet for lan in lab.lans), *(s for n in networks for s in _subnets(n)))
+
+
+def reaches(facts: SourceFacts, address: IPAddress, known: Iterable[IPNetwork],
+            via: str | None = None) -> bool:
+    """The scenario gives `address` a way from this node: on-link, a declared route, or a
+    gateway that forwards to one of the scenario's own ranges. Unknown subnets: assume so."""
+    if facts.unknown_subnets or facts.on_link(address, via) or facts.routed(address):
+        return True
+    return facts.gateway and any(address.version == n.version and address in n for n in known)
