@@ -97,7 +97,10 @@ def _parse_sets(items: Sequence[str]) -> dict[str, str]:
 def _load(path: str, sets: Sequence[str]) -> Plan:
     from netcheck.scenario import load_plan
 
-    return load_plan(path, _parse_sets(sets))
+    plan = load_plan(path, _parse_sets(sets))
+    for warning in plan.warnings:  # doubts, not errors: the run goes on
+        err.print(f"[yellow]warning[/yellow] {escape(str(warning))}")
+    return plan
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

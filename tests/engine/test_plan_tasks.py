@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 import pytest
 
@@ -99,3 +100,89 @@ def test_probes_to_a_node_without_its_listener_become_errors() -> None:
     assert [t.probe_id for t in keep] == ["icmp:c1->nas", "icmp:c1->router"]
     assert [(u.expectation_id, u.skip) for u in lost] == [("tcp/445:c1->nas", False)]
     assert "listener could not start: cannot listen on tcp/445" in lost[0].reason
+
+
+# --- literal targets and pinned sources -------------------------------------------------
+
+MULTI = Node(name="m", kind=NodeKind.HOST, netns="/run/netns/m", interfaces=(
+    iface("eth0", "lan0", "10.0.0.20", "10.0.0.0/24"),
+    iface("eth1", "lan1", "192.168.1.20", "192.168.1.0/24"),
+    Interface(ifname="eth1", network="lan1", address=ip("fd00:1::20"),
+              prefix=net("fd00:1::/64")),
+))
+TOPO2 = Topology(run_id="abc123", runtime="netns",
+                 nodes={"c1": C1, "router": ROUTER, "nas": NAS, "m": MULTI})
+
+
+def lit(src: str, address: str, kind: ProbeKind = ProbeKind.ICMP, label: str | None = None,
+        **pin: object) -> Expectation:
+    probe = ProbeSpec(kind=kind, port=445 if kind in (ProbeKind.TCP, ProbeKind.UDP) else None)
+    tgt = Target(node=label or address, address=ip(address))
+    return Expectation(id=f"{probe}:{src}->{tgt}", source=src, target=tgt, probe=probe,
+                       reachable=True, **pin)  # type: ignore[arg-type]
+
+
+def test_literal_target_goes_to_its_address_and_finds_its_owner() -> None:
+    exps = [lit("c1", "192.168.1.5", ProbeKind.TCP, label="db"), lit("c1", "203.0.113.9")]
+    tasks, unresolved = build_tasks(exps, TOPO2, {})
+    assert unresolved == []
+    db, outside = tasks
+    assert (db.target, db.target_address, db.target_node) == ("db", ip("192.168.1.5"), "nas")
+    assert (outside.target_address, outside.target_node) == (ip("203.0.113.9"), None)
+    # The machine that holds the address answers with its own listen: ports.
+    assert listener_targets(tasks) == {"nas"}
+    keep, lost = without_listener(tasks, {"nas": "in use"})
+    assert [u.expectation_id for u in lost] == ["tcp/445:c1->db"]
+    assert [t.probe_id for t in keep] == ["icmp:c1->203.0.113.9"]
+
+
+def test_literal_target_never_waits_for_an_unavailable_node_of_its_name() -> None:
+    tasks, unresolved = build_tasks([lit("c1", "192.168.1.5")], TOPO2,
+                                    {"192.168.1.5": "not a node"})
+    assert [t.target_address for t in tasks] == [ip("192.168.1.5")] and unresolved == []
+
+
+def test_source_pinned_to_a_network_uses_that_address() -> None:
+    exps = [
+        e("m", "router"),
+        replace(e("m", "router"), id="icmp:m@lan0->router", source_via="lan0"),
+        replace(e("m", "nas"), id="icmp:m@lan0->nas", source_via="lan0"),
+        replace(lit("m", "fd00:1::5"), source_via="lan1"),
+        replace(lit("m", "fd00:1::6"), source_via="lan0"),
+        replace(e("m", "router"), id="icmp:m@ghost->router", source_via="ghost"),
+    ]
+    tasks, unresolved = build_tasks(exps, TOPO2, {})
+    got = {t.probe_id: (t.source_address, t.target_address) for t in tasks}
+    assert got["icmp:m->router"] == (None, ip("192.168.1.1"))  # the router's first leg m is on
+    # Pinned to lan0: the router's leg on the pinned interface's subnet.
+    assert got["icmp:m@lan0->router"] == (ip("10.0.0.20"), ip("10.0.0.1"))
+    # Pinned to lan0, the target on lan1 is still probed - from the lan0 address.
+    assert got["icmp:m@lan0->nas"] == (ip("10.0.0.20"), ip("192.168.1.5"))
+    assert got["icmp:m->fd00:1::5"] == (ip("fd00:1::20"), ip("fd00:1::5"))
+    reasons = {u.expectation_id: u.reason for u in unresolved}
+    assert reasons == {
+        "icmp:m->fd00:1::6": "m has no IPv6 address on lan0 to reach fd00:1::6 from",
+        "icmp:m@ghost->router": "m has no address on ghost",
+    }
+    assert not any(u.skip for u in unresolved)
+
+
+def test_source_address_must_be_held_at_run_time() -> None:
+    held = replace(e("m", "nas"), id="a", source_address=ip("192.168.1.20"))
+    missing = replace(e("m", "nas"), id="b", source_address=ip("192.168.1.99"))
+    tasks, unresolved = build_tasks([held, missing], TOPO2, {})
+    assert [(t.probe_id, t.source_address) for t in tasks] == [("a", ip("192.168.1.20"))]
+    assert [(u.expectation_id, u.skip) for u in unresolved] == [("b", False)]
+    assert unresolved[0].reason == (
+        "m does not hold the source address 192.168.1.99 (its addresses: 10.0.0.20, "
+        "192.168.1.20, fd00:1::20)"
+    )
+
+
+def test_dns_to_a_literal_server() -> None:
+    probe = ProbeSpec(kind=ProbeKind.DNS, qname="db.example")
+    exp = Expectation(id="dns/db.example:c1", source="c1", target=Target(node="c1"),
+                      probe=probe, reachable=True, dns_server="10.0.0.53",
+                      dns_server_address=ip("10.0.0.53"))
+    tasks, unresolved = build_tasks([exp], TOPO2, {})
+    assert unresolved == [] and tasks[0].dns_server == ip("10.0.0.53")

@@ -21,7 +21,13 @@ def source_node(case: Case) -> Node | None:
 
 
 def target_node(case: Case) -> Node | None:
-    return case.topology.nodes.get(case.expectation.target.node)
+    """The target's node; for a literal target (`to: 10.20.0.5`), the built node holding
+    that address, if any (a lab machine), so the rules can read its side too."""
+    target = case.expectation.target
+    if target.address is None:
+        return case.topology.nodes.get(target.node)
+    return next((n for n in case.topology.nodes.values()
+                 if any(i.address == target.address for i in n.interfaces)), None)
 
 
 def holding(node: Node, address: IPAddress | None) -> Interface | None:

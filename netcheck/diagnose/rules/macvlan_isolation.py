@@ -5,6 +5,7 @@ from __future__ import annotations
 from ipaddress import ip_network
 
 from netcheck.diagnose.base import Case
+from netcheck.diagnose.rules._common import target_node
 from netcheck.model.plan import NodeKind
 from netcheck.model.results import Finding, Interface, Node
 
@@ -22,7 +23,7 @@ class MacvlanHostIsolation:
     def explain(self, case: Case) -> Finding | None:
         nodes = case.topology.nodes
         src = nodes.get(case.expectation.source)
-        dst = nodes.get(case.expectation.target.node)
+        dst = target_node(case)
         if src is None or dst is None:
             return None
         if src.kind is NodeKind.ENDPOINT and dst.kind is NodeKind.HOST:

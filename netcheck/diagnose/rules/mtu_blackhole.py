@@ -12,7 +12,7 @@ import contextlib
 import logging
 
 from netcheck.diagnose.base import Case
-from netcheck.diagnose.rules._common import on_link, probe_line, source_node
+from netcheck.diagnose.rules._common import on_link, probe_line, source_node, target_node
 from netcheck.model.plan import ProbeKind, ProbeSpec
 from netcheck.model.results import Finding, Observation
 from netcheck.model.sites import ProbeSite
@@ -74,11 +74,15 @@ class MtuBlackhole:
                 break
             step = max(1, (high - low) // (WAYS + 1))
             sizes = sorted({min(high - 1, low + i * step) for i in range(WAYS + 1)})
+            exp = case.expectation
+            pinned = exp.source_via is not None or exp.source_address is not None
             tasks = [
                 ProbeTask(
                     probe_id=f"{r.probe_id}#df{size}", source=r.source, source_site=site,
                     target=r.target, target_address=r.target_address,  # type: ignore[arg-type]
                     probe=ProbeSpec(kind=ProbeKind.ICMP, size=size),
+                    # The search walks the pinned path, not the one an unbound socket takes.
+                    source_address=r.source_address if pinned else None,
                 )
                 for size in sizes
             ]
@@ -104,7 +108,7 @@ class MtuBlackhole:
     def _path_mtus(self, case: Case, src_if: str | None) -> list[str]:
         lines: list[str] = []
         r = case.result
-        src, dst = source_node(case), case.topology.nodes.get(case.expectation.target.node)
+        src, dst = source_node(case), target_node(case)
         if src is not None and src.site.netns is not None:
             near = on_link(src, r.target_address)
             iface = src_if or (near.ifname if near is not None else None)
