@@ -133,6 +133,8 @@ def _run(args: argparse.Namespace) -> int:
     from netcheck.reports.console import ConsoleListener, render_plain, render_summary
 
     plan = _load(args.scenario, args.set)
+    if args.dry_run:
+        return _dry_run(plan, args)
     _preflight(plan, args.runtime)
     baseline = None
     if args.baseline:
@@ -177,6 +179,21 @@ def _run(args: argparse.Namespace) -> int:
     if diff is not None and diff.has_regressions:
         return EXIT_FAILED
     return EXIT_OK if record.ok else EXIT_FAILED
+
+
+def _dry_run(plan: Plan, args: argparse.Namespace) -> int:
+    """List what the run would create and send; create nothing (no preflight either: the
+    kernel feature probe makes a namespace). Plain lines, never wrapped."""
+    from netcheck.engine.dryrun import dry_run
+    from netcheck.engine.plan_tasks import select
+    from netcheck.engine.run import choose_runtime
+    from netcheck.runtime.naming import new_run_id
+
+    expectations = select(plan.expectations, args.only)
+    runtime = choose_runtime(args.runtime, plan, args.docker_host)
+    report = dry_run(plan, expectations, runtime, new_run_id())
+    sys.stdout.write("".join(line + "\n" for line in report.lines()))
+    return EXIT_OK
 
 
 def _preflight(plan: Plan, runtime: str) -> None:
@@ -448,6 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--image", help="container image for the docker runtime (default: the scenario's "
         "image:, else the locally built netcheck/busybox)",
+    )
+    r.add_argument(
+        "--dry-run", action="store_true",
+        help="list every object the run would create and every probe (source, target, "
+        "probe) it would send, then exit 0; creates nothing, sends nothing",
     )
     r.set_defaults(func=cmd_run)
 

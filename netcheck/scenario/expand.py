@@ -181,9 +181,10 @@ class _Expander:
         path: Path = ("expectations", index, "to")
         path = path if path in self.ctx.lines else ("expectations", index)
         via = src.via
+        what = str(address) if target.node == str(address) else f"{address} ({target})"
         if probe.kind is ProbeKind.ARP and not facts.unknown_subnets \
                 and not facts.on_link(address, via):
-            self.ctx.error(path, f"arp asks only on-link addresses: {address} ({target}) is on "
+            self.ctx.error(path, f"arp asks only on-link addresses: {what} is on "
                                  f"no network {src.node} is on",
                            "Use icmp, or a target on one of the source's networks")
             return
@@ -192,7 +193,7 @@ class _Expander:
             return
         self.warned.add(key)
         nets = ", ".join(f"{name} {net}" for name, net in facts.subnets) or "no network"
-        self.ctx.warn(path, f"{address} ({target}) is outside every network {src.node} is on "
+        self.ctx.warn(path, f"{what} is outside every network {src.node} is on "
                             f"({nets}) and no route of {src.node} covers it",
                       "Check the address, or declare the route (routes: on the node)")
 
