@@ -64,9 +64,11 @@ def _split_id(vid: str) -> tuple[str, str, str]:
 
 
 def _endpoints(v: Verdict) -> tuple[str, str, str]:
-    """(probe text, source, target) of a verdict."""
+    """(probe text, source, target) of a verdict. The source is the id's: a pinned one
+    (`c1@net`, `c1@10.0.1.5`) is a row of its own, apart from the node's unpinned probes."""
+    _, source, _ = _split_id(v.expectation_id)
     if v.result is not None:
-        return str(v.result.probe), v.result.source, v.result.target
+        return str(v.result.probe), source or v.result.source, v.result.target
     return _split_id(v.expectation_id)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netcheck.model.plan import Driver, EndpointMode, NodeKind, Plan, Service
+from netcheck.model.plan import Driver, EndpointMode, IPAddress, NodeKind, Plan, Service
 from netcheck.model.results import Node, Outcome, RunRecord
 
 LABEL_W = 250  # left margin that holds the bus labels
@@ -395,12 +395,24 @@ def _bus_detail(name: str, plan: Plan | None, record: RunRecord) -> str:
     return ""
 
 
+def _target_box(record: RunRecord, target: str, address: IPAddress | None) -> str:
+    """The box a probe's target is drawn as: its node, or for a literal target (`pg`,
+    `10.20.0.5`) the node that holds the address, if the run built one."""
+    node = target.split("@")[0]
+    topology = record.topology
+    if topology is None or node in topology.nodes or address is None:
+        return node
+    owner = next((n.name for n in topology.nodes.values()
+                  if any(i.address == address for i in n.interfaces)), None)
+    return owner or node
+
+
 def _failing_pairs(record: RunRecord) -> dict[tuple[str, str], tuple[str, list[str]]]:
     pairs: dict[tuple[str, str], tuple[str, list[str]]] = {}
     for v in record.verdicts:
         if v.outcome not in (Outcome.FAIL, Outcome.ERROR) or v.result is None:
             continue
-        key = (v.result.source, v.result.target.split("@")[0])
+        key = (v.result.source, _target_box(record, v.result.target, v.result.target_address))
         outcome, ids = pairs.get(key, (v.outcome.value, []))
         if v.outcome is Outcome.FAIL:
             outcome = Outcome.FAIL.value
@@ -409,8 +421,35 @@ def _failing_pairs(record: RunRecord) -> dict[tuple[str, str], tuple[str, list[s
     return pairs
 
 
+OUTSIDE = "outside"  # a literal target no node of the run holds (`to: 10.20.0.5`)
+
+
+def _outside_nodes(record: RunRecord, known: Iterable[str]) -> list[_Node]:
+    """A box per literal target that is no node of the run: a dashed box with its address,
+    on no network (netcheck does not know how it is wired), so arcs can point at it."""
+    seen = set(known)
+    out: list[_Node] = []
+    for v in record.verdicts:
+        r = v.result
+        if r is None or r.target_address is None:
+            continue
+        box = _target_box(record, r.target, r.target_address)
+        if box in seen or box != r.target or r.target != r.target.split("@")[0]:
+            continue
+        if record.topology is None or box in record.topology.nodes:
+            continue
+        seen.add(box)
+        address = str(r.target_address)
+        out.append(_Node(name=box, kind=OUTSIDE, host=None, attachments=(),
+                         subtitle=address if address != box else "outside address",
+                         title=f"{box}: {address}, an address outside the scenario's nodes",
+                         drop_style="dashed"))
+    return out
+
+
 def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
     nodes = _nodes_from_record(record) or (_nodes_from_plan(plan) if plan else [])
+    nodes += _outside_nodes(record, (n.name for n in nodes))
     for svc in _services(record, plan):
         nodes += _service_nodes(svc)
     nodes = _order(nodes)
