@@ -436,7 +436,7 @@ class TargetSpec(Spec):
     address that must stay silent)."""
 
     address: IP = Field(description="the IPv4 or IPv6 address probes go to")
-    description: str | None = None
+    description: str | None = Field(None, description="free text: what is at that address")
 
 
 FORM_KEYS = ("from", "mesh", "isolated")

@@ -27,3 +27,14 @@ def test_schema_describes_the_format() -> None:
     # typed values may be variable references in an editor too
     lan_mtu = schema["$defs"]["LanSpec"]["properties"]["mtu"]
     assert any(alt.get("type") == "string" for alt in lan_mtu["anyOf"])
+
+
+def test_schema_has_literal_targets_and_source_pinning() -> None:
+    schema = json_schema()
+    assert schema["properties"]["targets"]["description"].startswith("named outside addresses")
+    target = schema["$defs"]["TargetSpec"]
+    assert target["required"] == ["address"] and target["additionalProperties"] is False
+    pair = schema["$defs"]["PairExpectation"]["properties"]
+    assert "source address" in pair["source"]["description"]
+    assert "literal IPv4/IPv6 address" in pair["to"]["anyOf"][0]["description"]
+    assert "node@network" in pair["from"]["anyOf"][0]["description"]
