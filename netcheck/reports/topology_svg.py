@@ -11,6 +11,7 @@ into SVG elements, so every name is escaped there; nothing here builds markup.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -424,17 +425,31 @@ def _failing_pairs(record: RunRecord) -> dict[tuple[str, str], tuple[str, list[s
 OUTSIDE = "outside"  # a literal target no node of the run holds (`to: 10.20.0.5`)
 
 
-def _outside_nodes(record: RunRecord, known: Iterable[str]) -> list[_Node]:
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _outside_nodes(record: RunRecord, plan: Plan | None, known: Iterable[str]) -> list[_Node]:
     """A box per literal target that is no node of the run: a dashed box with its address,
-    on no network (netcheck does not know how it is wired), so arcs can point at it."""
+    on no network (netcheck does not know how it is wired), so arcs can point at it.
+    Literal: a `targets:` name or an address in the plan; without the plan (a reloaded
+    record), a target written as an address."""
     seen = set(known)
+    literal = ({e.target.node for e in plan.expectations if e.target.literal}
+               if plan is not None else None)
     out: list[_Node] = []
     for v in record.verdicts:
         r = v.result
         if r is None or r.target_address is None:
             continue
+        if not (r.target in literal if literal is not None else _is_address(r.target)):
+            continue
         box = _target_box(record, r.target, r.target_address)
-        if box in seen or box != r.target or r.target != r.target.split("@")[0]:
+        if box in seen or box != r.target:
             continue
         if record.topology is None or box in record.topology.nodes:
             continue
@@ -449,7 +464,7 @@ def _outside_nodes(record: RunRecord, known: Iterable[str]) -> list[_Node]:
 
 def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
     nodes = _nodes_from_record(record) or (_nodes_from_plan(plan) if plan else [])
-    nodes += _outside_nodes(record, (n.name for n in nodes))
+    nodes += _outside_nodes(record, plan, (n.name for n in nodes))
     for svc in _services(record, plan):
         nodes += _service_nodes(svc)
     nodes = _order(nodes)
