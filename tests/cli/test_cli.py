@@ -36,6 +36,23 @@ def test_validate_error_has_place_and_exit_2(tmp_path: Path) -> None:
     assert "macvlan" in proc.stderr  # the did-you-mean
 
 
+def test_validate_prints_a_warning_with_its_place_and_exits_0(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    text = QUICKSTART.read_text() + (
+        "  - from: c1\n"
+        "    to: 198.51.100.7\n"
+        "    probe: icmp\n"
+    )
+    path.write_text(text)
+    proc = netcheck("validate", str(path), "--list")
+    assert proc.returncode == 0, proc.stderr
+    line = text.splitlines().index("    to: 198.51.100.7") + 1
+    warning = " ".join(proc.stderr.split())  # rich wraps long lines on stderr
+    assert f"warning {path}:{line}: expectations[" in warning
+    assert "198.51.100.7 is outside every network c1 is on (pub_net 172.16.86.0/24)" in warning
+    assert "icmp:c1->198.51.100.7" in proc.stdout
+
+
 def test_schema_is_json() -> None:
     proc = netcheck("schema")
     assert proc.returncode == 0

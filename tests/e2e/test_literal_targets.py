@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from junitparser import JUnitXml
@@ -169,3 +170,28 @@ def test_dry_run_creates_nothing(tmp_path: Path) -> None:
             "source chosen by the kernel's route) to 10.20.0.5, expect reachable") in lines
     probes = [line for line in lines if line.startswith("probe ")]
     assert len(probes) == 7
+
+
+def test_docker_dry_run_creates_no_docker_object(docker_client: Any) -> None:
+    def objects() -> set[str]:
+        found = {f"container {c.id} {c.name}" for c in docker_client.containers.list(all=True)}
+        found |= {f"network {n.id} {n.name}" for n in docker_client.networks.list()}
+        found |= {f"volume {v.name}" for v in docker_client.volumes.list()}
+        return found
+
+    before, netns_before = objects(), netcheck_namespaces()
+    proc = netcheck("run", str(ROOT / "scenarios" / "quickstart.yaml"), "--dry-run",
+                    "--runtime", "docker")
+    assert proc.returncode == 0, proc.stderr
+    rid = re.search(r"run id ([0-9a-f]{6})", proc.stdout.splitlines()[0])
+    assert rid is not None
+    run_id = rid[1]
+    created = objects() - before
+    assert not [o for o in created if f"nc-{run_id}-" in o], created
+    label = {"label": f"io.netcheck.run={run_id}"}
+    assert not docker_client.containers.list(all=True, filters=label)
+    assert not docker_client.networks.list(filters=label)
+    assert not [n for n in netcheck_namespaces() - netns_before if n.startswith(f"nc-{run_id}-")]
+    assert not Path(f"/run/netcheck/{run_id}.json").exists()
+    assert f"create docker network nc-{run_id}-pub_net (macvlan) on lab host host1" in \
+        proc.stdout.splitlines()
