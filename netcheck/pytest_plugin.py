@@ -373,13 +373,23 @@ class Lab:
             self._responders = responders
 
     def probe(self, source: str, target: str, kind: str | ProbeSpec = "icmp") -> ProbeResult:
-        """Send one probe now, from `source` to `target` ("node" or "node@network")."""
+        """Send one probe now, from `source` to `target` ("node", "node@network", or an
+        address: a literal target)."""
+        import ipaddress
+
         from netcheck.engine.plan_tasks import build_tasks
         from netcheck.probes import run_probes
 
         spec = kind if isinstance(kind, ProbeSpec) else _parse_probe(kind)
         node, _, via = target.partition("@")
         target_ = Target(node=node, via=via or None)
+        if target not in self.topology.nodes:
+            try:
+                address = ipaddress.ip_address(target)
+            except ValueError:
+                pass
+            else:
+                target_ = Target(node=str(address), address=address)
         exp = Expectation(
             id=f"{spec}:{source}->{target_}",
             source=source,

@@ -256,6 +256,9 @@ def test_netcheck_lab_fixture_keeps_the_lab_up_for_the_test(pytester: pytest.Pyt
             lab = netcheck_lab({str(path)!r}, runtime="netns")
             assert lab.probe("pc", "db", "tcp/5432").reached
             assert lab.probe("pc", "db", "tcp/5433").observation.value == "refused"
+            # A literal address: what listens there (db's responder) answers.
+            literal = lab.probe("pc", "10.62.2.20", "tcp/5432")
+            assert literal.reached and literal.target == "10.62.2.20"
     """)
     )
     result = pytester.runpytest_subprocess("test_lab.py", "-p", "no:cacheprovider")

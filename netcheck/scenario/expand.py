@@ -88,7 +88,9 @@ class _Expander:
             return Target(node=str(address), address=address)
         return None
 
-    def node(self, text: str, path: Path, *, as_target: bool) -> Target | None:
+    def node(self, text: str, path: Path, *, as_target: bool,
+             pin: bool = True) -> Target | None:
+        """`pin`: a `node@network` is allowed (targets, and the sources of the pair form)."""
         name, at, via = text.partition("@")
         if name not in self.nodes:
             named = self.addressing.targets.get(name)
@@ -116,6 +118,10 @@ class _Expander:
             return None
         if not at:
             return Target(node=name)
+        if not pin:
+            self.ctx.error(path, f"'{text}': a group member cannot be pinned with @network",
+                           f"Pin the source in a pair: from: {text}, to: [...]")
+            return None
         vias = self.nodes[name].vias
         # `node@ipv6`/`node@ipv4` pins a target's address family (netcheck.engine.plan_tasks).
         # An adopted container's networks are known only at run time (any_via).
@@ -126,11 +132,12 @@ class _Expander:
             return None
         return Target(node=name, via=via)
 
-    def nodes_of(self, items: Sequence[str], path: Path, *, as_target: bool) -> list[Target]:
+    def nodes_of(self, items: Sequence[str], path: Path, *, as_target: bool,
+                 pin: bool = True) -> list[Target]:
         out: list[Target] = []
         for index, text in enumerate(items):
             item_path = (*path, index) if (*path, index) in self.ctx.lines else path
-            found = self.node(text, item_path, as_target=as_target)
+            found = self.node(text, item_path, as_target=as_target, pin=pin)
             if found is not None:
                 out.append(found)
         return out
@@ -258,7 +265,7 @@ class _Expander:
 
     def mesh_form(self, index: int, spec: MeshExpectation) -> int:
         path: Path = ("expectations", index, "mesh")
-        members = self.nodes_of(spec.mesh, path, as_target=False)
+        members = self.nodes_of(spec.mesh, path, as_target=False, pin=False)
         names = [m.node for m in members]
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
@@ -280,7 +287,7 @@ class _Expander:
         where: dict[str, int] = {}
         for g_index, group in enumerate(spec.isolated):
             g_path = (*path, g_index) if (*path, g_index) in self.ctx.lines else path
-            members = self.nodes_of(group, g_path, as_target=False)
+            members = self.nodes_of(group, g_path, as_target=False, pin=False)
             names: list[str] = []
             for m in members:
                 if m.node in where:

@@ -79,13 +79,13 @@ RP_FILTER = """\
 name: rp
 lab:
   lans:
-    office: {subnet: 10.62.1.0/24, gateway: 10.62.1.1}
-    dc: {subnet: 10.62.0.0/24, gateway: 10.62.0.1}
-    mgmt: {subnet: 10.62.9.0/24, gateway: 10.62.9.1}
+    office: {subnet: 10.64.1.0/24, gateway: 10.64.1.1}
+    dc: {subnet: 10.64.0.0/24, gateway: 10.64.0.1}
+    mgmt: {subnet: 10.64.9.0/24, gateway: 10.64.9.1}
   router:
     sysctls: {net.ipv4.conf.all.rp_filter: 1}
   machines:
-    db: {lan: dc, ip: 10.62.0.5}
+    db: {lan: dc, ip: 10.64.0.5}
   hosts:
     ops:
       # The pinned probe may be the packet that makes ops ARP for its gateway; by default
@@ -94,10 +94,10 @@ lab:
       # ARP use the office address, as multi-homed hosts are usually set up.
       sysctls: {net.ipv4.conf.all.arp_announce: 2}
       uplinks:
-        - {ifname: eth0, lan: office, ip: 10.62.1.10}
-        - {ifname: eth1, lan: mgmt, ip: 10.62.9.10}
+        - {ifname: eth0, lan: office, ip: 10.64.1.10}
+        - {ifname: eth1, lan: mgmt, ip: 10.64.9.10}
 targets:
-  pg: {address: 10.62.0.5}
+  pg: {address: 10.64.0.5}
 expectations:
   - {from: ops, to: pg, probe: icmp}
   - {from: ops@mgmt, to: pg, probe: icmp, reachable: false, reason: rp-filter}
@@ -116,7 +116,7 @@ def test_strict_rp_filter_drops_the_pinned_source(tmp_path: Path, no_leftovers: 
         "icmp:ops->pg": "pass", "icmp:ops@mgmt->pg": "pass", "icmp:ops@office->pg": "pass",
     }
     dropped = verdicts["icmp:ops@mgmt->pg"]
-    assert dropped["result"]["source_address"] == "10.62.9.10"  # type: ignore[index]
+    assert dropped["result"]["source_address"] == "10.64.9.10"  # type: ignore[index]
     assert dropped["result"]["observation"] == "silent"  # type: ignore[index]
     assert "rp-filter" in [f["id"] for f in dropped["findings"]]  # type: ignore[union-attr]
 
