@@ -195,3 +195,42 @@ def test_docker_dry_run_creates_no_docker_object(docker_client: Any) -> None:
     assert not Path(f"/run/netcheck/{run_id}.json").exists()
     assert f"create docker network nc-{run_id}-pub_net (macvlan) on lab host host1" in \
         proc.stdout.splitlines()
+
+
+IPV6 = """\
+name: v6-pinned
+lab:
+  lans:
+    a: {subnet: "fd00:64:1::/64", gateway: "fd00:64:1::1"}
+    b: {subnet: "fd00:64:9::/64", gateway: "fd00:64:9::1"}
+  router: {}
+  machines:
+    db: {lan: b, ip: "fd00:64:9::5"}
+  hosts:
+    ops:
+      uplinks:
+        - {ifname: eth0, lan: a, ip: "fd00:64:1::10"}
+        - {ifname: eth1, lan: b, ip: "fd00:64:9::10"}
+expectations:
+  - {from: ops, to: "fd00:64:9::5", probe: icmp}
+  - {from: ops@a, to: "fd00:64:9::05", probe: icmp}
+  - {from: ops, source: "fd00:64:1::10", to: db, probe: icmp}
+"""
+
+
+def test_ipv6_literal_target_and_pinned_source(tmp_path: Path, no_leftovers: None) -> None:
+    # db is on-link on b; pinned to a, the echo leaves by eth1 with ops's a address and
+    # db's reply comes back through the router to a: answered only if db saw that address.
+    path = tmp_path / "v6.yaml"
+    path.write_text(IPV6, encoding="utf-8")
+    out = tmp_path / "v6.json"
+    proc = netcheck("run", str(path), "--json", str(out), "--no-reports", "--timeout", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    verdicts = _verdicts(out)
+    got = {k: (v["outcome"], v["result"]["source_address"])  # type: ignore[index]
+           for k, v in verdicts.items()}
+    assert got == {
+        "icmp:ops->fd00:64:9::5": ("pass", "fd00:64:9::10"),
+        "icmp:ops@a->fd00:64:9::5": ("pass", "fd00:64:1::10"),
+        "icmp:ops@fd00:64:1::10->db": ("pass", "fd00:64:1::10"),
+    }
