@@ -50,7 +50,10 @@ def contradicted(
     out: list[str] = []
     for src, dst in explained.reaches:
         for exp, result in results:
-            if (exp.source == src and exp.target.node == dst
+            # A pinned probe left with another source address than the path the finding
+            # speaks of: its silence says nothing about that path.
+            pinned = exp.source_via is not None or exp.source_address is not None
+            if (exp.source == src and exp.target.node == dst and not pinned
                     and result.observation is not Observation.ANSWERED):
                 out.append(f"{exp.id}: {result.observation.value}")
     return out
