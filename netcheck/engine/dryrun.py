@@ -104,15 +104,23 @@ def _docker_objects(plan: Plan, run_id: str, exps: Sequence[Expectation]) -> lis
         return where[daemons[0]] if plan.lab.hosts else "the local daemon"
 
     for net in plan.networks:
+        if net.external:
+            out.append(f"use existing docker network {net.name} (external: read, never "
+                       "changed)")
+            continue
         users = sorted({placed(ep.host) for ep in plan.endpoints
                         if any(a.network == net.name for a in ep.attachments)})
         homes = users or [placed(None)]
         if net.driver is Driver.OVERLAY:
             homes = homes[:1]
+        driver = net.driver.value if net.driver is not None else "?"
         for home in homes:
-            out.append(f"create docker network nc-{run_id}-{net.name} ({net.driver.value}) "
-                       f"on {home}")
+            out.append(f"create docker network nc-{run_id}-{net.name} ({driver}) on {home}")
     for ep in plan.endpoints:
+        if ep.container is not None:
+            out.append(f"use existing container {ep.container} on {placed(ep.host)} (as "
+                       f"{ep.name}: probed in its namespace, never changed)")
+            continue
         nets = ", ".join(a.network for a in ep.attachments)
         out.append(f"create docker container nc-{run_id}-{ep.name} on {placed(ep.host)} "
                    f"(networks {nets})")
@@ -121,9 +129,13 @@ def _docker_objects(plan: Plan, run_id: str, exps: Sequence[Expectation]) -> lis
                    f"replica(s), networks {', '.join(svc.networks)})")
     # A container on a remote daemon is probed, and answers, through sidecars sharing its
     # network namespace (runtime/docker/remote.py).
+    # A unix:// daemon is on this machine: its containers are entered by pid, no sidecar.
     remote = {ep.name: where[ep.host] for ep in plan.endpoints
-              if ep.host is not None and plan.lab.host(ep.host).docker_url is not None}
-    listen = {ep.name for ep in plan.endpoints if ep.listen}
+              if ep.host is not None and not (plan.lab.host(ep.host).docker_url or
+                                              "unix://").startswith("unix://")}
+    ref = {ep.name: ep.container or f"nc-{run_id}-{ep.name}" for ep in plan.endpoints}
+    # An existing container never gets a listener: what it serves answers.
+    listen = {ep.name for ep in plan.endpoints if ep.listen and ep.container is None}
     sources = list(dict.fromkeys(e.source for e in exps if e.source in remote))
     answer = list(dict.fromkeys(
         e.target.node for e in exps
@@ -131,15 +143,16 @@ def _docker_objects(plan: Plan, run_id: str, exps: Sequence[Expectation]) -> lis
         and e.target.node in listen
     ))
     out += [f"create probe sidecar for {n} on {remote[n]} (network_mode=container:"
-            f"nc-{run_id}-{n})" for n in sources]
+            f"{ref[n]})" for n in sources]
     out += [f"create listening sidecar for {n} on {remote[n]} (network_mode=container:"
-            f"nc-{run_id}-{n})" for n in answer]
+            f"{ref[n]})" for n in answer]
     return out
 
 
 def _site(plan: Plan, runtime: str, run_id: str, node: str) -> str:
-    if runtime == "docker" and any(ep.name == node for ep in plan.endpoints):
-        return f"container nc-{run_id}-{node}"
+    ep = next((e for e in plan.endpoints if e.name == node), None)
+    if runtime == "docker" and ep is not None:
+        return f"container {ep.container or f'nc-{run_id}-{node}'}"
     return f"netns {netns_path(run_id, node)}"
 
 

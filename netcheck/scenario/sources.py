@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netcheck.model.plan import Endpoint, IPAddress, IPNetwork, Lab, Network
+from netcheck.model.plan import Driver, Endpoint, IPAddress, IPNetwork, Lab, Network
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,17 +81,18 @@ def node_facts(lab: Lab, networks: Mapping[str, Network],
         bridged = {a.network for ep in eps if ep.host == h.name for a in ep.attachments}
         for name in sorted(bridged):
             net = networks.get(name)
-            if net is not None and net.driver.value == "bridge":
+            if net is not None and net.driver is Driver.BRIDGE:
                 subnets.extend((name, s) for s in _subnets(net))
         out[h.name] = SourceFacts(subnets=tuple(subnets), addresses=tuple(addresses),
                                   dynamic=bool(bridged), routes=tuple(routes), gateway=gateway)
     for ep in eps:
         subnets = []
         addresses = []
-        dynamic = unknown = gateway = False
+        # An existing container's networks and addresses are Docker's, read at build time.
+        dynamic = unknown = gateway = ep.container is not None
         for att in ep.attachments:
             net = networks.get(att.network)
-            if net is None or not net.subnets:  # Docker's default bridge, or IPAM's choice
+            if net is None or not net.subnets:  # default bridge, IPAM's choice, or external
                 dynamic = unknown = True
                 gateway = gateway or net is None or not net.internal
                 continue
