@@ -104,7 +104,7 @@ def test_probes_to_a_node_without_its_listener_become_errors() -> None:
 
 # --- literal targets and pinned sources -------------------------------------------------
 
-MULTI = Node(name="m", kind=NodeKind.HOST, netns="/run/netns/m", interfaces=(
+MULTI = Node(name="m", kind=NodeKind.HOST, site=NamespacePath(path="/run/netns/m"), interfaces=(
     iface("eth0", "lan0", "10.0.0.20", "10.0.0.0/24"),
     iface("eth1", "lan1", "192.168.1.20", "192.168.1.0/24"),
     Interface(ifname="eth1", network="lan1", address=ip("fd00:1::20"),
