@@ -1,4 +1,4 @@
-"""`netcheck` command line: validate, run, snapshot, diff, clean, schema."""
+"""`netcheck` command line: validate, run, discover, snapshot, diff, clean, schema."""
 
 from __future__ import annotations
 
@@ -527,7 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", metavar="PATH", help="write it here (default: stdout)")
     s.set_defaults(func=cmd_schema)
 
+    from netcheck.cli.discover import add_discover_parser
     from netcheck.vm.cli import add_vm_parser
+
+    add_discover_parser(sub, out, err)
 
     add_vm_parser(sub, out, err)
     return p

@@ -1,0 +1,395 @@
+"""From a live host to a draft scenario: what Docker promises there, and what it isolates
+by design. Pure: `LiveHost` in, `Draft` out; the writer prints it, the prober checks it.
+
+Derived, per Docker host:
+- a user-defined network's containers reach each other (icmp mesh), unless the network
+  isolates them by design (bridge `enable_icc=false`, macvlan `private`): then `isolated`;
+- each container reaches its network's gateway (a named target of the gateway address);
+- on a user-defined network each container resolves every other one by name and alias
+  (Docker's embedded DNS; `dns/NAME` with `to:`, so the answer must hold that address);
+- a macvlan/ipvlan container does not reach its own host's address on the parent
+  (`reason: macvlan-host-isolation` for macvlan: the kernel never passes that traffic);
+- an `--internal` network is not reached from containers of the host's other networks.
+
+Each expectation carries `why`, the comment the writer puts above it, and its expansion into
+checks with the ids the scenario loader gives them (the prober checks they agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from netcheck.discover.live import LiveContainer, LiveHost, LiveNetwork
+from netcheck.model.plan import IPAddress, IPNetwork
+
+# The rule that explains why a macvlan child cannot reach its parent's host
+# (netcheck/diagnose/rules/macvlan_isolation.py).
+MACVLAN_HOST_ISOLATION = "macvlan-host-isolation"
+
+
+class Form(StrEnum):
+    MESH = "mesh"  # mesh: [a, b, c]
+    PAIR = "pair"  # from: [...], to: [...]
+    ISOLATED = "isolated"  # isolated: [[a], [b]]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One expanded (source, target, probe): the unit a verdict is about."""
+
+    id: str
+    source: str
+    target: str  # as written: node, node@network, or a targets: name
+    probe: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Derived:
+    """One expectation entry of the written scenario."""
+
+    form: Form
+    probes: tuple[str, ...]
+    sources: tuple[str, ...]  # mesh members, from: sources, or isolated singletons
+    targets: tuple[str, ...] = ()  # pair form only
+    reachable: bool = True
+    reason: str | None = None
+    why: str  # the comment: what it was derived from
+    # Where it goes in the file: (host, network, topic rank); the writer keeps this order.
+    order: tuple[str, str, int] = ("", "", 0)
+
+    def checks(self) -> tuple[Check, ...]:
+        """The expansion, as netcheck.scenario.expand does it (same ids, same order)."""
+        out: list[Check] = []
+        targets = self.targets if self.form is Form.PAIR else self.sources
+        for probe in self.probes:
+            for src in self.sources:
+                for dst in targets:
+                    if dst.partition("@")[0] != src:
+                        out.append(Check(_id(probe, src, dst), src, dst, probe))
+        return tuple(out)
+
+
+def _id(probe: str, source: str, target: str) -> str:
+    return f"{probe}:{source}->{target}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DraftHost:
+    name: str  # the scenario's lab host (only written when discover read several daemons)
+    url: str
+    engine: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DraftNetwork:
+    key: str  # the scenario's name for it
+    docker_name: str
+    summary: str  # driver, mode, parent, subnets, gateways, ranges: the comment above it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DraftEndpoint:
+    key: str
+    container: str
+    host: str | None
+    summary: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DraftTarget:
+    name: str
+    address: IPAddress
+    why: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Draft:
+    hosts: tuple[DraftHost, ...]
+    networks: tuple[DraftNetwork, ...]
+    endpoints: tuple[DraftEndpoint, ...]
+    targets: tuple[DraftTarget, ...]
+    expectations: tuple[Derived, ...]
+    notes: tuple[str, ...] = field(default=())  # what was left out, and why
+
+    @property
+    def several_hosts(self) -> bool:
+        return len(self.hosts) > 1
+
+    def checks(self) -> dict[str, tuple[Derived, Check]]:
+        return {c.id: (d, c) for d in self.expectations for c in d.checks()}
+
+
+def _subnets_text(net: LiveNetwork) -> str:
+    parts = []
+    for s in net.subnets:
+        text = str(s.subnet)
+        extra = []
+        if s.gateway is not None:
+            extra.append(f"gateway {s.gateway}")
+        if s.ip_range is not None:
+            extra.append(f"range {s.ip_range}")
+        if s.aux_addresses:
+            extra.append("aux " + ", ".join(f"{k}={v}" for k, v in s.aux_addresses.items()))
+        parts.append(f"{text} ({', '.join(extra)})" if extra else text)
+    return "; ".join(parts) or "no IPAM subnet"
+
+
+def network_summary(net: LiveNetwork) -> str:
+    bits = [net.driver]
+    if net.parent:
+        bits.append(f"parent {net.parent}")
+    if net.mode:
+        bits.append(f"mode {net.mode}")
+    if net.predefined:
+        bits.append("Docker's default bridge")
+    if net.internal:
+        bits.append("internal")
+    if net.scope != "local":
+        bits.append(f"scope {net.scope}")
+    if net.driver == "bridge" and not net.icc:
+        bits.append("icc off")
+    mtu = net.options.get("com.docker.network.driver.mtu")
+    if mtu:
+        bits.append(f"mtu {mtu}")
+    return f"{', '.join(bits)}: {_subnets_text(net)}"
+
+
+def endpoint_summary(c: LiveContainer) -> str:
+    parts = []
+    for a in c.attachments:
+        text = a.network
+        if a.fixed:
+            text += " " + ", ".join(map(str, a.fixed))
+        if a.aliases:
+            text += f" (aliases {', '.join(a.aliases)})"
+        parts.append(text)
+    summary = "on " + "; ".join(parts)
+    if c.ports:
+        summary += "; publishes " + ", ".join(map(str, c.ports))
+    return summary
+
+
+class _Names:
+    """Scenario names: the Docker names, made unique across hosts and kinds."""
+
+    def __init__(self) -> None:
+        self.nodes: set[str] = set()
+
+    def node(self, wanted: str) -> str:
+        name, n = wanted, 2
+        while name in self.nodes:
+            name, n = f"{wanted}-{n}", n + 1
+        self.nodes.add(name)
+        return name
+
+
+def _host_name(host: LiveHost, index: int) -> str:
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", host.hostname).strip("-.") or f"host{index + 1}"
+    return name[:63]
+
+
+def _parent_addresses(host: LiveHost, net: LiveNetwork) -> list[IPAddress]:
+    """The host's own addresses on a macvlan/ipvlan network's parent (the ones its
+    containers cannot reach), preferring those inside the network's subnets."""
+    own = list(host.addresses.get(net.parent or "", ()))
+    inside = [a for a in own if any(a in s.subnet for s in net.subnets)]
+    return inside or own
+
+
+def derive(hosts: Sequence[LiveHost]) -> Draft:
+    """The draft scenario for these live hosts (one or more Docker daemons)."""
+    names = _Names()
+    several = len(hosts) > 1
+    draft_hosts = tuple(
+        DraftHost(name=names.node(_host_name(h, i)), url=h.url, engine=h.engine)
+        for i, h in enumerate(hosts)
+    )
+    networks: dict[str, DraftNetwork] = {}
+    endpoints: list[DraftEndpoint] = []
+    targets: list[DraftTarget] = []
+    expectations: list[Derived] = []
+    notes: list[str] = []
+    for h_index, host in enumerate(hosts):
+        host_key = draft_hosts[h_index].name if several else None
+        for s in host.skipped:
+            where = f" on {host_key}" if host_key else ""
+            notes.append(f"left out: {s.kind} {s.name}{where}: {s.why}")
+        # Networks: one scenario name per Docker name (a swarm network is one across hosts).
+        for net in host.networks:
+            if net.name not in networks:
+                networks[net.name] = DraftNetwork(key=net.name, docker_name=net.name,
+                                                  summary=network_summary(net))
+        keys: dict[str, str] = {}
+        for c in host.containers:
+            keys[c.name] = names.node(c.name)
+            endpoints.append(DraftEndpoint(key=keys[c.name], container=c.name, host=host_key,
+                                           summary=endpoint_summary(c)))
+        multi = {c.name for c in host.containers if len(c.attachments) > 1}
+        for net in host.networks:
+            members = host.members(net.name)
+            if not members:
+                continue
+            expectations += _network_expectations(host, net, members, keys, multi, names,
+                                                  targets, host_key)
+        expectations += _internal_isolation(host, keys, host_key or "")
+    expectations.sort(key=_order)
+    return Draft(
+        hosts=draft_hosts,
+        networks=tuple(sorted(networks.values(), key=lambda n: n.key)),
+        endpoints=tuple(sorted(endpoints, key=lambda e: e.key)),
+        targets=tuple(sorted(targets, key=lambda t: t.name)),
+        expectations=tuple(expectations),
+        notes=tuple(notes),
+    )
+
+
+def _order(d: Derived) -> tuple[object, ...]:
+    return (d.order, d.probes, d.form.value, d.sources, d.targets)
+
+
+def _at(key: str, container: str, net: str, multi: set[str]) -> str:
+    # A multi-homed target is pinned to this network's address; one address needs no pin.
+    return f"{key}@{net}" if container in multi else key
+
+
+def _network_expectations(
+    host: LiveHost,
+    net: LiveNetwork,
+    members: Sequence[LiveContainer],
+    keys: dict[str, str],
+    multi: set[str],
+    names: _Names,
+    targets: list[DraftTarget],
+    host_key: str | None,
+) -> list[Derived]:
+    out: list[Derived] = []
+    on = f"{net.name} on {host_key}" if host_key else net.name
+    member_keys = tuple(sorted(keys[c.name] for c in members))
+    by_key = {keys[c.name]: c for c in members}
+    isolated_by_design = (net.driver == "bridge" and not net.icc) or (
+        net.driver == "macvlan" and net.mode == "private"
+    )
+    if len(members) >= 2 and net.user_defined:
+        if isolated_by_design:
+            why = ("icc is off (com.docker.network.bridge.enable_icc=false)"
+                   if net.driver == "bridge" else "macvlan mode private")
+            singles = tuple(k for k in member_keys if by_key[k].name not in multi)
+            if len(singles) >= 2:
+                out.append(Derived(
+                    form=Form.ISOLATED, probes=("icmp",), sources=singles, reachable=False,
+                    order=(host_key or "", net.name, 0),
+                    why=f"{on}: {why}: Docker isolates its containers from each other",
+                ))
+        elif net.driver == "macvlan" and net.mode == "vepa":
+            pass  # vepa: the switch decides (hairpin); nothing Docker promises
+        else:
+            why = f"{on} ({net.driver}): Docker connects every container on a user-defined " \
+                  "network"
+            if any(by_key[k].name in multi for k in member_keys):
+                out.append(Derived(
+                    form=Form.PAIR, probes=("icmp",), sources=member_keys,
+                    targets=tuple(_at(k, by_key[k].name, net.name, multi) for k in member_keys),
+                    why=why, order=(host_key or "", net.name, 0),
+                ))
+            else:
+                out.append(Derived(form=Form.MESH, probes=("icmp",), sources=member_keys,
+                                   why=why, order=(host_key or "", net.name, 0)))
+        # Docker's embedded DNS answers every container's name and aliases on the network.
+        for k in member_keys:
+            c = by_key[k]
+            others = tuple(o for o in member_keys if o != k)
+            att = c.attachment(net.name)
+            aliases = att.aliases if att is not None else ()
+            target = _at(k, c.name, net.name, multi)
+            qnames = [q for q in (c.name, *aliases) if _dns_name(q)]
+            if not qnames:
+                continue
+            what = " and ".join((f"{c.name}", *(f"alias {a}" for a in qnames[1:])))
+            out.append(Derived(
+                form=Form.PAIR, probes=tuple(f"dns/{q}" for q in qnames), sources=others,
+                targets=(target,), why=f"{on}: Docker's DNS resolves {what} to {k}'s address",
+                order=(host_key or "", net.name, 1),
+            ))
+    # The gateway: the host's own address on a bridge; a router beyond the parent otherwise.
+    if not (net.driver == "ipvlan" and net.mode == "l3"):
+        for sub in net.subnets:
+            if sub.gateway is None:
+                continue
+            fam = [k for k in member_keys if _has_family(by_key[k], net.name, sub.subnet)]
+            if not fam:
+                continue
+            suffix = "gateway" if sub.subnet.version == 4 else "gateway6"
+            name = names.node(f"{host_key}-{net.name}-{suffix}" if host_key
+                              else f"{net.name}-{suffix}")
+            where = ("the host's own address on the network's bridge" if net.driver == "bridge"
+                     else "the subnet's router")
+            targets.append(DraftTarget(name=name, address=sub.gateway,
+                                       why=f"gateway of {on} ({where})"))
+            out.append(Derived(
+                form=Form.PAIR, probes=("icmp",), sources=tuple(fam), targets=(name,),
+                why=f"{on}: each container reaches its gateway {sub.gateway}",
+                order=(host_key or "", net.name, 2),
+            ))
+    # macvlan/ipvlan: the kernel keeps children and their parent's host apart.
+    if net.driver in ("macvlan", "ipvlan") and net.parent:
+        for addr in _parent_addresses(host, net):
+            name = names.node(f"{host_key or 'host'}-{net.parent}"
+                              + ("" if addr.version == 4 else "-v6"))
+            targets.append(DraftTarget(name=name, address=addr,
+                                       why=f"this host's own address on {net.parent}, the "
+                                           f"parent of {net.name}"))
+            reason = MACVLAN_HOST_ISOLATION if net.driver == "macvlan" else None
+            out.append(Derived(
+                form=Form.PAIR, probes=("icmp",), sources=member_keys, targets=(name,),
+                reachable=False, reason=reason, order=(host_key or "", net.name, 3),
+                why=f"{on} ({net.driver} on {net.parent}): a {net.driver} container never "
+                    f"reaches its own host through the parent",
+            ))
+    return out
+
+
+def _has_family(c: LiveContainer, network: str, subnet: IPNetwork) -> bool:
+    att = c.attachment(network)
+    return att is not None and any(a.version == subnet.version for a in att.addresses)
+
+
+def _dns_name(name: str) -> bool:
+    from netcheck.scenario.values import ValueProblem, parse_probe
+
+    try:
+        parse_probe(f"dns/{name}")
+    except ValueProblem:
+        return False
+    return True
+
+
+def _internal_isolation(host: LiveHost, keys: dict[str, str], host_key: str) -> list[Derived]:
+    """`--internal`: nothing outside the network gets in. Probed from containers of the
+    host's other, non-internal bridge networks (they have a route there through their
+    gateway; a container only on internal networks has no route out at all, so a probe from
+    it could not even be sent, and that is no evidence)."""
+    out: list[Derived] = []
+    routed = [n for n in host.networks if n.driver == "bridge" and not n.internal]
+    for net in host.networks:
+        if not (net.internal and net.driver == "bridge"):
+            continue
+        inside = host.members(net.name)
+        outside = sorted(
+            keys[c.name] for n in routed for c in host.members(n.name)
+            if c.attachment(net.name) is None
+        )
+        if not inside or not outside:
+            continue
+        out.append(Derived(
+            form=Form.PAIR, probes=("icmp",), sources=tuple(dict.fromkeys(outside)),
+            order=(host_key, net.name, 4),
+            targets=tuple(sorted(f"{keys[c.name]}@{net.name}" for c in inside)),
+            reachable=False,
+            why=f"{net.name} is --internal: Docker drops traffic between it and anything "
+                "outside its subnet",
+        ))
+    return out
