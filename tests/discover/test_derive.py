@@ -1,0 +1,143 @@
+"""What discover derives from a live host: Docker's promises and its isolation by design."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+
+from netcheck.discover.derive import MACVLAN_HOST_ISOLATION, Derived, Form, derive
+from netcheck.discover.live import LiveAttachment, LiveContainer, LiveHost, LiveNetwork, LiveSubnet
+from netcheck.discover.pipeline import assert_on_host_networks
+from tests.discover.conftest import URL
+
+A = ipaddress.ip_address
+N = ipaddress.ip_network
+
+
+def _about(draft_exps: tuple[Derived, ...], text: str) -> list[Derived]:
+    return [d for d in draft_exps if text in d.why]
+
+
+def test_recorded_host_mesh_pins_the_multi_homed_target(host: LiveHost) -> None:
+    draft = derive([host])
+    (mesh,) = [d for d in _about(draft.expectations, "dsc-backend (bridge)")]
+    assert mesh.form is Form.PAIR and mesh.probes == ("icmp",)
+    assert mesh.sources == ("dsc-db", "dsc-web")
+    assert mesh.targets == ("dsc-db", "dsc-web@dsc-backend")  # web is on two networks
+    assert [c.id for c in mesh.checks()] == ["icmp:dsc-db->dsc-web@dsc-backend",
+                                             "icmp:dsc-web->dsc-db"]
+
+
+def test_single_homed_members_make_a_mesh() -> None:
+    net = LiveNetwork(name="app", driver="bridge",
+                      subnets=(LiveSubnet(subnet=N("10.9.0.0/24"), gateway=A("10.9.0.1")),))
+    cs = tuple(LiveContainer(name=n, attachments=(LiveAttachment(
+        network="app", addresses=(A(f"10.9.0.{i + 2}"),)),)) for i, n in enumerate("cab"))
+    draft = derive([LiveHost(url=URL, hostname="h", engine="26.1", networks=(net,),
+                             containers=cs)])
+    (mesh,) = [d for d in draft.expectations if d.form is Form.MESH]
+    assert mesh.sources == ("a", "b", "c")
+    assert len(mesh.checks()) == 6
+    assert "Docker connects every container" in mesh.why
+
+
+def test_dns_names_and_aliases_with_the_expected_answer(host: LiveHost) -> None:
+    draft = derive([host])
+    (db,) = [d for d in draft.expectations if "dns/dsc-db" in d.probes]
+    assert db.probes == ("dns/dsc-db", "dns/database")
+    assert db.sources == ("dsc-web",) and db.targets == ("dsc-db",)
+    (www,) = [d for d in draft.expectations if "dns/www" in d.probes]
+    assert www.targets == ("dsc-web@dsc-frontend",)
+    assert "dns/dsc-web:dsc-cache->dsc-web@dsc-frontend" in {c.id for c in www.checks()}
+    # No DNS by name on Docker's default bridge: nothing is derived there.
+    assert not _about(draft.expectations, "bridge:")
+
+
+def test_gateways_are_named_targets_from_ipam(host: LiveHost) -> None:
+    draft = derive([host])
+    assert {t.name: t.address for t in draft.targets} == {
+        "dsc-backend-gateway": A("10.231.1.1"),
+        "dsc-frontend-gateway": A("10.231.2.1"),
+        "dsc-iso-gateway": A("10.231.4.1"),
+    }
+    (gw,) = [d for d in draft.expectations if d.targets == ("dsc-frontend-gateway",)]
+    assert gw.sources == ("dsc-cache", "dsc-web") and gw.reachable
+    assert_on_host_networks(draft, [host])  # nothing outside the host's networks
+
+
+def test_icc_off_is_isolation_by_design_not_a_mesh(host: LiveHost) -> None:
+    draft = derive([host])
+    iso = _about(draft.expectations, "dsc-iso")
+    forms = {d.form for d in iso}
+    assert Form.MESH not in forms
+    (isolated,) = [d for d in iso if d.form is Form.ISOLATED]
+    assert not isolated.reachable and isolated.sources == ("dsc-iso1", "dsc-iso2")
+    assert {c.id for c in isolated.checks()} == {"icmp:dsc-iso1->dsc-iso2",
+                                                 "icmp:dsc-iso2->dsc-iso1"}
+
+
+def test_left_out_objects_become_notes(host: LiveHost) -> None:
+    notes = derive([host]).notes
+    assert "left out: container dsc-stopped: not running (created)" in notes
+    assert "left out: network dsc-ncown: netcheck's own (run fixture)" in notes
+
+
+def _macvlan_host(mode: str = "bridge", driver: str = "macvlan") -> LiveHost:
+    opts = {"parent": "eth0.100", f"{driver}_mode": mode}
+    net = LiveNetwork(name="prod100", driver=driver, options=opts, subnets=(
+        LiveSubnet(subnet=N("10.20.0.0/24"), gateway=A("10.20.0.1"),
+                   ip_range=N("10.20.0.128/25")),))
+    cs = tuple(LiveContainer(name=n, attachments=(LiveAttachment(
+        network="prod100", addresses=(A(f"10.20.0.{130 + i}"),)),)) for i, n in
+        enumerate(("web-1", "web-2")))
+    return LiveHost(url=URL, hostname="h1", engine="20.10", networks=(net,), containers=cs,
+                    addresses={"eth0": (A("192.0.2.7"),), "eth0.100": (A("10.20.0.250"),)})
+
+
+def test_macvlan_container_does_not_reach_its_own_host_on_the_parent() -> None:
+    draft = derive([_macvlan_host()])
+    (iso,) = [d for d in draft.expectations if not d.reachable]
+    assert iso.reason == MACVLAN_HOST_ISOLATION
+    assert iso.targets == ("host-eth0.100",) and iso.sources == ("web-1", "web-2")
+    assert {t.name: t.address for t in draft.targets}["host-eth0.100"] == A("10.20.0.250")
+    (gw,) = [d for d in draft.expectations if d.targets == ("prod100-gateway",)]
+    assert "10.20.0.1" in gw.why
+    assert any(d.form is Form.MESH for d in draft.expectations)
+
+
+def test_macvlan_private_is_isolated_and_ipvlan_l3_has_no_gateway() -> None:
+    private = derive([_macvlan_host("private")])
+    assert {d.form for d in private.expectations if "icmp" in d.probes and d.targets == ()} \
+        == {Form.ISOLATED}
+    l3 = derive([_macvlan_host("l3", driver="ipvlan")])
+    assert not [t for t in l3.targets if "gateway" in t.name]
+    (iso,) = [d for d in l3.expectations if not d.reachable]
+    assert iso.reason is None  # the macvlan rule does not speak for ipvlan
+
+
+def test_no_parent_address_no_host_isolation_check() -> None:
+    host = replace(_macvlan_host(), addresses={"eth0": (A("192.0.2.7"),)})
+    assert all(d.reachable for d in derive([host]).expectations)
+
+
+def test_internal_network_is_not_reached_from_the_hosts_routed_networks() -> None:
+    sub = LiveSubnet(subnet=N("10.8.0.0/24"), gateway=A("10.8.0.1"))
+    internal = LiveNetwork(name="vault", driver="bridge", internal=True, subnets=(sub,))
+    routed = LiveNetwork(name="app", driver="bridge", subnets=(
+        LiveSubnet(subnet=N("10.9.0.0/24"), gateway=A("10.9.0.1")),))
+    cs = (
+        LiveContainer(name="secret", attachments=(LiveAttachment(network="vault"),)),
+        LiveContainer(name="web", attachments=(LiveAttachment(network="app"),)),
+    )
+    draft = derive([LiveHost(url=URL, hostname="h", engine="26", networks=(internal, routed),
+                             containers=cs)])
+    (iso,) = [d for d in draft.expectations if not d.reachable]
+    assert iso.sources == ("web",) and iso.targets == ("secret@vault",)
+    assert "--internal" in iso.why
+
+
+def test_derivation_is_deterministic(host: LiveHost) -> None:
+    assert derive([host]) == derive([host])
+    shuffled = replace(host, containers=tuple(reversed(host.containers)),
+                       networks=tuple(reversed(host.networks)))
+    assert derive([shuffled]).expectations == derive([host]).expectations
