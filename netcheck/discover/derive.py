@@ -368,28 +368,46 @@ def _dns_name(name: str) -> bool:
 
 
 def _internal_isolation(host: LiveHost, keys: dict[str, str], host_key: str) -> list[Derived]:
-    """`--internal`: nothing outside the network gets in. Probed from containers of the
-    host's other, non-internal bridge networks (they have a route there through their
-    gateway; a container only on internal networks has no route out at all, so a probe from
-    it could not even be sent, and that is no evidence)."""
+    """`--internal`: Docker drops what is forwarded into or out of the network's subnet.
+
+    Inside -> outside: from the network's single-homed containers (a multi-homed one may
+    reach out through its other network) to the host's containers not on it. Outside ->
+    inside: from containers of the host's routed (non-internal) bridge networks. A source
+    needs a gateway to send at all: without a route the probe could not even be sent, and
+    that is no evidence. (The host's own addresses are not "outside": Docker does not
+    filter what a container sends to its host.)
+    """
     out: list[Derived] = []
-    routed = [n for n in host.networks if n.driver == "bridge" and not n.internal]
+    bridges = {n.name: n for n in host.networks if n.driver == "bridge"}
+
+    def routed(c: LiveContainer) -> bool:
+        return any(a.gateway is not None for a in c.attachments)
+
+    def pinned(c: LiveContainer, net: str) -> str:
+        return f"{keys[c.name]}@{net}" if len(c.attachments) > 1 else keys[c.name]
+
     for net in host.networks:
         if not (net.internal and net.driver == "bridge"):
             continue
         inside = host.members(net.name)
-        outside = sorted(
-            keys[c.name] for n in routed for c in host.members(n.name)
-            if c.attachment(net.name) is None
-        )
+        outside = [c for c in host.containers if c.attachment(net.name) is None
+                   and any(a.network in bridges for a in c.attachments)]
         if not inside or not outside:
             continue
-        out.append(Derived(
-            form=Form.PAIR, probes=("icmp",), sources=tuple(dict.fromkeys(outside)),
-            order=(host_key, net.name, 4),
-            targets=tuple(sorted(f"{keys[c.name]}@{net.name}" for c in inside)),
-            reachable=False,
-            why=f"{net.name} is --internal: Docker drops traffic between it and anything "
-                "outside its subnet",
-        ))
+        why = (f"{net.name} is --internal: Docker drops traffic between it and anything "
+               "outside its subnet")
+        order = (host_key, net.name, 4)
+        singles = sorted(keys[c.name] for c in inside if len(c.attachments) == 1 and routed(c))
+        if singles:
+            targets = sorted(pinned(c, next(a.network for a in c.attachments
+                                            if a.network in bridges)) for c in outside)
+            out.append(Derived(form=Form.PAIR, probes=("icmp",), sources=tuple(singles),
+                               targets=tuple(targets), reachable=False,
+                               why=f"{why} (from inside)", order=order))
+        from_routed = sorted(keys[c.name] for c in outside if routed(c) and any(
+            not bridges[a.network].internal for a in c.attachments if a.network in bridges))
+        if from_routed:
+            out.append(Derived(form=Form.PAIR, probes=("icmp",), sources=tuple(from_routed),
+                               targets=tuple(sorted(pinned(c, net.name) for c in inside)),
+                               reachable=False, why=f"{why} (from outside)", order=order))
     return out

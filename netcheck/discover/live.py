@@ -66,6 +66,7 @@ class LiveAttachment:
     addresses: tuple[IPAddress, ...] = ()  # IPv4 then IPv6, as Docker reports them now
     fixed: tuple[IPAddress, ...] = ()  # the addresses the user gave (--ip/--ip6): stable
     aliases: tuple[str, ...] = ()  # user aliases (Docker's own short-id alias left out)
+    gateway: IPAddress | None = None  # the gateway Docker gave this endpoint (a route out)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

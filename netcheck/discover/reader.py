@@ -104,7 +104,8 @@ def container_from_inspect(
         aliases = sorted({a for a in (att.get("Aliases") or ())
                           if a and a != name and a not in ids})
         attachments.append(LiveAttachment(network=net_name, addresses=addresses, fixed=fixed,
-                                          aliases=tuple(aliases)))
+                                          aliases=tuple(aliases),
+                                          gateway=_ip(att.get("Gateway"))))
     ports: list[LivePort] = []
     for key, binds in sorted(((data.get("NetworkSettings") or {}).get("Ports") or {}).items()):
         port, _, proto = key.partition("/")

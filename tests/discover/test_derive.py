@@ -120,20 +120,52 @@ def test_no_parent_address_no_host_isolation_check() -> None:
     assert all(d.reachable for d in derive([host]).expectations)
 
 
-def test_internal_network_is_not_reached_from_the_hosts_routed_networks() -> None:
-    sub = LiveSubnet(subnet=N("10.8.0.0/24"), gateway=A("10.8.0.1"))
-    internal = LiveNetwork(name="vault", driver="bridge", internal=True, subnets=(sub,))
+def _internal_host(gateways: bool = True) -> LiveHost:
+    internal = LiveNetwork(name="vault", driver="bridge", internal=True, subnets=(
+        LiveSubnet(subnet=N("10.8.0.0/24"), gateway=A("10.8.0.1")),))
     routed = LiveNetwork(name="app", driver="bridge", subnets=(
         LiveSubnet(subnet=N("10.9.0.0/24"), gateway=A("10.9.0.1")),))
+
+    def on(net: str, gw: str) -> LiveAttachment:
+        return LiveAttachment(network=net, gateway=A(gw) if gateways else None)
+
     cs = (
-        LiveContainer(name="secret", attachments=(LiveAttachment(network="vault"),)),
-        LiveContainer(name="web", attachments=(LiveAttachment(network="app"),)),
+        LiveContainer(name="secret", attachments=(on("vault", "10.8.0.1"),)),
+        LiveContainer(name="both", attachments=(on("app", "10.9.0.1"), on("vault", "10.8.0.1"))),
+        LiveContainer(name="web", attachments=(on("app", "10.9.0.1"),)),
     )
-    draft = derive([LiveHost(url=URL, hostname="h", engine="26", networks=(internal, routed),
-                             containers=cs)])
-    (iso,) = [d for d in draft.expectations if not d.reachable]
-    assert iso.sources == ("web",) and iso.targets == ("secret@vault",)
-    assert "--internal" in iso.why
+    return LiveHost(url=URL, hostname="h", engine="26", networks=(internal, routed),
+                    containers=cs)
+
+
+def test_internal_network_isolation_in_both_directions() -> None:
+    draft = derive([_internal_host()])
+    inside, outside = sorted((d for d in draft.expectations if not d.reachable),
+                             key=lambda d: d.why)
+    assert "--internal" in inside.why and inside.why.endswith("(from inside)")
+    # Only the single-homed member is a source: `both` may reach out through app.
+    assert inside.sources == ("secret",) and inside.targets == ("web",)
+    assert outside.sources == ("web",) and outside.targets == ("both@vault", "secret")
+    ids = [c.id for d in draft.expectations for c in d.checks()]
+    assert len(ids) == len(set(ids))
+
+
+def test_no_route_out_no_isolation_check() -> None:
+    # A probe that cannot even be sent proves nothing: nothing is derived without a gateway.
+    assert all(d.reachable or d.form is Form.ISOLATED
+               for d in derive([_internal_host(gateways=False)]).expectations)
+
+
+def test_recorded_internal_networks_isolate_each_other(host: LiveHost) -> None:
+    draft = derive([host])
+    inside = [d for d in draft.expectations if d.why.endswith("(from inside)")]
+    assert {d.sources for d in inside} == {("dsc-db",), ("dsc-cache",),
+                                           ("dsc-iso1", "dsc-iso2")}
+    (db,) = [d for d in inside if d.sources == ("dsc-db",)]
+    assert db.targets == ("dsc-cache", "dsc-iso1", "dsc-iso2")
+    assert not [d for d in draft.expectations if d.why.endswith("(from outside)")]
+    ids = [c.id for d in draft.expectations for c in d.checks()]
+    assert len(ids) == len(set(ids))
 
 
 def test_derivation_is_deterministic(host: LiveHost) -> None:
