@@ -370,12 +370,14 @@ def _dns_name(name: str) -> bool:
 def _internal_isolation(host: LiveHost, keys: dict[str, str], host_key: str) -> list[Derived]:
     """`--internal`: Docker drops what is forwarded into or out of the network's subnet.
 
-    Inside -> outside: from the network's single-homed containers (a multi-homed one may
-    reach out through its other network) to the host's containers not on it. Outside ->
-    inside: from containers of the host's routed (non-internal) bridge networks. A source
-    needs a gateway to send at all: without a route the probe could not even be sent, and
-    that is no evidence. (The host's own addresses are not "outside": Docker does not
-    filter what a container sends to its host.)
+    Inside -> outside: from each of the network's single-homed containers (a multi-homed
+    one may reach out through its other network) to one container of each of the host's
+    other bridge networks, which stands for it (every pair would be quadratic for no more
+    evidence: the drop is per network). Outside -> inside: from one container of each routed
+    (non-internal) bridge network to every member. A source needs a gateway to send at all:
+    without a route the probe could not even be sent, and that is no evidence. (The host's
+    own addresses are not "outside": Docker does not filter what a container sends to its
+    host.)
     """
     out: list[Derived] = []
     bridges = {n.name: n for n in host.networks if n.driver == "bridge"}
@@ -390,24 +392,33 @@ def _internal_isolation(host: LiveHost, keys: dict[str, str], host_key: str) -> 
         if not (net.internal and net.driver == "bridge"):
             continue
         inside = host.members(net.name)
-        outside = [c for c in host.containers if c.attachment(net.name) is None
-                   and any(a.network in bridges for a in c.attachments)]
-        if not inside or not outside:
+        # One representative per other bridge network: its first container not on `net`.
+        delegates: dict[str, LiveContainer] = {}
+        for other in sorted(bridges):
+            if other == net.name:
+                continue
+            for c in sorted(host.members(other), key=lambda c: keys[c.name]):
+                if c.attachment(net.name) is None:
+                    delegates[other] = c
+                    break
+        if not inside or not delegates:
             continue
         why = (f"{net.name} is --internal: Docker drops traffic between it and anything "
                "outside its subnet")
         order = (host_key, net.name, 4)
         singles = sorted(keys[c.name] for c in inside if len(c.attachments) == 1 and routed(c))
         if singles:
-            targets = sorted(pinned(c, next(a.network for a in c.attachments
-                                            if a.network in bridges)) for c in outside)
+            targets = sorted({pinned(c, other) for other, c in delegates.items()})
             out.append(Derived(form=Form.PAIR, probes=("icmp",), sources=tuple(singles),
                                targets=tuple(targets), reachable=False,
-                               why=f"{why} (from inside)", order=order))
-        from_routed = sorted(keys[c.name] for c in outside if routed(c) and any(
-            not bridges[a.network].internal for a in c.attachments if a.network in bridges))
+                               why=f"{why} (from inside, to one container of each other "
+                                   "network)", order=order))
+        from_routed = sorted({keys[c.name] for other, c in delegates.items()
+                              if not bridges[other].internal and routed(c)})
         if from_routed:
             out.append(Derived(form=Form.PAIR, probes=("icmp",), sources=tuple(from_routed),
                                targets=tuple(sorted(pinned(c, net.name) for c in inside)),
-                               reachable=False, why=f"{why} (from outside)", order=order))
+                               reachable=False,
+                               why=f"{why} (from outside: one container of each routed "
+                                   "network)", order=order))
     return out
