@@ -218,8 +218,13 @@ def derive(hosts: Sequence[LiveHost]) -> Draft:
         for s in host.skipped:
             where = f" on {host_key}" if host_key else ""
             notes.append(f"left out: {s.kind} {s.name}{where}: {s.why}")
-        # Networks: one scenario name per Docker name (a swarm network is one across hosts).
+        # Networks: one scenario name per Docker name (a swarm network is one across hosts);
+        # one no kept container is on gives nothing to check and is only noted.
         for net in host.networks:
+            if not host.members(net.name):
+                where = f" on {host_key}" if host_key else ""
+                notes.append(f"left out: network {net.name}{where}: no running container on it")
+                continue
             if net.name not in networks:
                 networks[net.name] = DraftNetwork(key=net.name, docker_name=net.name,
                                                   summary=network_summary(net))
@@ -317,21 +322,20 @@ def _network_expectations(
     # The gateway: the host's own address on a bridge; a router beyond the parent otherwise.
     if not (net.driver == "ipvlan" and net.mode == "l3"):
         for sub in net.subnets:
-            if sub.gateway is None:
-                continue
             fam = [k for k in member_keys if _has_family(by_key[k], net.name, sub.subnet)]
-            if not fam:
+            gateway = sub.gateway or _reported_gateway(members, net.name, sub.subnet)
+            if gateway is None or not fam:
                 continue
             suffix = "gateway" if sub.subnet.version == 4 else "gateway6"
             name = names.node(f"{host_key}-{net.name}-{suffix}" if host_key
                               else f"{net.name}-{suffix}")
             where = ("the host's own address on the network's bridge" if net.driver == "bridge"
                      else "the subnet's router")
-            targets.append(DraftTarget(name=name, address=sub.gateway,
+            targets.append(DraftTarget(name=name, address=gateway,
                                        why=f"gateway of {on} ({where})"))
             out.append(Derived(
                 form=Form.PAIR, probes=("icmp",), sources=tuple(fam), targets=(name,),
-                why=f"{on}: each container reaches its gateway {sub.gateway}",
+                why=f"{on}: each container reaches its gateway {gateway}",
                 order=(host_key or "", net.name, 2),
             ))
     # macvlan/ipvlan: the kernel keeps children and their parent's host apart.
@@ -350,6 +354,16 @@ def _network_expectations(
                     f"reaches its own host through the parent",
             ))
     return out
+
+
+def _reported_gateway(
+    members: Sequence[LiveContainer], network: str, subnet: IPNetwork
+) -> IPAddress | None:
+    """The gateway Docker gave the containers when the IPAM config names none (a network
+    created with --subnet alone): the one address they all report, inside the subnet."""
+    seen = {a.gateway for c in members if (a := c.attachment(network)) is not None
+            and a.gateway is not None and a.gateway in subnet}
+    return seen.pop() if len(seen) == 1 else None
 
 
 def _has_family(c: LiveContainer, network: str, subnet: IPNetwork) -> bool:

@@ -117,6 +117,7 @@ def assert_on_host_networks(draft: Draft, hosts: Sequence[LiveHost]) -> None:
     """Every literal target is an address of the hosts' Docker networks or of the host itself
     (its gateway, its parent): discover never sends a packet anywhere else."""
     own = {a for h in hosts for addrs in h.addresses.values() for a in addrs}
+
     for t in draft.targets:
         inside = any(t.address in s.subnet for h in hosts for n in h.networks
                      for s in n.subnets)

@@ -80,6 +80,17 @@ def test_left_out_objects_become_notes(host: LiveHost) -> None:
     notes = derive([host]).notes
     assert "left out: container dsc-stopped: not running (created)" in notes
     assert "left out: network dsc-ncown: netcheck's own (run fixture)" in notes
+    assert "left out: network bridge: no running container on it" in notes
+    assert "bridge" not in {n.key for n in derive([host]).networks}
+
+
+def test_gateway_from_the_containers_when_ipam_names_none(host: LiveHost) -> None:
+    # `docker network create --subnet X` alone: IPAM lists no gateway, the endpoints do.
+    bare = tuple(replace(n, subnets=tuple(replace(s, gateway=None) for s in n.subnets))
+                 for n in host.networks)
+    draft = derive([replace(host, networks=bare)])
+    assert {t.name: str(t.address) for t in draft.targets}["dsc-backend-gateway"] \
+        == "10.231.1.1"
 
 
 def _macvlan_host(mode: str = "bridge", driver: str = "macvlan") -> LiveHost:

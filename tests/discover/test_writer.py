@@ -42,7 +42,7 @@ def test_shape_of_the_written_scenario(host: LiveHost) -> None:
     data = _doc(render(derive([host])))
     assert data["runtime"] == "docker"
     assert data["networks"] == {n: {"external": True} for n in
-                                ("bridge", "dsc-backend", "dsc-frontend", "dsc-iso")}
+                                ("dsc-backend", "dsc-frontend", "dsc-iso")}
     assert data["endpoints"]["dsc-web"] == {"container": "dsc-web"}
     assert data["targets"]["dsc-backend-gateway"] == {"address": "10.231.1.1"}
     assert {"mesh", "from", "isolated"} >= {k for e in data["expectations"] for k in e
