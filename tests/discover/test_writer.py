@@ -116,3 +116,21 @@ def test_loads_back_through_the_scenario_loader(host: LiveHost) -> None:
     draft = derive([host])
     plan = load_text(render(draft), "discovered")
     check_ids(plan, draft)
+
+
+def test_several_daemons_become_lab_hosts_and_names_stay_unique(host: LiveHost) -> None:
+    from dataclasses import replace
+
+    far = replace(host, url="tcp://10.0.0.2:2376", hostname="far")
+    draft = derive([replace(host, hostname="near"), far])
+    data = _doc(render(draft))
+    assert data["lab"] == {"hosts": {"far": {"docker": "tcp://10.0.0.2:2376"},
+                                     "near": {"docker": host.url}}}
+    assert data["endpoints"]["dsc-db"] == {"container": "dsc-db", "host": "near"}
+    assert data["endpoints"]["dsc-db-2"] == {"container": "dsc-db", "host": "far"}
+    ids = [c.id for d in draft.expectations for c in d.checks()]
+    assert len(ids) == len(set(ids))
+    if LOADER_READY:
+        from netcheck.discover.pipeline import check_ids, load_text
+
+        check_ids(load_text(render(draft), "discovered"), draft)
