@@ -5,6 +5,8 @@ bytes, and a change (a container disconnected) makes `run --baseline` exit 1 nam
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +86,33 @@ def test_discover_run_rediscover_then_a_change_is_caught(
         changed = netcheck("discover", "-o", str(third), *exclude, cwd=tmp_path)
         assert changed.returncode == 0, changed.stdout + changed.stderr
         assert third.read_bytes() != first.read_bytes()
+
+
+def test_a_promise_broken_now_stays_written_and_run_fails_on_exactly_it(
+    docker_client: Any, tmp_path: Path
+) -> None:
+    with existing_host(docker_client, sizes=(2,)) as host:
+        exclude = _others(docker_client, {*host.networks, *host.containers})
+        deaf = host.containers[1]
+        pid = docker_client.containers.get(deaf).attrs["State"]["Pid"]
+        # The user's "misconfiguration": the container drops every ICMP it is sent.
+        subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "iptables", "-A", "INPUT",
+                        "-p", "icmp", "-j", "DROP"], check=True)
+        path = tmp_path / "discovered.yaml"
+        made = netcheck("discover", "-o", str(path), *exclude, cwd=tmp_path)
+        assert made.returncode == 1, made.stdout + made.stderr
+        broken = f"icmp:{host.containers[0]}->{deaf}"
+        assert f"fails now {broken}" in made.stderr.replace("\n", " ")
+        text = path.read_text()
+        assert f"# FAILS NOW {broken}: expected reachable, observed silent" in text
+        # The promise is still the spec; the fault is only a comment beside it.
+        assert "mesh: [" in text and f"{deaf}]" in text
+        assert f"#   - {{from: {host.containers[0]}, to: {deaf}, probe: icmp, " \
+               "reachable: false" in text.replace("  # - ", "#   - ")
+        report = tmp_path / "run.json"
+        ran = netcheck("run", str(path), "--json", str(report), cwd=tmp_path)
+        assert ran.returncode == 1, ran.stdout + ran.stderr
+        verdicts = json.loads(report.read_text())["verdicts"]
+        failed = {v["expectation_id"] for v in verdicts if v["outcome"] != "pass"}
+        assert failed == {broken}, ran.stdout
+        assert len(verdicts) > 1
