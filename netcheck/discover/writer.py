@@ -112,8 +112,9 @@ def _failure_lines(d: Derived, failures: Sequence[tuple[Check, Failure]]) -> lis
             out += _comment(f"FAILS NOW {check.id}: {f.observed}", "  ")
         out += _comment("\n".join(f.explanation), "  ", "#   ") if f.explanation else []
         if f.outcome != "error":
-            out += _comment("as it is now (to accept it, replace the check above with this):",
-                            "  ")
+            how = ("replace the entry above with this" if len(d.checks()) == 1 else
+                   "take this check out of the entry above and uncomment this")
+            out += _comment(f"as it is now (to accept it, {how}):", "  ")
             out += _comment(_as_observed(d, check, f), "  ")
     return out
 
