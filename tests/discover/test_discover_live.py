@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.discover.conftest import needs_loader
 from tests.discover.existing import existing_host
-from tests.discover.test_writer import needs_loader
 from tests.helpers import netcheck
 
 pytestmark = [pytest.mark.privileged, pytest.mark.docker, pytest.mark.slow, needs_loader]

@@ -11,15 +11,7 @@ import yaml
 from netcheck.discover.derive import derive
 from netcheck.discover.live import LiveHost
 from netcheck.discover.writer import Failure, render, scalar
-from netcheck.scenario.schema import EndpointSpec, NetworkSpec, ScenarioSpec
-
-# The loader learns `external:`, `container:` and `targets:` on the adopt and targets branches.
-LOADER_READY = ("targets" in ScenarioSpec.model_fields
-                and "container" in EndpointSpec.model_fields
-                and "external" in NetworkSpec.model_fields)
-needs_loader = pytest.mark.skipif(not LOADER_READY,
-                                  reason="needs external networks, container endpoints and "
-                                         "targets in the loader (branches adopt, targets)")
+from tests.discover.conftest import LOADER_READY, needs_loader
 
 
 @pytest.mark.parametrize("text", ["on", "yes", "no", "null", "~", "true", "1.5", "0x1f", "1e3",
