@@ -146,6 +146,8 @@ def network_summary(net: LiveNetwork) -> str:
         bits.append("Docker's default bridge")
     if net.internal:
         bits.append("internal")
+    if net.attachable:
+        bits.append("attachable")
     if net.scope != "local":
         bits.append(f"scope {net.scope}")
     if net.driver == "bridge" and not net.icc:
