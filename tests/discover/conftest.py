@@ -11,18 +11,9 @@ import pytest
 
 from netcheck.discover.live import LiveHost
 from netcheck.discover.reader import host_from_inspect
-from netcheck.scenario.schema import EndpointSpec, NetworkSpec, ScenarioSpec
 
 DATA = Path(__file__).parent / "data"
 URL = "unix:///var/run/docker.sock"
-
-# The loader learns `external:`, `container:` and `targets:` on the adopt and targets branches.
-LOADER_READY = ("targets" in ScenarioSpec.model_fields
-                and "container" in EndpointSpec.model_fields
-                and "external" in NetworkSpec.model_fields)
-needs_loader = pytest.mark.skipif(not LOADER_READY,
-                                  reason="needs external networks, container endpoints and "
-                                         "targets in the loader (branches adopt, targets)")
 
 
 def recorded() -> dict[str, Any]:

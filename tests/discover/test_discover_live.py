@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.discover.conftest import needs_loader
 from tests.discover.existing import existing_host
 from tests.helpers import netcheck
 
-pytestmark = [pytest.mark.privileged, pytest.mark.docker, pytest.mark.slow, needs_loader]
+pytestmark = [pytest.mark.privileged, pytest.mark.docker, pytest.mark.slow]
 
 
 def _others(client: Any, mine: set[str]) -> list[str]:

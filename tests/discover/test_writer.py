@@ -11,7 +11,6 @@ import yaml
 from netcheck.discover.derive import derive
 from netcheck.discover.live import LiveHost
 from netcheck.discover.writer import Failure, render, scalar
-from tests.discover.conftest import LOADER_READY, needs_loader
 
 
 @pytest.mark.parametrize("text", ["on", "yes", "no", "null", "~", "true", "1.5", "0x1f", "1e3",
@@ -101,7 +100,6 @@ def test_could_not_test_is_marked_without_an_alternative(host: LiveHost) -> None
     assert "reachable: false" not in text.split("COULD NOT TEST NOW")[1].split("\n  - ")[0]
 
 
-@needs_loader
 def test_loads_back_through_the_scenario_loader(host: LiveHost) -> None:
     from netcheck.discover.pipeline import check_ids, load_text
 
@@ -122,7 +120,6 @@ def test_several_daemons_become_lab_hosts_and_names_stay_unique(host: LiveHost) 
     assert data["endpoints"]["dsc-db-2"] == {"container": "dsc-db", "host": "far"}
     ids = [c.id for d in draft.expectations for c in d.checks()]
     assert len(ids) == len(set(ids))
-    if LOADER_READY:
-        from netcheck.discover.pipeline import check_ids, load_text
+    from netcheck.discover.pipeline import check_ids, load_text
 
-        check_ids(load_text(render(draft), "discovered"), draft)
+    check_ids(load_text(render(draft), "discovered"), draft)
