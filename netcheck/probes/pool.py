@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from netcheck.model.results import Observation, ProbeResult
-from netcheck.model.sites import ProbeSite
+from netcheck.model.sites import NamespacePath, ProbeSite
 from netcheck.probes import sites
 from netcheck.probes._entry import noop, probe_local, probe_worker
 from netcheck.probes.base import Pacing, ProbeTask, WorkerReport, result_for
@@ -303,7 +303,11 @@ def run_workers(
     stop_w: Any = None
     if budget:
         stop_r, stop_w = ctx.Pipe(duplex=False)
-        paced = {site for site in _group(tasks) if _is_local(site)}
+        # Pacing deletes and pins neighbour entries in the source's namespace: only in
+        # namespaces of netcheck's own lab (a namespace path), never in a container's
+        # (an adopted one is not ours to modify); those probe unpaced, overflow guard kept.
+        paced = {site for site in _group(tasks)
+                 if isinstance(site, NamespacePath) and _is_local(site)}
         workers = max(1, len(paced))
         quota = {v: n // workers for v, n in budget.items()}
         pacing = Pacing(
