@@ -9,12 +9,14 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from netcheck.model.sites import ProbeSite
-from netcheck.probes.base import ProbeTask, WorkerReport
+from netcheck.probes.base import Pacing, ProbeTask, WorkerReport
 
 ProbeFn = Callable[[Any, Sequence[ProbeTask], float], WorkerReport]
 
 
-def probe_local(site: ProbeSite, tasks: Sequence[ProbeTask], timeout: float) -> WorkerReport:
+def probe_local(
+    site: ProbeSite, tasks: Sequence[ProbeTask], timeout: float, pacing: Pacing | None = None
+) -> WorkerReport:
     """A site on this machine: enter its namespace file and probe from there."""
     # Already imported when forked from the preloaded forkserver; a plain import otherwise.
     from netcheck.probes.worker import probe_namespace
@@ -22,7 +24,7 @@ def probe_local(site: ProbeSite, tasks: Sequence[ProbeTask], timeout: float) -> 
     path = site.netns
     if path is None:
         raise OSError(f"{site} has no namespace on this machine")
-    return probe_namespace(path, tasks, timeout, getattr(site, "inode", None))
+    return probe_namespace(path, tasks, timeout, getattr(site, "inode", None), pacing)
 
 
 def probe_worker(
@@ -31,15 +33,28 @@ def probe_worker(
     probe: ProbeFn,
     tasks: Sequence[ProbeTask],
     timeout: float,
+    pacing: Pacing | None = None,
 ) -> None:
     """Child side of one probe worker: one message back, ("ok", WorkerReport) or ("error", text).
 
     `probe` is how this kind of site is entered (netcheck.probes.sites), looked up by the
     parent: a local namespace here, or what a runtime registered (a remote sidecar).
+    `pacing` is given to local sites only (the host's neighbour table is theirs): such a
+    worker stays after its report, freeing neighbour entries, until `pacing.stop`.
     """
+    lingering = False
     try:
-        report = probe(site, tasks, timeout)
+        if pacing is not None:
+            report = probe_local(site, tasks, timeout, pacing)
+            lingering = True
+        else:
+            report = probe(site, tasks, timeout)
         conn.send(("ok", report))
+        conn.close()
+        if lingering and pacing is not None:
+            from netcheck.probes.worker import linger
+
+            linger(pacing.stop)
     except BaseException as exc:
         tb = traceback.format_exc(limit=6)
         # If even this fails, the parent reports the silent exit as a crash.

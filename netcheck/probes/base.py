@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from netcheck.model.plan import IPAddress, Port, ProbeSpec
@@ -37,6 +37,28 @@ class ListenTask:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Pacing:
+    """Shared by the workers of one run whose probes would overflow the neighbour table.
+
+    `tokens` per IP version: a multiprocessing.Semaphore, one token per resolution in
+    flight beyond the workers' own `quota` (schedule.QuotaTokens). `ready`: a
+    multiprocessing.Barrier of all workers, passed once
+    each is in its namespace, so no probe goes out while a namespace has nobody to free
+    the entries it learns. `stop`: the read end of a pipe that reaches EOF once every
+    worker has reported; until then a worker keeps freeing the entries peers' probes
+    leave in its namespace.
+    """
+
+    tokens: dict[int, Any]
+    quota: dict[int, int]  # per IP version, each worker's own share (the rest is shared)
+    ready: Any
+    stop: Any
+    # Per IP version: gc_thresh3 less the reserve, the most entries the run may see held.
+    limit: dict[int, int] = field(default_factory=dict)
+    ready_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BatchInfo:
     """One scapy send/receive batch of a worker: how many packets went out together."""
 
@@ -46,6 +68,7 @@ class BatchInfo:
     seconds: float  # the whole batch: send, wait, drain
     send_s: float = 0.0  # from the batch start until the last packet had gone out
     frames: int = 0  # frames that got past the socket's filter and were read
+    paced: bool = False  # sent as the neighbour table had room (schedule.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

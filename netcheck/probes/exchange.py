@@ -22,6 +22,7 @@ import select
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ from scapy.config import conf
 from scapy.supersocket import L3RawSocket, L3RawSocket6
 
 from netcheck.model.plan import IPAddress
+from netcheck.probes.neigh import NUD_FAILED, NUD_PERMANENT, NeighSocket
+from netcheck.probes.schedule import Action, NeighbourPacer
 from netcheck.probes.wire import Probe, Reply, recv_reply
 
 _RCVBUF = 8 << 20
@@ -37,6 +40,7 @@ _SO_RCVBUFFORCE = 33
 _SO_ATTACH_FILTER = 26
 _MAX_READS = 100_000
 _MTU = 0xFFFF
+_TOKEN_POLL_S = 0.01
 
 
 class SendErrors:
@@ -337,4 +341,113 @@ def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool)
         reply = receive()
         if reply is not None and (reply.time or 0.0) <= deadline:
             match(reply)
+    return out
+
+
+def exchange_paced(
+    sock: Any, probes: Sequence[Probe], timeout: float, pacer: NeighbourPacer,
+    neigh: NeighSocket,
+) -> Exchange:
+    """`exchange` for one reply per probe, sending as the neighbour table has room.
+
+    Each probe waits `timeout` from its own send time, and waits overlap: the batch ends
+    `timeout` after its last send at the latest, however many rounds the pacer made.
+    """
+    out = Exchange()
+    fast = {p.echo_key: p for p in probes if p.echo_key is not None}
+    waiting: dict[bytes, list[Probe]] | None = None
+    deadlines: dict[int, float] = {}  # id(probe) -> its send time + timeout
+    order: deque[tuple[float, int]] = deque()  # (deadline, id(probe)) still open, in order
+    started = time.time()
+    last_sent = started
+    fd, nfd = sock.ins, neigh.fileno()
+
+    def apply(actions: Sequence[Action]) -> None:
+        for action in actions:
+            if action.op == "delete":
+                neigh.delete(action.entry)
+            elif action.op == "permanent":
+                neigh.set_state(action.entry, NUD_PERMANENT)
+            else:
+                neigh.set_state(action.entry, NUD_FAILED)
+
+    def send_due(now: float) -> None:
+        nonlocal last_sent
+        for i in pacer.due(now):
+            p = probes[i]
+            sock.send(p)
+            last_sent = p.sent_time or time.time()
+            deadlines[id(p)] = last_sent + timeout
+            order.append((last_sent + timeout, id(p)))
+        apply(pacer.after_send())
+
+    def match(reply: Reply) -> None:
+        nonlocal waiting
+        probe: Probe | None = None
+        if reply.echo_key is not None:
+            probe = fast.get(reply.echo_key)
+        if probe is None:
+            pkt = reply.packet()
+            if pkt is None:
+                return
+            if waiting is None:
+                waiting = {}
+                for p in probes:
+                    waiting.setdefault(p.hashret(), []).append(p)
+            for cand in waiting.get(pkt.hashret(), ()):
+                if id(cand) not in out.answers and pkt.answers(cand.packet()):
+                    probe = cand
+                    break
+        if probe is None:
+            return
+        due = deadlines.get(id(probe))
+        if due is None or id(probe) in out.answers or (reply.time or 0.0) > due:
+            return  # never sent, answered already, or too late
+        out.answers[id(probe)] = [reply]
+
+    def receive() -> None:
+        out.frames += 1
+        reply = recv_reply(sock, _MTU)  # an L3 raw socket (v4, or v6: a subclass)
+        if reply is not None:
+            match(reply)
+
+    try:
+        send_due(time.time())
+        for _ in range(_MAX_READS * 10):
+            now = time.time()
+            # Sent in time order, so deadlines ascend: the front is the next to expire.
+            while order and (order[0][1] in out.answers or order[0][0] < now):
+                order.popleft()
+            if pacer.all_sent and not order:
+                break
+            wakes = [order[0][0]] if order else []
+            lead = pacer.next_wake()
+            if lead is not None:
+                wakes.append(lead)
+            if pacer.starved:  # tokens freed by other workers are only seen by asking
+                wakes.append(now + _TOKEN_POLL_S)
+            wait = max(0.0, min(wakes) - now) if wakes else _TOKEN_POLL_S
+            ready = select.select([fd, nfd], [], [], wait)[0]
+            # Events before deadlines: a lead resolved while this worker waited for a CPU
+            # is resolved, not failed.
+            if nfd in ready:
+                events = neigh.dump() if neigh.lost else neigh.read()
+                for entry in events:
+                    apply(pacer.on_entry(entry))
+            if fd in ready:
+                for _ in range(256):  # what is queued now, then the table again
+                    receive()
+                    if not select.select([fd], [], [], 0)[0]:
+                        break
+            now = time.time()
+            apply(pacer.on_time(now))
+            send_due(now)
+        # Replies already queued when their deadline struck count if they came in time.
+        for _ in range(_MAX_READS):
+            if not select.select([fd], [], [], 0)[0]:
+                break
+            receive()
+    finally:
+        pacer.close()
+    out.send_s = last_sent - started
     return out

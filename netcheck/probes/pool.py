@@ -22,15 +22,15 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from netcheck.model.results import Observation, ProbeResult
-from netcheck.model.sites import ProbeSite
+from netcheck.model.sites import NamespacePath, ProbeSite
 from netcheck.probes import sites
-from netcheck.probes._entry import noop, probe_worker
-from netcheck.probes.base import ProbeTask, WorkerReport, result_for
+from netcheck.probes._entry import noop, probe_local, probe_worker
+from netcheck.probes.base import Pacing, ProbeTask, WorkerReport, result_for
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,97 @@ def neighbour_overflows() -> dict[int, int]:
     return out
 
 
+# Room in the neighbour table kept free of our probes: the host's own traffic, other labs.
+NEIGH_RESERVE = 96
+_GC_THRESH3 = "/proc/sys/net/ipv{v}/neigh/default/gc_thresh3"
+
+
+def neighbour_room() -> dict[int, int]:
+    """Per IP version: gc_thresh3 minus the entries the kernel holds now (all namespaces).
+
+    Conservative: `entries` also counts permanent entries, which the limit does not.
+    """
+    out: dict[int, int] = {}
+    for version, name in _NEIGH_STATS.items():
+        try:
+            with open(_GC_THRESH3.format(v=version)) as fh:
+                limit = int(fh.read())
+            with open(f"/proc/net/stat/{name}") as fh:
+                lines = fh.read().splitlines()
+            col = lines[0].split().index("entries")
+            out[version] = limit - int(lines[1].split()[col], 16)
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _is_local(site: ProbeSite) -> bool:
+    """A site whose probes this machine sends (its neighbour table is the host's)."""
+    try:
+        return sites.entry_for(site).probe is probe_local
+    except sites.UnknownSite:
+        return False
+
+
+def _hop(task: ProbeTask) -> Any:
+    return task.dns_server if task.dns_server is not None else task.target_address
+
+
+def neighbour_demand(tasks: Sequence[ProbeTask]) -> dict[int, int]:
+    """Per IP version, at most how many entries the probes resolve if all go out at once.
+
+    Each source resolves each distinct destination (an upper bound: a routed destination
+    shares its gateway's entry), and each request leaves a learned entry in the target.
+    """
+    local = (t for t in tasks if _is_local(t.source_site))
+    pairs = {(t.source_site, _hop(t)) for t in local}
+    out: dict[int, int] = {}
+    for _netns, addr in pairs:
+        out[addr.version] = out.get(addr.version, 0) + 2
+    return out
+
+
+# A resolution leaves an entry in the source and one the target learns from the request;
+# the target's worker frees that one when it gets the CPU, which on a loaded host is later
+# than the source frees its own (measured: 2 and 3 per token overflowed at N=100).
+ENTRIES_PER_TOKEN = 4
+# "auto" | "always" | "never": see pace_tokens (benchmarks compare the modes).
+DEFAULT_PACE = "auto"
+
+
+def pace_tokens(tasks: Sequence[ProbeTask], pace: str | None = None) -> dict[int, int]:
+    """Tokens per IP version when the run must be paced (none when everything fits).
+
+    `pace`: "auto" paces only when the demand exceeds the room, "always" paces every run
+    (tests, benchmarks), "never" sends everything at once (the overflow guard still holds).
+    """
+    pace = pace or DEFAULT_PACE
+    if pace == "never":
+        return {}
+    room = neighbour_room()
+    demand = neighbour_demand(tasks)
+    out: dict[int, int] = {}
+    for version, need in demand.items():
+        free = room.get(version)
+        if free is None:
+            continue
+        if pace == "always" or need > free - NEIGH_RESERVE:
+            out[version] = max(1, (free - NEIGH_RESERVE) // ENTRIES_PER_TOKEN)
+    return out
+
+
+def _limits(versions: Iterable[int]) -> dict[int, int]:
+    """gc_thresh3 less the reserve, per IP version: the fill paced workers stay below."""
+    out: dict[int, int] = {}
+    for version in versions:
+        try:
+            with open(_GC_THRESH3.format(v=version)) as fh:
+                out[version] = int(fh.read()) - NEIGH_RESERVE
+        except (OSError, ValueError):
+            continue
+    return out
+
+
 def _distrust_silence(got: list[ProbeResult], before: dict[int, int]) -> list[ProbeResult]:
     """SILENT is a pass for an expected-unreachable probe only if the packet really left."""
     if not before or not any(r.observation is Observation.SILENT for r in got):
@@ -189,14 +280,47 @@ def run_workers(
     *,
     margin: float = DEFAULT_MARGIN_S,
     start_method: str | None = None,
+    pace: str | None = None,
 ) -> tuple[list[ProbeResult], list[WorkerReport]]:
-    """Like `run_probes`, plus one WorkerReport per source namespace (batches, pids, timing)."""
+    """Like `run_probes`, plus one WorkerReport per source namespace (batches, pids, timing).
+
+    When all probes at once would overflow the kernel's neighbour table, workers pace
+    their sends by a shared budget (schedule.py) and stay, freeing the entries their
+    namespace learns from peers, until every worker has reported.
+    """
     results: list[ProbeResult | None] = [None] * len(tasks)
     reports: list[WorkerReport] = []
     if not tasks:
         return [], reports
     ctx = get_context(start_method)
     running: dict[multiprocessing.connection.Connection, _Running] = {}
+    lingering: list[Any] = []  # paced workers that reported and still free entries
+
+    budget = pace_tokens(tasks, pace)
+    pacing: Pacing | None = None
+    paced: set[ProbeSite] = set()
+    stop_r: Any = None
+    stop_w: Any = None
+    if budget:
+        stop_r, stop_w = ctx.Pipe(duplex=False)
+        # Pacing deletes and pins neighbour entries in the source's namespace: only in
+        # namespaces of netcheck's own lab (a namespace path), never in a container's
+        # (an adopted one is not ours to modify); those probe unpaced, overflow guard kept.
+        paced = {site for site in _group(tasks)
+                 if isinstance(site, NamespacePath) and _is_local(site)}
+        workers = max(1, len(paced))
+        quota = {v: n // workers for v, n in budget.items()}
+        pacing = Pacing(
+            tokens={v: ctx.Semaphore(n - quota[v] * workers) for v, n in budget.items()},
+            quota=quota,
+            ready=ctx.Barrier(workers),
+            limit=_limits(budget),
+            stop=stop_r,
+            ready_timeout=margin,
+        )
+        # Worst case every round of leads is silent and holds its tokens for a timeout.
+        leads = sum(neighbour_demand(tasks).values()) // 2
+        margin += timeout * (leads // max(1, min(budget.values())) + 1)
 
     overflows_before = neighbour_overflows()
 
@@ -240,7 +364,8 @@ def run_workers(
             chunk = [tasks[i] for i in indices]
             proc = ctx.Process(  # type: ignore[attr-defined]
                 target=probe_worker,
-                args=(child_conn, site, entry.probe, chunk, timeout),
+                args=(child_conn, site, entry.probe, chunk, timeout,
+                      pacing if site in paced else None),
                 name=f"netcheck-probe:{os.path.basename(str(site))}",
                 daemon=True,
             )
@@ -259,13 +384,18 @@ def run_workers(
                 site, indices, proc, parent_conn, now, now + timeout + margin
             )
 
+        if stop_r is not None:
+            stop_r.close()  # the workers hold their own ends now
         while running:
             nearest = min(r.deadline for r in running.values())
             wait_s = max(0.0, nearest - time.monotonic())
             ready = multiprocessing.connection.wait(list(running), timeout=wait_s)
             for conn in ready:
                 run = running.pop(conn)  # type: ignore[call-overload]
-                _collect(run, finish, fail)
+                stays = run.site in paced
+                _collect(run, finish, fail, linger=stays)
+                if stays and run.proc.exitcode is None:
+                    lingering.append(run.proc)
             now = time.monotonic()
             for conn, run in list(running.items()):
                 if now >= run.deadline:
@@ -275,6 +405,13 @@ def run_workers(
                     conn.close()
                     fail(run, f"did not finish within {timeout + margin:.1f} s; killed")
     finally:
+        if stop_w is not None:
+            stop_w.close()  # EOF: lingering workers leave
+        for proc in lingering:
+            proc.join(5.0)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(2.0)
         for run in running.values():  # only when interrupted: leave nothing behind
             run.proc.kill()
             run.proc.join(2.0)
@@ -290,6 +427,8 @@ def _collect(
     run: _Running,
     finish: Callable[[_Running, list[ProbeResult], WorkerReport], None],
     fail: Callable[[_Running, str], None],
+    *,
+    linger: bool = False,
 ) -> None:
     try:
         msg = run.conn.recv()
@@ -297,10 +436,13 @@ def _collect(
         msg = None
     finally:
         run.conn.close()
-    run.proc.join(2.0)
-    if run.proc.exitcode is None:
-        run.proc.kill()
+    # A paced worker that reported stays until the run's stop pipe closes (run_workers
+    # joins it then); any other is done now.
+    if not (linger and msg is not None and msg[0] == "ok"):
         run.proc.join(2.0)
+        if run.proc.exitcode is None:
+            run.proc.kill()
+            run.proc.join(2.0)
     wall = time.monotonic() - run.started
     if msg is None:
         fail(run, f"crashed without a report ({_exit_text(run.proc)})")

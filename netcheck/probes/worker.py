@@ -7,9 +7,12 @@ when a worker is forked.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,8 +26,15 @@ from scapy.supersocket import L3RawSocket, L3RawSocket6
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import ProbeResult
 from netcheck.probes._netns import enter_netns
-from netcheck.probes.base import BatchInfo, ProbeTask, WorkerReport
-from netcheck.probes.exchange import SendErrors, exchange, l2_socket, l3_socket
+from netcheck.probes.base import BatchInfo, Pacing, ProbeTask, WorkerReport
+from netcheck.probes.exchange import (
+    SendErrors,
+    exchange,
+    exchange_paced,
+    l2_socket,
+    l3_socket,
+)
+from netcheck.probes.neigh import NUD_KEEP, NUD_VALID, NeighSocket
 from netcheck.probes.packets import (
     classify_probe,
     craft_probe,
@@ -33,6 +43,7 @@ from netcheck.probes.packets import (
     send_error_result,
 )
 from netcheck.probes.route import RouteError, RouteInfo, RouteLookup
+from netcheck.probes.schedule import Key, NeighbourPacer, QuotaTokens
 from netcheck.probes.wire import Probe, Reply
 
 log = logging.getLogger(__name__)
@@ -89,6 +100,11 @@ class _Batch:
     open_socket: Callable[[SendErrors], Any]
     multi: bool
     items: list[tuple[int, Probe]] = field(default_factory=list)
+    # Paced batches (L3 only): the neighbour entry each item needs, and the shared tokens.
+    keys: list[Key | None] = field(default_factory=list)
+    tokens: Any = None
+    family: int = socket.AF_INET
+    room: Callable[[], int] | None = None
     answers: dict[int, list[Reply]] = field(default_factory=dict)
     errors: SendErrors = field(default_factory=SendErrors)
     failure: str | None = None
@@ -101,7 +117,11 @@ class _Batch:
         try:
             sock = self.open_socket(self.errors)
             try:
-                done = exchange(sock, [p for _, p in self.items], timeout, multi=self.multi)
+                probes = [p for _, p in self.items]
+                if self.tokens is not None:
+                    done = self._paced(sock, probes, timeout)
+                else:
+                    done = exchange(sock, probes, timeout, multi=self.multi)
             finally:
                 sock.close()
             self.answers = done.answers
@@ -112,6 +132,17 @@ class _Batch:
             self.failure = f"{type(exc).__name__}: {exc}"
         self.seconds = time.monotonic() - start
 
+    def _paced(self, sock: Any, probes: list[Probe], timeout: float) -> Any:
+        neigh = NeighSocket()
+        try:
+            pacer = NeighbourPacer(
+                keys=self.keys, tokens=self.tokens, timeout=timeout, family=self.family,
+                preexisting=neigh.dump(), room=self.room,
+            )
+            return exchange_paced(sock, probes, timeout, pacer, neigh)
+        finally:
+            neigh.close()
+
     def info(self) -> BatchInfo:
         answered = sum(1 for _, p in self.items if id(p) in self.answers)
         return BatchInfo(
@@ -121,6 +152,7 @@ class _Batch:
             seconds=round(self.seconds, 4),
             send_s=round(self.send_s, 4),
             frames=self.frames,
+            paced=self.tokens is not None,
         )
 
 
@@ -180,19 +212,103 @@ def _plan_batches(
     return batches, routes
 
 
+def _pace(
+    batches: dict[str, _Batch], tasks: Sequence[ProbeTask], routes: dict[int, RouteInfo],
+    pacing: Pacing, gauge: TableGauge,
+) -> None:
+    """Make the L3 batches paced: each probe's next hop is the entry its send resolves."""
+    for name, version, family in (("ipv4", 4, socket.AF_INET), ("ipv6", 6, socket.AF_INET6)):
+        batch = batches.get(name)
+        if batch is None or version not in pacing.tokens:
+            continue
+        batch.tokens = QuotaTokens(pacing.tokens[version], pacing.quota.get(version, 0))
+        if version in pacing.limit:
+            batch.room = gauge.room(version, pacing.limit[version])
+        batch.family = family
+        for i, _pkt in batch.items:
+            route = routes[i]
+            if route.local or route.ifname == "lo":
+                batch.keys.append(None)
+            else:
+                hop = route.gateway or query_server(tasks[i])
+                batch.keys.append((route.ifindex, str(hop)))
+
+
+class TableGauge:
+    """The host's neighbour-table fill, readable from inside a namespace.
+
+    /proc/net/stat/*_cache exists only in the initial namespace, so the files are opened
+    before the worker enters its own; a seq file reads anew from offset 0.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[int, int] = {}
+        for version, name in ((4, "arp_cache"), (6, "ndisc_cache")):
+            with contextlib.suppress(OSError):
+                self._files[version] = os.open(f"/proc/self/net/stat/{name}", os.O_RDONLY)
+
+    def entries(self, version: int) -> int | None:
+        fd = self._files.get(version)
+        if fd is None:
+            return None
+        try:
+            lines = os.pread(fd, 1 << 16, 0).decode().splitlines()
+            return int(lines[1].split()[lines[0].split().index("entries")], 16)
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def room(self, version: int, limit: int) -> Callable[[], int] | None:
+        if self.entries(version) is None:
+            return None
+        return lambda: limit - (self.entries(version) or 0)
+
+
+def linger(stop: Any) -> None:
+    """Until `stop` reaches EOF: delete the learned entries peers' probes leave here.
+
+    A paced run budgets the neighbour table for resolutions in flight; a namespace whose
+    worker is done still learns an entry from every ARP request a peer sends it.
+    """
+    neigh = NeighSocket()
+    try:
+        events = neigh.dump()
+        while True:
+            for e in events:
+                if not e.deleted and e.state & NUD_VALID and not e.state & NUD_KEEP:
+                    neigh.delete(e)
+            ready = select.select([neigh.fileno(), stop.fileno()], [], [], 5.0)[0]
+            if stop.fileno() in ready:
+                return
+            events = neigh.dump() if neigh.lost else neigh.read()
+    finally:
+        neigh.close()
+
+
 def probe_namespace(
-    netns: str, tasks: Sequence[ProbeTask], timeout: float, inode: int | None = None
+    netns: str,
+    tasks: Sequence[ProbeTask],
+    timeout: float,
+    inode: int | None = None,
+    pacing: Pacing | None = None,
 ) -> WorkerReport:
     """Run every task from inside `netns` (checked to be namespace `inode` when given).
     Call only in a process of its own."""
     started = time.monotonic()
+    gauge = TableGauge() if pacing is not None else None  # before leaving the host's view
     enter_netns(netns, inode)
     reset_scapy()
     results: list[ProbeResult | None] = [None] * len(tasks)
     lookup = RouteLookup()
     lookup.prefetch((query_server(t), t.source_address) for t in tasks)
     batches, routes = _plan_batches(tasks, lookup, results)
+    if pacing is not None and gauge is not None:
+        _pace(batches, tasks, routes, pacing, gauge)
     setup_s = time.monotonic() - started
+    if pacing is not None:
+        # Paced workers start together: until then a namespace has nobody to free what it
+        # learns. A worker that never arrives (it crashed) breaks the barrier; go anyway.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            pacing.ready.wait(pacing.ready_timeout)
 
     t0 = time.time()
     todo = list(batches.values())

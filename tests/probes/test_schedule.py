@@ -1,0 +1,169 @@
+"""The neighbour pacer's bookkeeping (pure logic: no namespace, no packets)."""
+
+from __future__ import annotations
+
+import socket
+
+from netcheck.probes.neigh import (
+    NUD_FAILED,
+    NUD_INCOMPLETE,
+    NUD_PERMANENT,
+    NUD_REACHABLE,
+    NUD_STALE,
+    NeighEntry,
+)
+from netcheck.probes.schedule import FAIL_GRACE_S, Key, NeighbourPacer, QuotaTokens
+
+
+class Counter:
+    """A semaphore's counting, in one process."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        if self.value > 0:
+            self.value -= 1
+            return True
+        return False
+
+    def release(self) -> None:
+        self.value += 1
+
+
+def entry(key: Key, state: int, *, deleted: bool = False) -> NeighEntry:
+    return NeighEntry(family=socket.AF_INET, ifindex=key[0], dst=key[1], state=state,
+                      lladdr=b"\x02\x42\x0a\x00\x00\x01", deleted=deleted)
+
+
+def pacer(keys: list[Key | None], tokens: int, **kw: object) -> tuple[NeighbourPacer, Counter]:
+    counter = Counter(tokens)
+    return NeighbourPacer(keys=keys, tokens=counter, timeout=1.0, family=socket.AF_INET,
+                          **kw), counter  # type: ignore[arg-type]
+
+
+A, B, C = (2, "10.0.0.2"), (2, "10.0.0.3"), (2, "10.0.0.4")
+
+
+def test_leads_go_out_only_with_a_token_and_free_ones_at_once() -> None:
+    p, tokens = pacer([A, B, None, C], tokens=2)
+    assert sorted(p.due(0.0)) == [0, 1, 2]  # A's and B's leads, and the local probe
+    assert tokens.value == 0 and p.held == 2
+    assert p.due(0.0) == []  # C waits for room
+    assert p.starved is False  # its own resolutions in flight will wake it
+    actions = p.on_entry(entry(A, NUD_REACHABLE))
+    assert [(a.op, a.entry.key) for a in actions] == [("delete", A)]  # the packet has left
+    assert p.held == 1 and tokens.value == 1
+    assert p.due(0.1) == [3]
+    assert p.all_sent
+
+
+def test_a_group_sends_its_rest_through_a_permanent_entry_then_drops_it() -> None:
+    p, tokens = pacer([A, A, A], tokens=1)
+    assert p.due(0.0) == [0]  # the lead alone: its own ARP resolves
+    assert p.due(0.0) == []  # the others wait for the resolution, not for a token
+    actions = p.on_entry(entry(A, NUD_REACHABLE))
+    assert [a.op for a in actions] == ["permanent"]
+    assert tokens.value == 1  # a permanent entry takes no room
+    assert p.due(0.1) == [1, 2]
+    assert [(a.op, a.entry.key) for a in p.after_send()] == [("delete", A)]
+    assert p.all_sent
+
+
+def test_an_unresolved_lead_fails_after_its_timeout_and_frees_its_token() -> None:
+    p, tokens = pacer([A, B], tokens=1)
+    assert p.due(0.0) == [0]
+    p.on_entry(entry(A, NUD_INCOMPLETE))  # still resolving: nothing to do
+    assert p.next_wake() == 1.0 + FAIL_GRACE_S  # after the probe's own deadline
+    assert p.on_time(1.0) == []
+    actions = p.on_time(1.0 + FAIL_GRACE_S)
+    # Marked FAILED, not deleted: the diagnosis reads it, and the kernel may reclaim it.
+    assert [(a.op, a.entry.key) for a in actions] == [("failed", A)]
+    assert tokens.value == 1 and p.held == 0
+    assert p.due(2.0) == [1]
+
+
+def test_the_kernel_giving_up_first_counts_as_failed() -> None:
+    p, tokens = pacer([A], tokens=1)
+    p.due(0.0)
+    assert [a.op for a in p.on_entry(entry(A, NUD_FAILED))] == ["failed"]
+    assert tokens.value == 1 and p.next_wake() is None
+
+
+def test_followers_of_a_failed_lead_try_again_behind_a_lead_of_their_own() -> None:
+    p, tokens = pacer([A, A, A], tokens=1)
+    assert p.due(0.0) == [0]
+    p.on_time(2.0)
+    assert p.due(2.0) == [1]  # one new resolution, not every follower at once
+    assert p.on_entry(entry(A, NUD_REACHABLE))[0].op == "permanent"
+    assert p.due(2.1) == [2]
+    assert p.all_sent and tokens.value == 1
+
+
+def test_entries_learned_from_peers_are_deleted_and_configured_ones_left_alone() -> None:
+    p, _tokens = pacer([A], tokens=1)
+    learned = entry((2, "10.0.0.99"), NUD_STALE)
+    assert [(a.op, a.entry.key) for a in p.on_entry(learned)] == [("delete", learned.key)]
+    # Learned for a next hop not probed yet: deleted, so the probe's own ARP resolves it.
+    assert [a.op for a in p.on_entry(entry(A, NUD_STALE))] == ["delete"]
+    assert p.on_entry(entry((2, "10.0.0.98"), NUD_PERMANENT)) == []
+    assert p.on_entry(entry(A, NUD_REACHABLE, deleted=True)) == []
+    v6 = NeighEntry(family=socket.AF_INET6, ifindex=2, dst="fd00::1", state=NUD_STALE)
+    assert p.on_entry(v6) == []  # the IPv6 batch's pacer handles its own family
+
+
+def test_a_configured_entry_needs_no_token_and_is_never_touched() -> None:
+    static = entry(A, NUD_PERMANENT)
+    p, tokens = pacer([A, A, B], tokens=1, preexisting=[static])
+    assert sorted(p.due(0.0)) == [0, 1, 2]  # A's group at once; B's lead with the token
+    assert tokens.value == 0
+    assert p.after_send() == []  # no delete of the configured entry
+    assert p.on_entry(static) == []
+
+
+def test_preexisting_learned_entries_are_deleted_on_the_first_send() -> None:
+    p, _tokens = pacer([A], tokens=1, preexisting=[entry(A, NUD_STALE)])
+    p.due(0.0)
+    assert [(a.op, a.entry.key) for a in p.after_send()] == [("delete", A)]
+
+
+def test_close_gives_back_every_token() -> None:
+    p, tokens = pacer([A, B, C], tokens=2)
+    p.due(0.0)
+    p.close()
+    assert tokens.value == 2 and p.held == 0
+
+
+def test_quota_tokens_use_their_own_share_first_and_hand_it_on_when_done() -> None:
+    shared = Counter(1)
+    q = QuotaTokens(shared, quota=2)
+    assert q.acquire(False) and q.acquire(False) and q.acquire(False)
+    assert shared.value == 0 and not q.acquire(False)
+    q.release()  # the borrowed one goes back first
+    assert shared.value == 1
+    q.release()
+    q.retire()  # no leads left here: the unused share is the others'
+    assert shared.value == 2 and q.local == 0
+
+
+def test_a_pacer_with_no_leads_left_retires_its_quota() -> None:
+    shared = Counter(0)
+    q = QuotaTokens(shared, quota=3)
+    p = NeighbourPacer(keys=[A], tokens=q, timeout=1.0, family=socket.AF_INET)
+    p.due(0.0)
+    assert shared.value == 2  # the two it will never use
+    p.on_entry(entry(A, NUD_REACHABLE))
+    assert shared.value == 3
+
+
+def test_the_host_table_room_brakes_beyond_the_tokens() -> None:
+    room = [3]
+    p, tokens = pacer([A, B, C], tokens=3, room=lambda: room[0])
+    assert p.due(0.0) == [0]  # room for 3 entries: one lead (two entries each)
+    assert p.starved is False
+    p.on_entry(entry(A, NUD_REACHABLE))
+    room[0] = 0  # a slow peer has not freed what it learned yet
+    assert p.due(0.1) == [] and p.starved  # asks again soon: no own event will come
+    room[0] = 100
+    assert p.due(0.2) == [1, 2]
+    assert tokens.value == 1
