@@ -233,6 +233,32 @@ def interface_shape(net: Network | None, host: str) -> tuple[str, str | None, st
     return "veth", None, None
 
 
+def attachment_interfaces(
+    settings: Mapping[str, Any],
+    network: str,
+    macs: Mapping[str, str],
+    shape: tuple[str, str | None, str | None],
+) -> list[Interface]:
+    """The interfaces one network attachment of a container inspect gives (an IPv4 and an
+    IPv6 address share the interface), named by MAC from the container's own links."""
+    mac = (settings.get("MacAddress") or "").lower() or None
+    ifname = macs.get(mac, "?") if mac else "?"
+    kind, parent, mode = shape
+    out: list[Interface] = []
+    for addr_key, len_key in (
+        ("IPAddress", "IPPrefixLen"),
+        ("GlobalIPv6Address", "GlobalIPv6PrefixLen"),
+    ):
+        raw = settings.get(addr_key)
+        if not raw:
+            continue
+        address: IPAddress = ipaddress.ip_address(raw)
+        prefix = ipaddress.ip_network(f"{raw}/{settings.get(len_key)}", strict=False)
+        out.append(Interface(ifname=ifname, network=network, address=address, prefix=prefix,
+                             mac=mac, kind=kind, parent=parent, mode=mode))
+    return out
+
+
 def adopted_node(
     ep: Endpoint,
     key: str,
@@ -253,21 +279,7 @@ def adopted_node(
     for docker_net, settings in sorted(settings_by_net.items()):
         name, net = networks.get(str(settings.get("NetworkID") or ""), (docker_net, None))
         user_defined |= docker_net not in PREDEFINED
-        mac = (settings.get("MacAddress") or "").lower() or None
-        ifname = macs.get(mac, "?") if mac else "?"
-        kind, parent, mode = interface_shape(net, key)
-        for addr_key, len_key in (
-            ("IPAddress", "IPPrefixLen"),
-            ("GlobalIPv6Address", "GlobalIPv6PrefixLen"),
-        ):
-            raw = settings.get(addr_key)
-            if not raw:
-                continue
-            address: IPAddress = ipaddress.ip_address(raw)
-            prefix = ipaddress.ip_network(f"{raw}/{settings.get(len_key)}", strict=False)
-            interfaces.append(Interface(ifname=ifname, network=name, address=address,
-                                        prefix=prefix, mac=mac, kind=kind, parent=parent,
-                                        mode=mode))
+        interfaces += attachment_interfaces(settings, name, macs, interface_shape(net, key))
     return Node(
         name=ep.name,
         kind=NodeKind.ENDPOINT,

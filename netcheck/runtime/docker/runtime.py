@@ -28,7 +28,6 @@ from netcheck.model.plan import (
     Attachment,
     Driver,
     Endpoint,
-    IPAddress,
     Network,
     NodeKind,
     Plan,
@@ -676,33 +675,12 @@ class DockerRuntime:
             settings = nets.get(self._network_ref(plan, att.network, key))
             if not settings:
                 continue
-            mac = (settings.get("MacAddress") or "").lower() or None
-            ifname = macs.get(mac, "?") if mac else "?"
             declared = None
             with contextlib.suppress(KeyError):
                 declared = plan.network(att.network)
-            kind, parent, mode = adopt.interface_shape(declared, key)
-            for addr_key, len_key in (
-                ("IPAddress", "IPPrefixLen"),
-                ("GlobalIPv6Address", "GlobalIPv6PrefixLen"),
-            ):
-                raw = settings.get(addr_key)
-                if not raw:
-                    continue
-                address: IPAddress = ipaddress.ip_address(raw)
-                prefix = ipaddress.ip_network(f"{raw}/{settings.get(len_key)}", strict=False)
-                interfaces.append(
-                    Interface(
-                        ifname=ifname,
-                        network=att.network,
-                        address=address,
-                        prefix=prefix,
-                        mac=mac,
-                        kind=kind,
-                        parent=parent,
-                        mode=mode,
-                    )
-                )
+            interfaces += adopt.attachment_interfaces(
+                settings, att.network, macs, adopt.interface_shape(declared, key)
+            )
             self._gateway_fact(att.network, key, settings, declared, facts)
         return Node(
             name=ep.name,
