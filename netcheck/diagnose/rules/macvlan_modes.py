@@ -80,6 +80,13 @@ def neighbour_line(case: Case, sib: Siblings) -> str | None:
     return f"neighbour {target} in {node.name}: {state[0]}"
 
 
+def sibling_evidence(case: Case, sib: Siblings, *extra: str) -> tuple[str, ...]:
+    """Both children's live links, what else the rule read, the source's neighbour entry for
+    the target when there is one, and the probe itself."""
+    neigh = neighbour_line(case, sib)
+    return (*sib.lines(), *extra, *((neigh,) if neigh else ()), probe_line(case))
+
+
 def switch_hairpin(case: Case, sib: Siblings) -> tuple[bool | None, str]:
     """The lab switch port the parent is wired to: does it hairpin? (read from the switch)"""
     parent = case.live.link(sib.host.netns, sib.parent)
@@ -116,17 +123,13 @@ class MacvlanPrivate:
             return None
         private = [n.name for n, _, live in (sib.src, sib.dst)
                    if MODES.get(live.mode or "", live.mode) == "private"]
-        evidence = sib.lines()
-        neigh = neighbour_line(case, sib)
-        if neigh:
-            evidence.append(neigh)
-        evidence.append(probe_line(case))
+        evidence = sibling_evidence(case, sib)
         finding = Finding(
             id=self.id,
             summary=f"{' and '.join(private)} {'is' if len(private) == 1 else 'are'} in "
                     f"macvlan private mode on {sib.host.name}'s {sib.parent}: the kernel "
                     "passes no frame between children of one parent, hairpin or not",
-            evidence=tuple(evidence),
+            evidence=evidence,
             fix=f"recreate the network in bridge mode (docker network create -d macvlan -o "
                 f"parent={sib.parent} -o macvlan_mode=bridge ...; in a scenario: "
                 "macvlan_mode: bridge), or route the two through another host",
@@ -156,17 +159,13 @@ class MacvlanVepa:
         hairpin, line = switch_hairpin(case, sib)
         if hairpin:
             return None  # the switch reflects: vepa siblings do meet, not this rule's
-        evidence = [*sib.lines(), line]
-        neigh = neighbour_line(case, sib)
-        if neigh:
-            evidence.append(neigh)
-        evidence.append(probe_line(case))
+        evidence = sibling_evidence(case, sib, line)
         finding = Finding(
             id=self.id,
             summary=f"{sib.src[0].name} and {sib.dst[0].name} are macvlan children of "
                     f"{sib.host.name}'s {sib.parent} and not both in bridge mode (vepa): "
                     "their frames go out to the switch, which does not send them back",
-            evidence=tuple(evidence),
+            evidence=evidence,
             fix=f"turn on hairpin (reflective relay) on the switch port of {sib.host.name} "
                 f"{sib.parent} (Linux bridge: bridge link set dev <port> hairpin on; in the "
                 "lab: lans.<lan>.hairpin: true), or use macvlan_mode: bridge",
