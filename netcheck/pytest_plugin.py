@@ -207,13 +207,18 @@ class ScenarioFile(pytest.File):
 
 
 def _write_reports(record: RunRecord, plan: Plan, directory: Path) -> None:
-    from netcheck.reports import JsonReporter, JunitReporter
-    from netcheck.reports.html import HtmlReporter
+    from netcheck.reports import write_reports
 
     stem = directory / record.scenario
-    JunitReporter().write(record, Path(f"{stem}.junit.xml"))
-    JsonReporter().write(record, Path(f"{stem}.json"))
-    HtmlReporter(plan=plan).write(record, Path(f"{stem}.html"))
+    write_reports(
+        record,
+        {
+            "junit": Path(f"{stem}.junit.xml"),
+            "json": Path(f"{stem}.json"),
+            "html": Path(f"{stem}.html"),
+        },
+        plan=plan,
+    )
 
 
 _SELECTED = pytest.StashKey[dict[str, list[str]]]()

@@ -12,9 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from netcheck.baseline.diff import RunDiff, diff_lines
-from netcheck.baseline.snapshot import HostSnapshot, snapshot_from_dict, snapshot_to_dict
+from netcheck.baseline.snapshot import HostSnapshot
 from netcheck.errors import EXIT_USAGE, NetcheckError
-from netcheck.model.results import Outcome, RunRecord, Verdict
+from netcheck.model.codec import (
+    RecordFormatError,
+    decode_dataclass,
+    encode,
+    record_from_dict,
+    record_to_dict,
+)
+from netcheck.model.results import BaselineRef, Outcome, RunRecord, Verdict
+from netcheck.textfile import write_text_atomic
 
 BASELINE_VERSION = 1
 _KEY = "netcheck_baseline"
@@ -31,26 +39,26 @@ class Baseline:
 
 
 def baseline_to_dict(baseline: Baseline) -> dict[str, Any]:
-    from netcheck.reports.jsonreport import record_to_dict
-
+    """The record as the JSON report has it (so a report is a baseline without a snapshot),
+    and the snapshot as the codec writes it."""
     return {
         _KEY: BASELINE_VERSION,
         "record": record_to_dict(baseline.record),
-        "snapshot": None if baseline.snapshot is None else snapshot_to_dict(baseline.snapshot),
+        "snapshot": encode(baseline.snapshot),
     }
 
 
-def save_baseline(path: Path | str, baseline: Baseline) -> None:
-    from netcheck.reports.jsonreport import write_text_atomic
+def snapshot_from_dict(data: Any) -> HostSnapshot:
+    return decode_dataclass(HostSnapshot, data, "snapshot")
 
+
+def save_baseline(path: Path | str, baseline: Baseline) -> None:
     text = json.dumps(baseline_to_dict(baseline), indent=2, ensure_ascii=False) + "\n"
     write_text_atomic(Path(path), text)
 
 
 def load_baseline(path: Path | str) -> Baseline:
     """Read a baseline file, or a plain JSON report (a baseline without a snapshot)."""
-    from netcheck.reports.jsonreport import ReportFormatError, record_from_dict
-
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -70,9 +78,7 @@ def load_baseline(path: Path | str) -> Baseline:
                 snapshot=None if snap is None else snapshot_from_dict(snap),
             )
         return Baseline(record=record_from_dict(data))
-    except ReportFormatError as exc:
-        raise BaselineError(f"{path}: {exc}") from None
-    except ValueError as exc:
+    except RecordFormatError as exc:
         raise BaselineError(f"{path}: {exc}") from None
 
 
@@ -86,7 +92,7 @@ def load_snapshot(path: Path | str) -> HostSnapshot | None:
         return None
     try:
         return snapshot_from_dict(data)
-    except ValueError as exc:
+    except RecordFormatError as exc:
         raise BaselineError(f"{path}: {exc}") from None
 
 
@@ -120,12 +126,18 @@ def regression_verdicts(diff: RunDiff, record: RunRecord) -> tuple[Verdict, ...]
 
 
 def with_diff(record: RunRecord, diff: RunDiff) -> RunRecord:
-    """The record every report is written from: the diff as facts, regressions as verdicts."""
+    """The record every report is written from: the comparison as `record.baseline` (and,
+    as display text, among the facts), regressions as verdicts."""
     lines = diff_lines(diff)
     facts = dict(record.facts)
     facts["baseline.run_id"] = diff.baseline_run
     facts["baseline.regressions"] = str(len(diff.regressions))
     facts["baseline.diff"] = "\n".join(lines) if lines else "no change"
     return dataclasses.replace(
-        record, facts=facts, verdicts=record.verdicts + regression_verdicts(diff, record)
+        record,
+        facts=facts,
+        verdicts=record.verdicts + regression_verdicts(diff, record),
+        baseline=BaselineRef(
+            run_id=diff.baseline_run, regressions=len(diff.regressions), diff=tuple(lines)
+        ),
     )

@@ -47,7 +47,7 @@ def add_discover_parser(sub: Any, out: Console, err: Console) -> None:
 
 def cmd_discover(args: argparse.Namespace, out: Console, err: Console) -> int:
     from netcheck.discover.pipeline import DiscoverOptions, discover
-    from netcheck.reports.jsonreport import write_text_atomic
+    from netcheck.textfile import write_text_atomic
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout {args.timeout}: must be more than 0 seconds")

@@ -263,10 +263,8 @@ def _write_reports(
     plan: Plan | None = None,
     diff: RunDiff | None = None,
 ) -> None:
-    from netcheck.reports.base import registered
-    from netcheck.reports.html import HtmlReporter
+    from netcheck.reports import write_reports
 
-    reporters = registered()
     targets = {"json": args.json, "junit": args.junit, "html": args.html}
     folder = None
     if not any(targets.values()) and not args.no_reports:
@@ -276,26 +274,24 @@ def _write_reports(
             "junit": str(folder / "junit.xml"),
             "html": str(folder / "report.html"),
         }
-    for kind, path in targets.items():
-        if path:
-            if kind == "html":
-                HtmlReporter(plan=plan, diff=diff).write(record, Path(path))
-            else:
-                reporters[kind]().write(record, Path(path))
-            out.print(f"{kind}: {escape(path)}")
+    write_reports(
+        record, {kind: Path(path) for kind, path in targets.items() if path}, plan=plan,
+        diff=diff, written=lambda kind, path: out.print(f"{kind}: {escape(str(path))}"),
+    )
     if folder is not None:
         _link_latest(folder)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from netcheck.baseline.snapshot import snapshot_to_dict, take_snapshot
+    from netcheck.baseline.snapshot import take_snapshot
+    from netcheck.model.codec import encode
 
     snap = take_snapshot(docker=not args.no_docker, docker_host=args.docker_host)
-    text = json.dumps(snapshot_to_dict(snap), indent=2, sort_keys=True) + "\n"
+    text = json.dumps(encode(snap), indent=2, sort_keys=True) + "\n"
     if not args.output:
         sys.stdout.write(text)
         return EXIT_OK
-    from netcheck.reports.jsonreport import write_text_atomic
+    from netcheck.textfile import write_text_atomic
 
     write_text_atomic(Path(args.output), text)
     if snap.docker_networks is None:
@@ -333,9 +329,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if diff.empty:
         out.print("  no difference")
     if args.html:
-        from netcheck.reports.html import HtmlReporter
+        from netcheck.reports import write_reports
 
-        HtmlReporter(diff=diff).write(after.record, Path(args.html))
+        write_reports(after.record, {"html": Path(args.html)}, diff=diff)
         out.print(f"html: {escape(args.html)}")
     return EXIT_FAILED if diff.has_regressions else EXIT_OK
 

@@ -25,11 +25,9 @@ from netcheck.diagnose import live_factory
 from netcheck.diagnose.live import LinkInfo, LiveState, ReprobeFn, RouteAnswer
 from netcheck.diagnose.tracefs import Drop
 from netcheck.diagnose.window import ProbeWindow
+from netcheck.model.codec import decode, encode, record_from_dict, record_to_dict
 from netcheck.model.plan import Expectation, Plan
 from netcheck.model.results import ProbeResult, RunRecord
-
-# The JSON report's own type-driven codec: one encoding of the model everywhere.
-from netcheck.reports.jsonreport import _decode, _encode, record_from_dict, record_to_dict
 
 if TYPE_CHECKING:
     from netcheck.probes.base import ProbeTask
@@ -42,11 +40,11 @@ def _plain(data: Any) -> Any:
 
 
 def _links(data: Any) -> list[LinkInfo]:
-    return [_decode(LinkInfo, item, "links") for item in data]
+    return [decode(LinkInfo, item, "links") for item in data]
 
 
 def _route(data: Any) -> RouteAnswer:
-    answer = _decode(RouteAnswer, data, "route_lookup")
+    answer = decode(RouteAnswer, data, "route_lookup")
     assert isinstance(answer, RouteAnswer)
     return answer
 
@@ -76,7 +74,7 @@ _READS: dict[str, Callable[[Any], Any]] = {
 
 
 def _key(method: str, args: Sequence[Any], kwargs: dict[str, Any]) -> str:
-    return json.dumps([method, _encode(list(args)), _encode(kwargs)], sort_keys=True)
+    return json.dumps([method, encode(list(args)), encode(kwargs)], sort_keys=True)
 
 
 def _task_key(task: ProbeTask) -> str:
@@ -98,7 +96,7 @@ class RecordingLive(LiveState):
         def reprobe(tasks: Sequence[ProbeTask], timeout: float) -> list[ProbeResult]:
             got = real(tasks, timeout)
             for task, result in zip(tasks, got, strict=False):
-                self.reprobes[_task_key(task)] = _encode(result)
+                self.reprobes[_task_key(task)] = encode(result)
             return got
         return reprobe
 
@@ -115,7 +113,7 @@ class ReplayLive(LiveState):
         self._reprobes = reprobes
 
     def _replay_reprobe(self, tasks: Sequence[ProbeTask], timeout: float) -> list[ProbeResult]:
-        return [_decode(ProbeResult, self._reprobes[_task_key(t)], "reprobe") for t in tasks]
+        return [decode(ProbeResult, self._reprobes[_task_key(t)], "reprobe") for t in tasks]
 
 
 def _recording_method(method: str) -> Callable[..., Any]:
@@ -123,7 +121,7 @@ def _recording_method(method: str) -> Callable[..., Any]:
 
     def recorded(self: RecordingLive, *args: Any, **kwargs: Any) -> Any:
         got = real(self, *args, **kwargs)
-        self.calls[_key(method, args, kwargs)] = _encode(got)
+        self.calls[_key(method, args, kwargs)] = encode(got)
         return got
 
     recorded.__name__ = method
@@ -150,14 +148,14 @@ for _method in _READS:
 
 
 def _window_to_dict(w: ProbeWindow) -> dict[str, Any]:
-    return {"drops": _encode(w.drops), "counter_deltas": w.counter_deltas,
+    return {"drops": encode(w.drops), "counter_deltas": w.counter_deltas,
             "kernel_log": w.kernel_log, "problems": w.problems,
             "recorded_drops": w.recorded_drops}
 
 
 def _window_from_dict(data: dict[str, Any]) -> ProbeWindow:
     return ProbeWindow(
-        drops=[_decode(Drop, d, "drops") for d in data["drops"]],
+        drops=[decode(Drop, d, "drops") for d in data["drops"]],
         counter_deltas={k: dict(v) for k, v in data["counter_deltas"].items()},
         kernel_log=list(data["kernel_log"]), problems=list(data["problems"]),
         recorded_drops=bool(data["recorded_drops"]),

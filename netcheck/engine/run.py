@@ -28,7 +28,7 @@ from netcheck.engine.plan_tasks import (
 )
 from netcheck.errors import EnvironmentProblem, UsageError
 from netcheck.model.plan import Expectation, Plan
-from netcheck.model.results import ProbeResult, RunRecord, Topology, Verdict
+from netcheck.model.results import Environment, ProbeResult, RunRecord, Topology, Verdict
 from netcheck.runtime.base import BuildResult, Runtime, RuntimeOptions, registered
 from netcheck.runtime.naming import new_run_id
 from netcheck.sigmask import Interrupted as Interrupted
@@ -101,12 +101,23 @@ def choose_runtime(name: str, plan: Plan, docker_host: str | None) -> str:
     return name
 
 
-def _facts() -> dict[str, str]:
+def _environment(topology: Topology | None) -> Environment:
+    return Environment(
+        kernel=platform.release(),
+        hostname=platform.node(),
+        netcheck_version=netcheck.__version__,
+        python=platform.python_version(),
+        docker=topology.docker if topology is not None else None,
+    )
+
+
+def _facts(env: Environment) -> dict[str, str]:
+    """The environment again as display text, for the reports' list of facts."""
     return {
-        "kernel": platform.release(),
-        "hostname": platform.node(),
-        "netcheck_version": netcheck.__version__,
-        "python": platform.python_version(),
+        "kernel": env.kernel,
+        "hostname": env.hostname,
+        "netcheck_version": env.netcheck_version,
+        "python": env.python,
     }
 
 
@@ -165,7 +176,8 @@ def run_plan(
             # skip the teardown.
             with signals_deferred(), _phase("teardown", phases, emit):
                 runtime.teardown()
-    facts = {**_facts(), **(topology.facts if topology else {})}
+    env = _environment(topology)
+    facts = {**_facts(env), **(topology.facts if topology else {})}
     record = RunRecord(
         run_id=options.run_id,
         scenario=plan.name,
@@ -178,6 +190,7 @@ def run_plan(
         verdicts=tuple(verdicts),
         topology=topology,
         timeout_s=options.timeout,
+        environment=env,
     )
     emit(ev.RunFinished(record=record))
     return record

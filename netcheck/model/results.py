@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from netcheck.model.plan import IPAddress, IPNetwork, Network, NodeKind, Port, ProbeSpec
+from netcheck.model.plan import (
+    EndpointMode,
+    IPAddress,
+    IPNetwork,
+    Network,
+    NodeKind,
+    Port,
+    ProbeSpec,
+)
 from netcheck.model.sites import ProbeSite, SiteNotLocal
 
 # --- the built topology (what a runtime hands to probes and diagnosis) -----------------------
@@ -56,16 +64,62 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceTask:
+    """One running task of a swarm service: the lab host it landed on (None: the machine's
+    own daemon) and its addresses, one per service network in the service's order."""
+
+    host: str | None
+    addresses: tuple[IPAddress, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceRecord:
+    """A swarm service as the run found it running."""
+
+    name: str
+    mode: EndpointMode
+    tasks: tuple[ServiceTask, ...]
+    vips: Mapping[str, IPAddress] = field(default_factory=dict)  # network -> virtual IP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DockerEnvironment:
+    """The Docker daemon a run talked to (the first one, in lab mode)."""
+
+    server_version: str
+    api_version: str
+    mode: str  # "lab": one dockerd per lab host; "host": the machine's or DOCKER_HOST's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Environment:
+    """Where a run ran."""
+
+    kernel: str
+    hostname: str
+    netcheck_version: str
+    python: str
+    docker: DockerEnvironment | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Topology:
     """What the runtime built. Runtimes fill `skipped` with expectation ids they cannot build."""
 
     run_id: str
     runtime: str
     nodes: Mapping[str, Node]
-    facts: Mapping[str, str] = field(default_factory=dict)  # kernel, docker version, ...
+    # Free-form display text (kernel features, build timings, ...): shown in the reports,
+    # never parsed. Whatever a reader needs has a typed field below.
+    facts: Mapping[str, str] = field(default_factory=dict)
     # External networks as the runtime read them from Docker (driver, subnets, parent...),
     # by scenario name: what the run found, not what it made.
     networks: Mapping[str, Network] = field(default_factory=dict)
+    services: Mapping[str, ServiceRecord] = field(default_factory=dict)
+    docker: DockerEnvironment | None = None
+    # Every namespace the netns runtime made (the lab switch "sw", router, machines, hosts,
+    # its endpoints), by node key -> path.
+    lab_netns: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- probe observations ----------------------------------------------------------------------
@@ -152,6 +206,15 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineRef:
+    """The baseline a run was compared with, and what the comparison said."""
+
+    run_id: str
+    regressions: int
+    diff: tuple[str, ...]  # the diff, one line per change (baseline.diff.diff_lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunRecord:
     """Everything a reporter needs; the JSON report is this, serialised in full."""
 
@@ -162,10 +225,12 @@ class RunRecord:
     started_at: str  # ISO 8601, UTC
     duration_s: float
     phase_s: Mapping[str, float]  # build, probe, diagnose, teardown
-    facts: Mapping[str, str]  # kernel, docker version, netcheck version, host name
+    facts: Mapping[str, str]  # display text only (see Topology.facts)
     verdicts: tuple[Verdict, ...]
     topology: Topology | None = None
     timeout_s: float = 1.0
+    environment: Environment | None = None  # None only in records built by hand (tests)
+    baseline: BaselineRef | None = None  # set when the run was compared with a baseline
 
     def counts(self) -> dict[Outcome, int]:
         out = dict.fromkeys(Outcome, 0)

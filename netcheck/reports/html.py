@@ -21,9 +21,9 @@ import netcheck
 from netcheck.baseline.diff import RunDiff
 from netcheck.model.plan import Plan
 from netcheck.model.results import Outcome, RunRecord, Verdict
-from netcheck.reports.jsonreport import write_text_atomic
 from netcheck.reports.text import packet_line
 from netcheck.reports.topology_svg import TopologyLayout, layout
+from netcheck.textfile import write_text_atomic
 
 # Worst first: a cell takes the colour of the worst outcome among its probes.
 SEVERITY = (Outcome.FAIL, Outcome.ERROR, Outcome.SKIP, Outcome.PASS)
@@ -108,11 +108,9 @@ def build_matrix(verdicts: Sequence[Verdict]) -> Matrix:
     )
 
 
-def _docker_version(facts: Mapping[str, str]) -> str | None:
-    for key in ("docker_version", "docker.version", "docker", "docker_server_version"):
-        if facts.get(key):
-            return facts[key]
-    return next((v for k, v in facts.items() if "docker" in k.lower() and v), None)
+def _docker_version(record: RunRecord) -> str | None:
+    env = record.environment
+    return env.docker.server_version if env is not None and env.docker is not None else None
 
 
 @cache
@@ -163,7 +161,8 @@ def render(record: RunRecord, plan: Plan | None = None, diff: RunDiff | None = N
         ],
         "matrix": build_matrix(record.verdicts),
         "topology": topo,
-        "docker_version": _docker_version(record.facts),
+        "docker_version": _docker_version(record),
+        "kernel": record.environment.kernel if record.environment is not None else None,
         "facts": sorted((k, v) for k, v in record.facts.items() if k != "baseline.diff"),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "version": netcheck.__version__,
@@ -178,9 +177,8 @@ def render(record: RunRecord, plan: Plan | None = None, diff: RunDiff | None = N
 class HtmlReporter:
     name: str = "html"
 
-    def __init__(self, plan: Plan | None = None, diff: RunDiff | None = None) -> None:
-        self.plan = plan
-        self.diff = diff
-
-    def write(self, record: RunRecord, path: Path) -> None:
-        write_text_atomic(Path(path), render(record, self.plan, self.diff))
+    def write(
+        self, record: RunRecord, path: Path, *, plan: Plan | None = None,
+        diff: RunDiff | None = None,
+    ) -> None:
+        write_text_atomic(Path(path), render(record, plan, diff))

@@ -16,9 +16,11 @@ from pathlib import Path
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
 import netcheck
+from netcheck.baseline.diff import RunDiff
+from netcheck.model.plan import Plan
 from netcheck.model.results import Outcome, RunRecord, Verdict
-from netcheck.reports.jsonreport import write_text_atomic
 from netcheck.reports.text import verdict_text
+from netcheck.textfile import write_text_atomic
 
 # Characters XML 1.0 cannot carry at all, even escaped; a probe detail may hold them.
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -40,25 +42,24 @@ def _timestamp(started_at: str) -> str:
 
 
 def _properties(record: RunRecord) -> Iterable[tuple[str, str]]:
-    facts = dict(record.facts)
+    env = record.environment
     yield "run_id", record.run_id
     yield "runtime", record.runtime
-    yield "kernel", facts.pop("kernel", "unknown")
-    yield "netcheck_version", facts.pop("netcheck_version", netcheck.__version__)
+    yield "kernel", env.kernel if env is not None else "unknown"
+    yield "netcheck_version", env.netcheck_version if env is not None else netcheck.__version__
     yield "scenario_file", record.source
     yield "started_at", record.started_at
     yield "timeout_s", f"{record.timeout_s:g}"
     for phase, seconds in record.phase_s.items():
         yield f"phase.{phase}_s", f"{seconds:.3f}"
-    for key, value in sorted(facts.items()):
-        yield f"fact.{key}", value
+    # The rest of the display facts; these two are said above already.
+    for key, value in sorted(record.facts.items()):
+        if key not in ("kernel", "netcheck_version"):
+            yield f"fact.{key}", value
 
 
 def _hostname(record: RunRecord) -> str:
-    for key in ("hostname", "host"):
-        if record.facts.get(key):
-            return record.facts[key]
-    return "localhost"
+    return record.environment.hostname if record.environment is not None else "localhost"
 
 
 def verdict_case(verdict: Verdict, scenario: str) -> TestCase:
@@ -111,5 +112,8 @@ def dumps(record: RunRecord) -> str:
 class JunitReporter:
     name: str = "junit"
 
-    def write(self, record: RunRecord, path: Path) -> None:
+    def write(
+        self, record: RunRecord, path: Path, *, plan: Plan | None = None,
+        diff: RunDiff | None = None,
+    ) -> None:
         write_text_atomic(Path(path), dumps(record))

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from netcheck.model.plan import Driver, EndpointMode, IPAddress, NodeKind, Plan, Service
-from netcheck.model.results import Node, Outcome, RunRecord
+from netcheck.model.results import Node, Outcome, RunRecord, ServiceRecord
 
 LABEL_W = 250  # left margin that holds the bus labels
 COL_W = 150
@@ -178,36 +178,25 @@ class _Service:
     built: bool | None  # None: no run topology to tell
 
 
-def _task_addresses(text: str, networks: int) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
-    """The runtime's `service.NAME.tasks` fact ("host2:10.0.0.6, host2:10.0.0.7", one entry a
-    task and network, task after task) as (host, addresses) per task."""
-    entries = [e.strip() for e in text.split(",") if e.strip()]
-    per = max(networks, 1)
-    out: list[tuple[str | None, tuple[str, ...]]] = []
-    for i in range(0, len(entries), per):
-        chunk = [e.partition(":") for e in entries[i : i + per]]
-        host = chunk[0][0]
-        out.append((None if host in ("", "-") else host, tuple(addr for _, _, addr in chunk)))
-    return tuple(out)
+def _task_addresses(found: ServiceRecord | None) -> tuple[tuple[str | None, tuple[str, ...]], ...]:
+    """(host, addresses) per task the run found running."""
+    if found is None:
+        return ()
+    return tuple((t.host, tuple(str(a) for a in t.addresses)) for t in found.tasks)
 
 
-def _vips(node: Node | None, fact: str) -> dict[str, str]:
+def _vips(node: Node | None, found: ServiceRecord | None) -> dict[str, str]:
     if node is not None:
-        found = {i.network: str(i.address) for i in node.interfaces if i.kind == "ipvs"}
-        if found:
-            return found
-    out: dict[str, str] = {}
-    for part in fact.split(","):
-        net, sep, addr = part.strip().partition("=")
-        if sep:
-            out[net] = addr.split("/")[0]
-    return out
+        vips = {i.network: str(i.address) for i in node.interfaces if i.kind == "ipvs"}
+        if vips:
+            return vips
+    return {} if found is None else {n: str(a) for n, a in found.vips.items()}
 
 
 def _services(record: RunRecord, plan: Plan | None) -> list[_Service]:
     """The plan's services (or, without a plan, the record's), with what the run learnt."""
     topo = record.topology
-    facts = {**(topo.facts if topo is not None else {}), **record.facts}
+    running = topo.services if topo is not None else {}
     built = {
         n.name: n
         for n in (topo.nodes.values() if topo is not None else ())
@@ -218,24 +207,21 @@ def _services(record: RunRecord, plan: Plan | None) -> list[_Service]:
     for node in built.values():
         if node.name in named:
             continue
-        vip = facts.get(f"service.{node.name}.mode") == EndpointMode.VIP.value or any(
+        found = running.get(node.name)
+        vip = (found is not None and found.mode is EndpointMode.VIP) or any(
             i.kind == "ipvs" for i in node.interfaces
         )
-        nets = tuple(dict.fromkeys(i.network for i in node.interfaces))
         specs.append(
             Service(
                 name=node.name,
-                networks=nets,
+                networks=tuple(dict.fromkeys(i.network for i in node.interfaces)),
                 endpoint_mode=EndpointMode.VIP if vip else EndpointMode.DNSRR,
-                replicas=max(
-                    len(_task_addresses(facts.get(f"service.{node.name}.tasks", ""), len(nets))),
-                    1,
-                ),
+                replicas=max(len(found.tasks) if found is not None else 0, 1),
             )
         )
     out = []
     for svc in specs:
-        found = built.get(svc.name)
+        built_node = built.get(svc.name)
         out.append(
             _Service(
                 name=svc.name,
@@ -244,11 +230,9 @@ def _services(record: RunRecord, plan: Plan | None) -> list[_Service]:
                 replicas=svc.replicas,
                 placement=svc.host,
                 publish=tuple(str(p) for p in svc.publish),
-                vips=_vips(found, facts.get(f"service.{svc.name}.vip", "")),
-                tasks=_task_addresses(
-                    facts.get(f"service.{svc.name}.tasks", ""), len(svc.networks)
-                ),
-                built=None if topo is None else found is not None,
+                vips=_vips(built_node, running.get(svc.name)),
+                tasks=_task_addresses(running.get(svc.name)),
+                built=None if topo is None else built_node is not None,
             )
         )
     return out

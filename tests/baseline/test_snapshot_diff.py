@@ -1,13 +1,8 @@
 from __future__ import annotations
 
 from netcheck.baseline.diff import diff_records, diff_snapshots
-from netcheck.baseline.snapshot import (
-    ROOT,
-    HostSnapshot,
-    NetnsSnapshot,
-    snapshot_from_dict,
-    snapshot_to_dict,
-)
+from netcheck.baseline.snapshot import ROOT, HostSnapshot, NetnsSnapshot
+from netcheck.model.codec import decode_dataclass, encode
 from netcheck.model.results import Observation, Outcome
 from tests.baseline.records import record, verdict
 
@@ -89,7 +84,7 @@ def test_run_ids_in_names_are_not_changes() -> None:
 
 def test_snapshot_round_trip() -> None:
     s = snap("abc", **{ROOT: BASE, "router": NetnsSnapshot()})
-    assert snapshot_from_dict(snapshot_to_dict(s)) == s
+    assert decode_dataclass(HostSnapshot, encode(s)) == s
 
 
 def test_record_diff_carries_host_changes() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from netcheck.model.plan import NodeKind, Port, ProbeKind, ProbeSpec
 from netcheck.model.results import (
+    Environment,
     Finding,
     Interface,
     Node,
@@ -237,6 +238,9 @@ def make_record(**overrides: object) -> RunRecord:
         "duration_s": 3.75,
         "phase_s": {"build": 1.5, "probe": 1.1, "diagnose": 0.2, "teardown": 0.9},
         "facts": {"kernel": "6.1.0-test", "netcheck_version": "0.1.0", "hostname": "ci-7"},
+        "environment": Environment(
+            kernel="6.1.0-test", hostname="ci-7", netcheck_version="0.1.0", python="3.11.2"
+        ),
         "verdicts": verdicts(),
         "topology": _topology(),
         "timeout_s": 1.0,

@@ -344,7 +344,7 @@ def test_a_fifty_endpoint_report_is_self_contained_and_compact(
     record = big_record(plan, record_factory)
     assert len(record.verdicts) == BIG * (BIG - 1)
     path = tmp_path / "mesh50.html"
-    HtmlReporter(plan=plan).write(record, path)
+    HtmlReporter().write(record, path, plan=plan)
     size = path.stat().st_size
     html = path.read_text()
     doc = parse(html)

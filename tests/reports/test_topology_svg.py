@@ -10,13 +10,15 @@ from collections.abc import Callable
 
 import pytest
 
-from netcheck.model.plan import NodeKind, Plan
+from netcheck.model.plan import EndpointMode, NodeKind, Plan
 from netcheck.model.results import (
     Interface,
     Node,
     Observation,
     Outcome,
     RunRecord,
+    ServiceRecord,
+    ServiceTask,
     Topology,
 )
 from netcheck.model.sites import NamespacePath
@@ -106,7 +108,24 @@ def _built(record_factory: Callable[..., RunRecord]) -> RunRecord:
         "service.api.tasks": "host1:10.251.0.10, -:10.251.0.11, host2:10.251.0.12",
         "service.api.vip": "overnet=10.251.0.9/24",
     }
-    topo = Topology(run_id="ab12cd", runtime="docker", nodes=nodes, facts=facts)
+    def task(host: str | None, *addresses: str) -> ServiceTask:
+        return ServiceTask(host=host, addresses=tuple(ipaddress.ip_address(a) for a in addresses))
+
+    services = {
+        "db": ServiceRecord(
+            name="db", mode=EndpointMode.DNSRR,
+            tasks=(task("host2", "10.251.0.6"), task("host2", "10.251.0.7")),
+        ),
+        "api": ServiceRecord(
+            name="api", mode=EndpointMode.VIP,
+            tasks=(task("host1", "10.251.0.10"), task(None, "10.251.0.11"),
+                   task("host2", "10.251.0.12")),
+            vips={"overnet": ipaddress.ip_address("10.251.0.9")},
+        ),
+    }
+    topo = Topology(
+        run_id="ab12cd", runtime="docker", nodes=nodes, facts=facts, services=services
+    )
     return record_factory(scenario="swarm-services", topology=topo, facts=facts, verdicts=VERDICTS)
 
 
@@ -179,7 +198,7 @@ def test_services_with_what_the_run_learnt(
 ) -> None:
     record = _built(record_factory)
     root = _svg(record, swarm_plan)
-    # Task addresses and hosts from the run's facts.
+    # Task addresses and hosts from the run's service records.
     for slot, addr in ((1, "10.251.0.6"), (2, "10.251.0.7")):
         drop = _one(root, "g", "attachment", node=f"db.{slot}", bus="overnet")
         assert _texts(drop) == [addr]

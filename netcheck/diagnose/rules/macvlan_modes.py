@@ -90,12 +90,11 @@ def sibling_evidence(case: Case, sib: Siblings, *extra: str) -> tuple[str, ...]:
 def switch_hairpin(case: Case, sib: Siblings) -> tuple[bool | None, str]:
     """The lab switch port the parent is wired to: does it hairpin? (read from the switch)"""
     parent = case.live.link(sib.host.netns, sib.parent)
-    sw = next((n for n in case.topology.facts.get("netns", "").split(",")
-               if n.endswith(f"-{SWITCH_NODE}")), None)
+    sw = case.topology.lab_netns.get(SWITCH_NODE)
     if parent is None or parent.kind != "veth" or parent.link_index is None or sw is None:
         return None, (f"the switch port behind {sib.host.name} {sib.parent} cannot be read "
                       "from here: it must reflect frames (hairpin) for vepa siblings to meet")
-    flag = case.live.hairpin(f"/run/netns/{sw}", parent.link_index)
+    flag = case.live.hairpin(sw, parent.link_index)
     if flag is None:
         return None, f"{sib.host.name} {sib.parent}'s switch port: hairpin flag unreadable"
     return flag, (f"lab switch port of {sib.host.name} {sib.parent} (ifindex "

@@ -33,7 +33,14 @@ from netcheck.model.plan import (
     Plan,
     Service,
 )
-from netcheck.model.results import Interface, Node, Topology
+from netcheck.model.results import (
+    DockerEnvironment,
+    Interface,
+    Node,
+    ServiceRecord,
+    ServiceTask,
+    Topology,
+)
 from netcheck.model.sites import ProbeSite, RemoteContainer
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
@@ -163,6 +170,7 @@ class DockerRuntime:
         lab_hosts = [h for h in plan.lab.hosts if h.docker_url is None]
         facts: dict[str, str] = {"kernel": platform.release()}
         nodes: dict[str, Node] = {}
+        lab_netns: Mapping[str, str] = {}
 
         t = time.monotonic()
         if plan.lab.lans or lab_hosts or plan.lab.machines or plan.lab.router:
@@ -170,6 +178,7 @@ class DockerRuntime:
             underlay = self._build_underlay(plan, progress)
             nodes.update(underlay.nodes)
             facts.update(underlay.facts)
+            lab_netns = underlay.lab_netns
         else:
             self._mark_owner()
         self._timed("underlay", t)
@@ -182,6 +191,11 @@ class DockerRuntime:
         facts["docker.server_version"] = str(version.get("Version", "?"))
         facts["docker.api_version"] = str(version.get("ApiVersion", "?"))
         facts["docker.mode"] = "lab" if lab_hosts else "host"
+        docker_env = DockerEnvironment(
+            server_version=facts["docker.server_version"],
+            api_version=facts["docker.api_version"],
+            mode=facts["docker.mode"],
+        )
         for d in self._daemons.values():
             if d.lab is not None and d.lab.ready_s is not None:
                 facts[f"docker.{d.key}.daemon_ready_s"] = f"{d.lab.ready_s:.2f}"
@@ -253,16 +267,18 @@ class DockerRuntime:
                 f"{fn.docker_name} {fn.docker_id[:12]} (external, {fn.network.driver_name})"
             )
 
+        running: dict[str, ServiceRecord] = {}
         t = time.monotonic()
         if services:
             progress(f"starting {len(services)} swarm service(s)")
-            nodes.update(self._start_services(plan, services, homes, facts))
+            nodes.update(self._start_services(plan, services, homes, facts, running))
         self._timed("services", t)
         for phase, secs in self.timings.items():
             facts[f"docker.build.{phase}_s"] = f"{secs:.2f}"
         seen = {name: fn.network for (_key, name), fn in sorted(found.items(), reverse=True)}
         topo = Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts,
-                        networks=seen)
+                        networks=seen, services=running, docker=docker_env,
+                        lab_netns=lab_netns)
         return BuildResult(topology=topo, unavailable=unavailable)
 
     # --- what already exists (read only: runtime/docker/adopt.py) -------------------------
@@ -726,6 +742,7 @@ class DockerRuntime:
         services: list[Service],
         homes: Mapping[str, list[str]],
         facts: dict[str, str],
+        running: dict[str, ServiceRecord],
     ) -> dict[str, Node]:
         node_ids = {
             str(d.client.info()["Swarm"].get("NodeID") or ""): key
@@ -774,6 +791,16 @@ class DockerRuntime:
             )
             listen = swarm_services.responder_ports(svc, images[svc.name])
             out[svc.name] = swarm_services.service_node(svc, task_nodes[0], vips, listen)
+            running[svc.name] = ServiceRecord(
+                name=svc.name, mode=svc.endpoint_mode,
+                tasks=tuple(
+                    ServiceTask(host=n.host or None, addresses=tuple(
+                        i.address for i in n.interfaces if i.address is not None))
+                    for n in task_nodes
+                ),
+                vips={k: ipaddress.ip_interface(v).ip for k, v in vips.items()},
+            )
+            # Display text for the reports' facts; readers use the record above.
             facts[f"service.{svc.name}.mode"] = svc.endpoint_mode.value
             facts[f"service.{svc.name}.tasks"] = ", ".join(
                 f"{n.host or '-'}:{i.address}" for n in task_nodes for i in n.interfaces

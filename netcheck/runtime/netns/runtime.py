@@ -873,11 +873,15 @@ class NetnsRuntime:
             )
         facts = dict(features.facts())
         facts["runtime"] = self.name
-        facts["netns"] = ",".join(netns_name(self.run_id, k) for k in self._node_keys(plan, layout))
+        keys = self._node_keys(plan, layout)
+        facts["netns"] = ",".join(netns_name(self.run_id, k) for k in keys)  # display text
         if plan.lab.router is not None:
             facts["router_forward"] = "1" if plan.lab.router.forward else "0"
         facts.update(built.trunk_facts)
-        return Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts)
+        return Topology(
+            run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts,
+            lab_netns={k: f"{NETNS_DIR}/{netns_name(self.run_id, k)}" for k in keys},
+        )
 
 
 class _If:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from netcheck.reports import jsonreport
-from netcheck.reports.jsonreport import write_text_atomic
+from netcheck import textfile
+from netcheck.textfile import write_text_atomic
 from netcheck.sigmask import Interrupted, sigterm_raises
 
 
@@ -26,7 +26,7 @@ def test_sigterm_just_after_the_temporary_file_is_made_leaves_nothing_half_writt
         signal.raise_signal(signal.SIGTERM)
         return made
 
-    monkeypatch.setattr(jsonreport.tempfile, "mkstemp", mkstemp_then_sigterm)
+    monkeypatch.setattr(textfile.tempfile, "mkstemp", mkstemp_then_sigterm)
     target = tmp_path / "report.json"
     with sigterm_raises(), pytest.raises(Interrupted):
         write_text_atomic(target, '{"complete": true}\n')

@@ -1,0 +1,245 @@
+"""The one codec for every record netcheck stores: frozen dataclasses <-> JSON-ready values.
+
+Encoding and decoding follow the dataclasses' type hints, so a field added to a model is
+carried without touching this file; a type this module does not know fails loudly (the
+round-trip tests catch it). Addresses, networks and enums are strings. A union of
+dataclasses (a node's probe site) is told apart by the class's `KIND`, written as `"kind"`
+beside its fields. Unknown keys are ignored (a newer netcheck may add fields an older one
+skips); a missing field takes its default. Older spellings are rewritten first by the
+functions in `UPGRADES`. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import types
+import typing
+from collections.abc import Callable, Mapping
+from enum import Enum
+from functools import cache
+from typing import Any, TypeVar
+
+import netcheck
+from netcheck.errors import EXIT_USAGE, NetcheckError
+from netcheck.model.results import Node, RunRecord, Topology
+from netcheck.model.sites import NamespacePath
+
+_ADDRESS_TYPES = frozenset({ipaddress.IPv4Address, ipaddress.IPv6Address})
+_NETWORK_TYPES = frozenset({ipaddress.IPv4Network, ipaddress.IPv6Network})
+_NONE = type(None)
+_T = TypeVar("_T")
+
+
+class RecordFormatError(NetcheckError):
+    """A stored document that does not decode into the model this version has."""
+
+    exit_code = EXIT_USAGE
+
+
+def fail(where: str, message: str) -> RecordFormatError:
+    return RecordFormatError(f"{where or 'record'}: {message}")
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+def encode(value: object) -> Any:
+    # Enums first: a StrEnum is also a str.
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        body = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        tag = getattr(type(value), "KIND", None)
+        return body if tag is None else {"kind": tag} | body
+    if isinstance(value, tuple(_ADDRESS_TYPES | _NETWORK_TYPES)):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [encode(v) for v in value]
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _expect(kind: type, data: Any, where: str, what: str) -> None:
+    if not isinstance(data, kind):
+        raise fail(where, f"expected {what}, got {type(data).__name__}")
+
+
+def _parse_text(parse: Callable[[str], Any], data: Any, where: str) -> Any:
+    _expect(str, data, where, "a string")
+    try:
+        return parse(data)
+    except ValueError as exc:
+        raise fail(where, str(exc)) from None
+
+
+def _decode_union(args: tuple[Any, ...], data: Any, where: str) -> Any:
+    if data is None:
+        if _NONE in args:
+            return None
+        raise fail(where, "must not be null")
+    members = frozenset(a for a in args if a is not _NONE)
+    if members == _ADDRESS_TYPES:
+        return _parse_text(ipaddress.ip_address, data, where)
+    if members == _NETWORK_TYPES:
+        return _parse_text(ipaddress.ip_network, data, where)
+    if len(members) == 1:
+        return decode(next(iter(members)), data, where)
+    tagged = {getattr(m, "KIND", None): m for m in members}
+    if not all(isinstance(tag, str) for tag in tagged) or len(tagged) != len(members):
+        raise TypeError(f"{where}: no decoder for a union of {sorted(map(str, members))}")
+    _expect(dict, data, where, "an object")
+    member = tagged.get(data.get("kind"))
+    if member is None:
+        known = ", ".join(sorted(str(t) for t in tagged))
+        raise fail(f"{where}.kind", f"{data.get('kind')!r} is not one of {known}")
+    return decode_dataclass(member, data, where)
+
+
+def _decode_scalar(tp: type, data: Any, where: str) -> Any:
+    if issubclass(tp, Enum):
+        try:
+            return tp(data)
+        except ValueError:
+            raise fail(where, f"{data!r} is not a {tp.__name__}") from None
+    if tp in _ADDRESS_TYPES or tp in _NETWORK_TYPES:
+        return _parse_text(tp, data, where)
+    # bool is an int in Python, never in a record; JSON does not keep 1.0 apart from 1.
+    accepted = {float: (int, float), int: (int,), bool: (bool,), str: (str,)}.get(tp)
+    if accepted is None:
+        raise TypeError(f"{where}: no decoder for {tp}")
+    if not isinstance(data, accepted) or (tp is not bool and isinstance(data, bool)):
+        raise fail(where, f"expected {tp.__name__}, got {data!r}")
+    return float(data) if tp is float else data
+
+
+def decode(tp: Any, data: Any, where: str = "") -> Any:
+    """`data` (parsed JSON) as a value of type `tp`; RecordFormatError names where it is wrong."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return _decode_union(args, data, where)
+    if origin is tuple:
+        if len(args) != 2 or args[1] is not Ellipsis:
+            raise TypeError(f"{where}: no decoder for {tp}")
+        _expect(list, data, where, "a list")
+        return tuple(decode(args[0], item, f"{where}[{i}]") for i, item in enumerate(data))
+    if origin in (Mapping, dict):
+        _expect(dict, data, where, "an object")
+        return {
+            decode(args[0], k, f"{where}.<key>"): decode(args[1], v, f"{where}.{k}")
+            for k, v in data.items()
+        }
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return decode_dataclass(tp, data, where)
+    if isinstance(tp, type):
+        return _decode_scalar(tp, data, where)
+    raise TypeError(f"{where}: no decoder for {tp}")
+
+
+def decode_dataclass(cls: type[_T], data: Any, where: str = "") -> _T:
+    _expect(dict, data, where, "an object")
+    rewrite = _UPGRADES.get(cls)
+    if rewrite is not None:
+        data = rewrite(data)
+    hints = _hints(cls)  # type: ignore[arg-type]  # a class is hashable
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not f.init:
+            continue
+        path = f"{where}.{f.name}" if where else f.name
+        if f.name in data:
+            kwargs[f.name] = decode(hints[f.name], data[f.name], path)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise fail(path, "missing")
+    return cls(**kwargs)
+
+
+# --- older documents --------------------------------------------------------------------------
+
+
+def _node_site_from_netns(data: dict[str, Any]) -> dict[str, Any]:
+    """Records before typed probe sites kept a node's namespace as a string: a path."""
+    if "site" in data or not isinstance(data.get("netns"), str):
+        return data
+    return data | {"site": {"kind": NamespacePath.KIND, "path": data["netns"]}}
+
+
+def _environment_from_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """Records before typed environments had it only among the facts, under these keys
+    (written by the engine itself, so every such record has them)."""
+    facts = data.get("facts")
+    if "environment" in data or not isinstance(facts, dict):
+        return data
+    keys = ("kernel", "hostname", "netcheck_version", "python")
+    if not all(isinstance(facts.get(k), str) for k in keys):
+        return data
+    env = {k: facts[k] for k in keys}
+    docker = {k: facts.get(f"docker.{k}") for k in ("server_version", "api_version", "mode")}
+    if all(isinstance(v, str) for v in docker.values()):
+        env["docker"] = docker
+    return data | {"environment": env}
+
+
+def _lab_netns_from_facts(data: dict[str, Any]) -> dict[str, Any]:
+    """Records before `Topology.lab_netns` listed the namespaces in the `netns` fact only
+    ("nc-<run>-sw,nc-<run>-m1"); read it, for those records alone."""
+    facts, run_id = data.get("facts"), data.get("run_id")
+    if "lab_netns" in data or not isinstance(facts, dict) or not isinstance(run_id, str):
+        return data
+    prefix = f"nc-{run_id}-"
+    names = str(facts.get("netns", "")).split(",")
+    found = {n.removeprefix(prefix): f"/run/netns/{n}" for n in names if n.startswith(prefix)}
+    return data | {"lab_netns": found}
+
+
+# Older spellings of a dataclass's fields, rewritten before it is decoded.
+_UPGRADES: dict[type, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    Node: _node_site_from_netns,
+    RunRecord: _environment_from_facts,
+    Topology: _lab_netns_from_facts,
+}
+
+
+# --- the run record document ------------------------------------------------------------------
+
+# Bump when a field changes meaning or type; adding a field with a default does not need it
+# (an older record then loads with the default, or through an upgrade above).
+SCHEMA_VERSION = 1
+
+
+def record_to_dict(record: RunRecord) -> dict[str, Any]:
+    """The JSON report: the record's fields plus `schema_version`, `generator`, `ok` and
+    `counts` at the top (derived; ignored on load)."""
+    body = encode(record)
+    assert isinstance(body, dict)
+    head: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "generator": {"name": "netcheck", "version": netcheck.__version__},
+        "ok": record.ok,
+        "counts": {outcome.value: n for outcome, n in record.counts().items()},
+    }
+    return head | body
+
+
+def record_from_dict(data: Any) -> RunRecord:
+    if not isinstance(data, dict):
+        raise fail("", "not a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise fail(
+            "schema_version",
+            f"{version!r} is not supported (this netcheck reads {SCHEMA_VERSION})",
+        )
+    return decode_dataclass(RunRecord, data)
+
