@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from netcheck import textfile
-from netcheck.textfile import write_text_atomic
 from netcheck.sigmask import Interrupted, sigterm_raises
+from netcheck.textfile import write_text_atomic
 
 
 def test_sigterm_just_after_the_temporary_file_is_made_leaves_nothing_half_written(

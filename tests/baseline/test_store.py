@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from netcheck.model.results import Observation as O
 from netcheck.model.results import Outcome
 from netcheck.reports.jsonreport import JsonReporter
 from tests.baseline.records import record, verdict
+from tests.helpers import ROOT as REPO
 
 
 def test_baseline_round_trip(tmp_path: Path) -> None:
@@ -74,3 +77,47 @@ def test_with_diff_makes_silent_regressions_fail_the_record() -> None:
     assert out.facts["baseline.regressions"] == "2"
     assert "newly broken: icmp:c1->c2" in out.facts["baseline.diff"]
     json.dumps(dict(out.facts))  # carried by JSON/JUnit as plain strings
+    assert out.baseline is not None
+    assert (out.baseline.run_id, out.baseline.regressions) == ("a", 2)
+    assert out.baseline.diff[0].startswith("newly broken: icmp:c1->c2 (")
+
+
+# A baseline saved by `netcheck run --save-baseline` of the version before the typed
+# environment and the shared codec (scenarios/quickstart.yaml, netns runtime).
+OLD = REPO / "tests" / "baseline" / "data" / "baseline-v1.json"
+
+
+def test_a_baseline_saved_by_the_previous_version_loads(tmp_path: Path) -> None:
+    old = load_baseline(OLD)
+    assert old.record.scenario == "quickstart"
+    assert old.record.verdicts and old.record.topology is not None
+    assert old.snapshot is not None and ROOT in old.snapshot.namespaces
+    assert old.record.environment is not None  # upgraded from the record's facts
+    # Compared with itself, nothing changed; saved again, it reads back the same.
+    assert diff_records(old.record, old.record, old.snapshot, old.snapshot).empty
+    path = tmp_path / "again.json"
+    save_baseline(path, old)
+    assert load_baseline(path) == old
+    # The document keeps the layout the previous version wrote (plus the typed fields).
+    before, after = json.loads(OLD.read_text()), json.loads(path.read_text())
+    assert set(before) == set(after)
+    assert set(before["record"]) <= set(after["record"])
+    assert before["snapshot"] == after["snapshot"]
+
+
+def test_a_broken_snapshot_is_named(tmp_path: Path) -> None:
+    doc = json.loads(OLD.read_text())
+    doc["snapshot"]["namespaces"]["host"]["routes"] = "default via x"
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError, match=r"snapshot\.namespaces\.host\.routes: expected a list"):
+        load_baseline(path)
+
+
+def test_the_baseline_package_does_not_import_the_reports() -> None:
+    code = (
+        "import sys, netcheck.baseline, netcheck.model.codec\n"
+        "bad = sorted(m for m in sys.modules if m.startswith('netcheck.reports'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from netcheck.model.plan import (
     Uplink,
 )
 from netcheck.model.results import (
+    DockerEnvironment,
+    Environment,
     Observation,
     Outcome,
     Packet,
@@ -128,6 +131,24 @@ def test_report_has_summary_matrix_topology_details(record: RunRecord, tmp_path:
     assert "0.212 ms" in text  # RTT
     assert "ARP is at 02:42:ac:10:56:81 says 172.16.86.129" in text  # packet received
     assert doc.by_id("count-fail") is not None
+
+
+def test_summary_reads_kernel_and_docker_from_the_typed_environment(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    env = Environment(kernel="6.9.1-lab", hostname="h", netcheck_version="0.1.0", python="3.11")
+    docker = DockerEnvironment(server_version="27.5.1", api_version="1.47", mode="lab")
+
+    def summary(record: RunRecord) -> str:
+        text = render(record)
+        return text[text.index("<dt>Kernel</dt>") : text.index("<dt>Started</dt>")]
+
+    # Facts are display text only: a docker-looking key there is no Docker version.
+    plain = summary(record_factory(environment=env, facts={"docker.note": "x"}))
+    assert "<dd>6.9.1-lab</dd>" in plain and "<dd>not used</dd>" in plain
+    with_docker = summary(record_factory(environment=dataclasses.replace(env, docker=docker)))
+    assert "<dd>27.5.1</dd>" in with_docker
+    assert "<dd>unknown</dd>" in summary(record_factory(environment=None))
 
 
 def test_self_contained_no_external_urls(record: RunRecord) -> None:
