@@ -200,10 +200,15 @@ def test_swarm_services_on_two_lab_hosts(docker_client: Any, tmp_path: Path) -> 
         assert verdicts[vid]["outcome"] == "pass", verdicts[vid]
     db = data["topology"]["nodes"]["db"]
     assert db["kind"] == "service" and db["host"] == "host2"  # pinned by node id
-    tasks = data["facts"]["service.db.tasks"].split(", ")
-    assert len(tasks) == 2 and all(t.startswith("host2:") for t in tasks)
+    running = data["topology"]["services"]["db"]
+    assert running["mode"] == "dnsrr"
+    tasks = running["tasks"]
+    assert len(tasks) == 2 and all(t["host"] == "host2" for t in tasks)
     answers = verdicts["dns/db:client1->db"]["result"]["answered_by"]
-    assert sorted(answers) == sorted(t.split(":", 1)[1] for t in tasks)  # round robin: all
+    assert sorted(answers) == sorted(a for t in tasks for a in t["addresses"])  # round robin: all
+    # The facts still show them, as text for people.
+    assert data["facts"]["service.db.tasks"] == ", ".join(
+        f"host2:{a}" for t in tasks for a in t["addresses"])
     vip_and_mesh = [v for k, v in verdicts.items() if "web" in k or k in MESH_IDS]
     assert len(vip_and_mesh) == 7
     if ipvs_missing() is not None:

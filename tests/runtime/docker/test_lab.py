@@ -140,6 +140,8 @@ def test_macvlan_bridge_pub_net(build: Any) -> None:
     assert nodes["c2"].host == "host1"
     assert b.topology.facts["network.pub_net.gateway"] == "172.16.86.1"
     assert b.topology.facts["docker.mode"] == "lab"
+    assert b.topology.docker is not None and b.topology.docker.mode == "lab"
+    assert b.topology.lab_netns["host1"] == f"/run/netns/nc-{b.topology.run_id}-host1"
     c2 = b.netns("c2")
     assert ping(c2, "172.16.86.10")  # each other
     assert ping(c2, "172.16.86.1")  # the router

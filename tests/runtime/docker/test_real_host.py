@@ -87,6 +87,9 @@ def test_user_bridge_resolves_names_and_aliases_default_bridge_does_not(
     iface = c1.interfaces[0]
     assert iface.ifname == "eth0" and iface.mac and iface.prefix == net("10.250.1.0/24")
     assert built.topology.facts["docker.server_version"]
+    docker = built.topology.docker
+    assert docker is not None and docker.mode == "host"
+    assert docker.server_version == built.topology.facts["docker.server_version"]
 
 
 def test_several_networks_dual_stack_and_internal(

@@ -90,6 +90,11 @@ def test_quickstart_builds_what_the_plan_says(build: Builder) -> None:
         assert node.netns == f"/run/netns/nc-{rt.run_id}-{node.name}"
         assert os.path.exists(node.netns)
     assert f"nc-{rt.run_id}-sw" in leftovers(rt.run_id)
+    # Every namespace the run made, typed: the lab switch (no node) among them.
+    assert topo.lab_netns["sw"] == f"/run/netns/nc-{rt.run_id}-sw"
+    assert {k: v for k, v in topo.lab_netns.items() if k in topo.nodes} == {
+        n.name: n.netns for n in topo.nodes.values()}
+    assert all(os.path.exists(p) for p in topo.lab_netns.values())
 
     c2 = topo.nodes["c2"]
     (iface,) = c2.interfaces
