@@ -188,14 +188,15 @@ class DockerRuntime:
         self._timed("daemons", t)
         first = next(iter(self._daemons.values()))
         version = first.client.version()
-        facts["docker.server_version"] = str(version.get("Version", "?"))
-        facts["docker.api_version"] = str(version.get("ApiVersion", "?"))
-        facts["docker.mode"] = "lab" if lab_hosts else "host"
         docker_env = DockerEnvironment(
-            server_version=facts["docker.server_version"],
-            api_version=facts["docker.api_version"],
-            mode=facts["docker.mode"],
+            server_version=str(version.get("Version", "?")),
+            api_version=str(version.get("ApiVersion", "?")),
+            mode="lab" if lab_hosts else "host",
         )
+        # The same as display text, for the reports' facts.
+        facts["docker.server_version"] = docker_env.server_version
+        facts["docker.api_version"] = docker_env.api_version
+        facts["docker.mode"] = docker_env.mode
         for d in self._daemons.values():
             if d.lab is not None and d.lab.ready_s is not None:
                 facts[f"docker.{d.key}.daemon_ready_s"] = f"{d.lab.ready_s:.2f}"
