@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netcheck.discover.pipeline import DiscoverOptions, discover
-from netcheck.reports.jsonreport import write_text_atomic
+from netcheck.textfile import write_text_atomic
 from tests.discover.existing import existing_host
 
 ROOT = Path(__file__).resolve().parent.parent

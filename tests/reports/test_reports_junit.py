@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from netcheck.model.results import Outcome, RunRecord, Verdict
+from netcheck.model.results import Environment, Outcome, RunRecord, Verdict
 from netcheck.reports import base
 from netcheck.reports.junit import JunitReporter, dumps, xml_safe
 
@@ -143,3 +144,16 @@ def test_registered_by_name() -> None:
     import netcheck.reports  # noqa: F401
 
     assert base.registered()["junit"]().name == "junit"
+
+
+def test_host_kernel_and_version_come_from_the_typed_environment(
+    record: RunRecord, tmp_path: Path
+) -> None:
+    # Facts are display text: whatever they say, the suite's host is the environment's.
+    env = Environment(kernel="6.9.1-lab", hostname="lab-7", netcheck_version="9.9", python="3")
+    odd = dataclasses.replace(record, environment=env, facts={"host": "x", "hostname": "y"})
+    suite = next(iter(JUnitXml.fromfile(str(_write(odd, tmp_path)))))
+    props = {p.name: p.value for p in suite.properties()}  # type: ignore[no-untyped-call]
+    assert suite.hostname == "lab-7"
+    assert (props["kernel"], props["netcheck_version"]) == ("6.9.1-lab", "9.9")
+    assert props["fact.hostname"] == "y"  # still listed, as the run wrote it
