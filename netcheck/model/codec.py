@@ -100,7 +100,8 @@ def _decode_union(args: tuple[Any, ...], data: Any, where: str) -> Any:
     if not all(isinstance(tag, str) for tag in tagged) or len(tagged) != len(members):
         raise TypeError(f"{where}: no decoder for a union of {sorted(map(str, members))}")
     _expect(dict, data, where, "an object")
-    member = tagged.get(data.get("kind"))
+    kind = data.get("kind")
+    member = tagged.get(kind) if isinstance(kind, str) else None
     if member is None:
         known = ", ".join(sorted(str(t) for t in tagged))
         raise fail(f"{where}.kind", f"{data.get('kind')!r} is not one of {known}")

@@ -33,6 +33,7 @@ from netcheck.model.results import (
     ServiceRecord,
     ServiceTask,
 )
+from netcheck.model.sites import ProbeSite
 from tests.helpers import ROOT
 from tests.reports.conftest import make_record
 
@@ -211,6 +212,7 @@ def test_a_type_the_codec_does_not_know_fails_loudly() -> None:
         (HopState, "lost", "'lost' is not a HopState"),
         (Hop, {"state": "dropped"}, r"x\.node: missing"),
         (Hop | None, [], "expected an object"),
+        (ProbeSite, {"kind": ["netns"]}, r"x\.kind: \['netns'\] is not one of"),
     ],
 )
 def test_bad_values_are_named_with_their_place(tp: Any, data: Any, message: str) -> None:
