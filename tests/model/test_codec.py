@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,11 +43,14 @@ from tests.reports.conftest import make_record
 # environments, services and lab namespaces existed.
 RECORDED = sorted((ROOT / "tests" / "diagnose" / "data").glob("*.json"))
 OLD_BASELINE = ROOT / "tests" / "baseline" / "data" / "baseline-v1.json"
+# `netcheck run scenarios/docker/bridge-dns.yaml --json` of the previous version (lab mode).
+OLD_DOCKER = Path(__file__).parent / "data" / "docker-run-v1.json"
 
 
 def _real_documents() -> list[tuple[str, dict[str, Any]]]:
     docs = [(p.name, json.loads(p.read_text())["record"]) for p in RECORDED]
     docs.append((OLD_BASELINE.name, json.loads(OLD_BASELINE.read_text())["record"]))
+    docs.append((OLD_DOCKER.name, json.loads(OLD_DOCKER.read_text())))
     return docs
 
 
@@ -88,15 +92,15 @@ def test_an_old_record_gets_its_typed_environment_and_namespaces() -> None:
 
 
 def test_an_old_docker_record_gets_its_docker_environment() -> None:
-    doc = record_to_dict(make_record(environment=None))
-    doc["facts"] = {
-        "kernel": "6.1", "hostname": "ci", "netcheck_version": "0.1.0", "python": "3.11.2",
-        "docker.server_version": "27.5.1", "docker.api_version": "1.47", "docker.mode": "lab",
-    }
-    del doc["environment"]
-    env = record_from_dict(doc).environment
-    assert env is not None
-    assert env.docker == DockerEnvironment(server_version="27.5.1", api_version="1.47", mode="lab")
+    doc = json.loads(OLD_DOCKER.read_text())
+    assert "environment" not in doc
+    record = record_from_dict(doc)
+    assert record.environment is not None
+    assert record.environment.docker == DockerEnvironment(
+        server_version=doc["facts"]["docker.server_version"],
+        api_version=doc["facts"]["docker.api_version"], mode="lab",
+    )
+    assert record.topology is not None and record.topology.lab_netns["host1"].endswith("-host1")
 
 
 def test_typed_records_round_trip() -> None:
