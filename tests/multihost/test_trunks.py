@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from netcheck.model.plan import Host, Lab, Lan, Plan, Uplink
-from netcheck.runtime.base import RuntimeOptions
-from netcheck.runtime.netns.runtime import NetnsRuntime, _Built
+from netcheck.runtime.netns.context import BuildContext, Built
+from netcheck.runtime.netns.steps.lab import wire_tagged
 from netcheck.runtime.netns.trunks import TrunkPlan, plan_trunks, split_vlan_name
 
 V100 = Lan(name="v100", subnet=ipaddress.ip_network("10.100.0.0/24"), gateway=None, vlan=100)
@@ -118,7 +118,7 @@ def test_an_unplugged_vlan_stays_emulated() -> None:
 
 
 class RecordingIPRoute:
-    """Enough of pyroute2.IPRoute for _wire_tagged: names -> indexes, calls recorded."""
+    """Enough of pyroute2.IPRoute for wire_tagged: names -> indexes, calls recorded."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -141,12 +141,12 @@ class RecordingIPRoute:
 
 def recorded_runtime(
     *uplinks: Uplink,
-) -> tuple[NetnsRuntime, RecordingIPRoute, RecordingIPRoute, Plan, TrunkPlan]:
-    """A netns runtime whose switch and host1 namespaces record netlink calls."""
+) -> tuple[BuildContext, RecordingIPRoute, RecordingIPRoute, Plan, TrunkPlan]:
+    """A build context whose switch and host1 namespaces record netlink calls."""
     plan_lab = lab(*uplinks)
-    rt = NetnsRuntime(RuntimeOptions(run_id="abc123"), netns_dir="/nonexistent")
+    rt = BuildContext("abc123", "/nonexistent")
     sw, host = RecordingIPRoute(), RecordingIPRoute()
-    rt._ipr = {"sw": sw, "host1": host}
+    rt.ipr = {"sw": sw, "host1": host}
     plan = Plan(name="t", source="t.yaml", description=None, lab=plan_lab, networks=(),
                 endpoints=(), expectations=())
     return rt, sw, host, plan, plan_trunks(plan_lab, {"vlan"})
@@ -164,12 +164,13 @@ def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> Non
             host.index[kw["peer"]["ifname"]] = 7
 
     sw.link = sw_link  # type: ignore[method-assign]
-    built = _Built()
-    used: set[str] = set()
-    for name, bridge in (("trunk0.100", 11), ("trunk0.200", 12)):
+    built = Built()
+    built.lan_bridge.update({"v100": 11, "v200": 12})
+    used = built.switch_used
+    for name in ("trunk0.100", "trunk0.200"):
         found = trunks.member("host1", name)
         assert found is not None
-        rt._wire_tagged(plan, bridge, used, *found, mtu=None, built=built)
+        wire_tagged(rt, built, plan, *found, mtu=None)
 
     sw_adds = [kw for cmd, kw in sw.calls if cmd == "add"]
     assert [kw["kind"] for kw in sw_adds] == ["veth", "vlan", "vlan"]  # one trunk cable
@@ -188,13 +189,15 @@ def test_wire_tagged_hangs_vlans_on_the_plain_uplinks_switch_port() -> None:
     rt, sw, host, plan, trunks = recorded_runtime(
         Uplink(ifname="eth0", lan="lan"), Uplink(ifname="eth0.100", lan="v100")
     )
-    sw.index["host1-eth0"] = 40  # what _wire made for the plain uplink
+    sw.index["host1-eth0"] = 40  # what wire made for the plain uplink
     host.index["eth0"] = 7
-    built = _Built()
+    built = Built()
+    built.lan_bridge["v100"] = 11
+    built.switch_used = {"host1-eth0"}
     built.switch_port[("host1", "eth0")] = "host1-eth0"
     found = trunks.member("host1", "eth0.100")
     assert found is not None
-    rt._wire_tagged(plan, 11, {"host1-eth0"}, *found, mtu=None, built=built)
+    wire_tagged(rt, built, plan, *found, mtu=None)
 
     sw_adds = [kw for cmd, kw in sw.calls if cmd == "add"]
     assert [(kw["kind"], kw["link"], kw["vlan_id"], kw["master"]) for kw in sw_adds] == [

@@ -141,7 +141,32 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
     IPAM pools are per (host, network), as each Docker daemon keeps its own; fixed
     addresses of every endpoint on a network are kept out of every pool.
     """
-    has = frozenset(features)
+    placed, unavailable = place(plan, frozenset(features))
+    assigned, failed = assign_addresses(plan, placed)
+    unavailable.update(failed)
+    specs: list[EndpointSpec] = []
+    bridges: dict[str, list[str]] = {}
+    macs_seen: set[str] = set()
+    for ep, host in placed:
+        if ep.name in failed:
+            continue
+        atts: list[AttachmentSpec] = []
+        for index, att in enumerate(ep.attachments):
+            net = plan.network(att.network)
+            spec = attachment_spec(net, host, index, assigned[(ep.name, att.network)], macs_seen)
+            if net.driver is Driver.BRIDGE and net.name not in bridges.setdefault(host, []):
+                bridges[host].append(net.name)
+            atts.append(spec)
+        specs.append(EndpointSpec(name=ep.name, host=host, attachments=tuple(atts)))
+    return EndpointLayout(
+        endpoints=tuple(specs),
+        unavailable=unavailable,
+        host_bridges={h: tuple(n) for h, n in bridges.items()},
+    )
+
+
+def place(plan: Plan, has: frozenset[str]) -> tuple[list[tuple[Endpoint, str]], dict[str, str]]:
+    """Each endpoint's host, in plan order, and the endpoints that cannot be built (why)."""
     unavailable: dict[str, str] = {}
     placed: list[tuple[Endpoint, str]] = []
     for ep in plan.endpoints:
@@ -162,8 +187,17 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
             unavailable[ep.name] = reason
             continue
         placed.append((ep, host))
+    return placed, unavailable
 
-    # Addresses: one pool per (host, network), requests in endpoint order.
+
+Assigned = dict[tuple[str, str], tuple[tuple[IPAddress, Subnet], ...]]
+
+
+def assign_addresses(
+    plan: Plan, placed: Iterable[tuple[Endpoint, str]]
+) -> tuple[Assigned, dict[str, str]]:
+    """Addresses per (endpoint, network): one pool per (host, network), requests in endpoint
+    order. Also the endpoints whose pool could not serve them (why)."""
     fixed_on: dict[str, set[IPAddress]] = {}
     for ep in plan.endpoints:
         for att in ep.attachments:
@@ -173,7 +207,7 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
     for ep, host in placed:
         for att in ep.attachments:
             pools.setdefault((host, att.network), []).append((ep.name, att.ip))
-    assigned: dict[tuple[str, str], tuple[tuple[IPAddress, Subnet], ...]] = {}
+    assigned: Assigned = {}
     failed: dict[str, str] = {}
     for (host, net_name), requests in pools.items():
         own = {ip for _, ip in requests if ip is not None}
@@ -190,59 +224,54 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
             continue
         for ep_name, value in got.items():
             assigned[(ep_name, net_name)] = value
-    unavailable.update(failed)
+    return assigned, failed
 
-    specs: list[EndpointSpec] = []
-    bridges: dict[str, list[str]] = {}
-    macs_seen: set[str] = set()
-    for ep, host in placed:
-        if ep.name in failed:
-            continue
-        atts: list[AttachmentSpec] = []
-        for index, att in enumerate(ep.attachments):
-            net = plan.network(att.network)
-            if net.driver is None:  # external: refused before the build (engine.run)
-                raise ValueError(f"network '{net.name}' is external: not for the netns runtime")
-            (address, subnet), *others = assigned[(ep.name, att.network)]
-            mode = _mode(net)
-            # Docker derives the MAC from the IPv4 address, whichever of them was fixed.
-            v4 = next((a for a, _ in ((address, subnet), *others) if a.version == 4), address)
-            mac: str | None = docker_mac(v4)
-            if net.driver is Driver.IPVLAN or mode == MacvlanMode.PASSTHRU.value:
-                mac = None  # ipvlan shares the parent's MAC; passthru takes it over
-            elif mac is not None and mac in macs_seen:
-                # Two daemons handed out the same address (overlapping ip_ranges). Docker
-                # >= 25 picks random MACs, so the duplicate shows as two MACs answering one
-                # ARP; one MAC in two places would instead make the lab's switch flap.
-                mac = _second_mac(host, v4)
-            if mac is not None:
-                macs_seen.add(mac)
-            if net.driver is Driver.BRIDGE and net.name not in bridges.setdefault(host, []):
-                bridges[host].append(net.name)
-            atts.append(
-                AttachmentSpec(
-                    network=net.name,
-                    driver=net.driver,
-                    ifname=f"eth{index}",
-                    address=address,
-                    subnet=subnet,
-                    gateway=None if net.internal else gateway_of(subnet),
-                    parent=net.parent if net.driver in (Driver.MACVLAN, Driver.IPVLAN) else None,
-                    mode=mode,
-                    mtu=net.mtu,
-                    mac=mac,
-                    more=tuple(
-                        AddressSpec(
-                            address=a, subnet=s,
-                            gateway=None if net.internal else gateway_of(s),
-                        )
-                        for a, s in others
-                    ),
-                )
-            )
-        specs.append(EndpointSpec(name=ep.name, host=host, attachments=tuple(atts)))
-    return EndpointLayout(
-        endpoints=tuple(specs),
-        unavailable=unavailable,
-        host_bridges={h: tuple(n) for h, n in bridges.items()},
+
+def attachment_mac(
+    net: Network, mode: str | None, host: str, v4: IPAddress, macs_seen: set[str]
+) -> str | None:
+    """Docker's MAC for the attachment (None where the kernel chooses); remembered in
+    `macs_seen` so a second endpoint with the same address gets a MAC of its own."""
+    mac: str | None = docker_mac(v4)
+    if net.driver is Driver.IPVLAN or mode == MacvlanMode.PASSTHRU.value:
+        mac = None  # ipvlan shares the parent's MAC; passthru takes it over
+    elif mac is not None and mac in macs_seen:
+        # Two daemons handed out the same address (overlapping ip_ranges). Docker
+        # >= 25 picks random MACs, so the duplicate shows as two MACs answering one
+        # ARP; one MAC in two places would instead make the lab's switch flap.
+        mac = _second_mac(host, v4)
+    if mac is not None:
+        macs_seen.add(mac)
+    return mac
+
+
+def attachment_spec(
+    net: Network,
+    host: str,
+    index: int,
+    addresses: tuple[tuple[IPAddress, Subnet], ...],
+    macs_seen: set[str],
+) -> AttachmentSpec:
+    """The `index`-th attachment of an endpoint on `host` to `net`, given its addresses."""
+    if net.driver is None:  # external: refused before the build (engine.run)
+        raise ValueError(f"network '{net.name}' is external: not for the netns runtime")
+    (address, subnet), *others = addresses
+    mode = _mode(net)
+    # Docker derives the MAC from the IPv4 address, whichever of them was fixed.
+    v4 = next((a for a, _ in ((address, subnet), *others) if a.version == 4), address)
+    return AttachmentSpec(
+        network=net.name,
+        driver=net.driver,
+        ifname=f"eth{index}",
+        address=address,
+        subnet=subnet,
+        gateway=None if net.internal else gateway_of(subnet),
+        parent=net.parent if net.driver in (Driver.MACVLAN, Driver.IPVLAN) else None,
+        mode=mode,
+        mtu=net.mtu,
+        mac=attachment_mac(net, mode, host, v4, macs_seen),
+        more=tuple(
+            AddressSpec(address=a, subnet=s, gateway=None if net.internal else gateway_of(s))
+            for a, s in others
+        ),
     )
