@@ -14,24 +14,15 @@ from typing import Any
 
 from netcheck.doctor.base import CheckResult, Status
 from netcheck.model.plan import Driver, EndpointMode, IPNetwork, Plan
+from netcheck.runtime.linkkinds import LINK_KINDS, SCRATCH_VETHS
 from netcheck.runtime.naming import PROBE, netns_name, new_run_id
 
 log = logging.getLogger(__name__)
 
 Host = Any  # testinfra.host.Host (untyped)
 
-LINK_KINDS: dict[str, tuple[str, ...]] = {
-    "macvlan": ("link", "add", "mv0", "link", "p0", "type", "macvlan", "mode", "bridge"),
-    "ipvlan": ("link", "add", "ipv0", "link", "p0", "type", "ipvlan", "mode", "l2"),
-    "8021q": ("link", "add", "p0.5", "link", "p0", "type", "vlan", "id", "5"),
-    "vxlan": ("link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789"),
-}
-LINK_FIX = {
-    "macvlan": "modprobe macvlan (CONFIG_MACVLAN)",
-    "ipvlan": "modprobe ipvlan (CONFIG_IPVLAN); or run in the VM tier: netcheck vm run",
-    "8021q": "modprobe 8021q (CONFIG_VLAN_8021Q); or run in the VM tier: netcheck vm run",
-    "vxlan": "modprobe vxlan (CONFIG_VXLAN); overlay networks need it",
-}
+# The link kinds a scenario's networks may need (runtime.linkkinds has how to make each).
+DOCTOR_KINDS = ("macvlan", "ipvlan", "vlan", "vxlan")
 SYSCTLS = {
     "net.ipv4.ip_forward": "containers on bridge networks leave the host only with forwarding",
     "net.ipv4.conf.all.rp_filter": "1 (strict) drops replies that come back on another NIC",
@@ -67,7 +58,7 @@ def needed_kinds(plan: Plan | None) -> set[str]:
         elif net.driver is Driver.OVERLAY:
             kinds.add("vxlan")
         if net.parent and "." in net.parent and uses_real_parents(plan):
-            kinds.add("8021q")
+            kinds.add("vlan")
     return kinds
 
 
@@ -108,13 +99,14 @@ def check_link_kinds(host: Host, needed: Iterable[str]) -> list[CheckResult]:
                             detail=f"cannot create a network namespace: {err.strip()}",
                             fix="run as root (CAP_SYS_ADMIN, CAP_NET_ADMIN)")]
     try:
-        rc, _, err = _run(host, "ip", "-n", ns, "link", "add", "p0", "type", "veth",
-                          "peer", "name", "p1")
-        if rc != 0:
-            return [CheckResult(id="link:veth", status=Status.FAIL, required=True,
-                                detail=f"veth: {err.strip()}", fix="CONFIG_VETH")]
-        for kind, argv in LINK_KINDS.items():
-            rc, _, err = _run(host, "ip", "-n", ns, *argv)
+        for lower in SCRATCH_VETHS:
+            rc, _, err = _run(host, "ip", "-n", ns, "link", "add", lower, "type", "veth",
+                              "peer", "name", f"{lower[0]}1")
+            if rc != 0:
+                return [CheckResult(id="link:veth", status=Status.FAIL, required=True,
+                                    detail=f"veth: {err.strip()}", fix="CONFIG_VETH")]
+        for kind in DOCTOR_KINDS:
+            rc, _, err = _run(host, "ip", "-n", ns, *LINK_KINDS[kind].ip_argv())
             if rc == 0:
                 out.append(CheckResult(id=f"link:{kind}", status=Status.PASS,
                                        detail=f"{kind} links can be created"))
@@ -124,7 +116,7 @@ def check_link_kinds(host: Host, needed: Iterable[str]) -> list[CheckResult]:
                     required=kind in needed,
                     detail=f"{kind}: {err.strip() or 'cannot be created'}"
                     + (" (the scenario needs it)" if kind in needed else ""),
-                    fix=LINK_FIX[kind],
+                    fix=LINK_KINDS[kind].fix,
                 ))
     finally:
         _run(host, "ip", "netns", "del", ns)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from netcheck.errors import UsageError
+from netcheck.model.addressing import shares_subnet, target_address
 from netcheck.model.plan import Expectation, IPAddress, ProbeKind
 from netcheck.model.results import Node, Topology
 from netcheck.probes.base import ListenTask, ProbeTask
@@ -33,40 +34,6 @@ class Unresolved:
     expectation_id: str
     reason: str
     skip: bool  # True: the runtime could not build a node (skip); False: could not test (error)
-
-
-# Target pins that name an address family rather than a network: `c2@ipv6`.
-FAMILY_PINS = {"ipv4": 4, "ipv6": 6}
-
-
-def _shares_subnet(a: Node, addr: IPAddress) -> bool:
-    return any(i.prefix is not None and addr in i.prefix for i in a.interfaces)
-
-
-def target_address(source: Node, target: Node, via: str | None) -> IPAddress | None:
-    """The address a probe from `source` should use for `target`.
-
-    Prefer, in order: the address on the network/LAN named by `via`; an address on a subnet
-    the source is directly on (what a user means by "c1 reaches the NAS"); the first address.
-    """
-    addrs = [i.address for i in target.interfaces if i.address is not None]
-    if via in FAMILY_PINS and not any(i.network == via for i in target.interfaces):
-        # `node@ipv6`: the node's address of that family, on a subnet the source shares
-        # when there is one (a dual-stack network has both on one interface).
-        addrs = [a for a in addrs if a.version == FAMILY_PINS[via]]
-        shared = [a for a in addrs if _shares_subnet(source, a)]
-        pinned = shared or addrs
-        return pinned[0] if pinned else None
-    if via is not None:
-        return target.address_on(via)
-    for addr in addrs:
-        if _shares_subnet(source, addr):
-            return addr
-    same_family = [a for a in addrs if any(
-        i.address is not None and i.address.version == a.version for i in source.interfaces
-    )]
-    pool = same_family or addrs
-    return pool[0] if pool else None
 
 
 def owner_of(nodes: Mapping[str, Node], address: IPAddress) -> str | None:
@@ -106,7 +73,7 @@ def _source_address(view: Node, exp: Expectation, target: IPAddress) -> IPAddres
         where = f" on {exp.source_via}" if exp.source_via else ""
         return (f"{exp.source} has no IPv{target.version} address{where} to reach "
                 f"{target} from")
-    on_link = [a for a in same if _shares_subnet(view, target)]
+    on_link = [a for a in same if shares_subnet(view, target)]
     return (on_link or same)[0]
 
 

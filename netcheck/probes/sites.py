@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from netcheck.model.plan import Port
-from netcheck.model.sites import ContainerPid, NamespacePath, ProbeSite
+from netcheck.model.sites import ProbeSite
 from netcheck.probes._entry import ProbeFn
 
 ServeFn = Callable[[Connection, Any, Sequence[Port]], None]
@@ -50,13 +50,3 @@ def entry_for(site: ProbeSite) -> SiteEntry:
             f"no way to enter {site} ({type(site).__name__}) is registered in this process"
         )
     return entry
-
-
-def register_local() -> None:
-    """This machine's own namespaces: a namespace file, a local container's pid."""
-    from netcheck.probes._entry import probe_local
-    from netcheck.probes.responders import serve_local  # imports pool, which imports us
-
-    local = SiteEntry(probe=probe_local, serve=serve_local)
-    register(NamespacePath, local)
-    register(ContainerPid, local)

@@ -22,27 +22,17 @@ import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from netcheck.runtime.linkkinds import KCONFIG, LINK_KINDS, SCRATCH_VETHS
 from netcheck.runtime.naming import NETNS_DIR, PROBE, netns_path
 from netcheck.runtime.netns import nsfs
 
 log = logging.getLogger(__name__)
 
-# Why each feature might be missing, in the words a skip reason needs.
-KCONFIG = {
-    "veth": "CONFIG_VETH",
-    "bridge": "CONFIG_BRIDGE",
-    "macvlan": "CONFIG_MACVLAN",
-    "ipvlan": "CONFIG_IPVLAN",
-    "vxlan": "CONFIG_VXLAN",
-    "vlan": "CONFIG_VLAN_8021Q",
-    "dummy": "CONFIG_DUMMY",
-    "esp": "CONFIG_INET_ESP",
-    "ipvs": "CONFIG_IP_VS",
-}
 # Names as users know them, where they differ from the key.
 DISPLAY = {"esp": "ESP", "ipvs": "IPVS"}
 # What needs it, for features whose absence is not obvious from the name.
@@ -116,30 +106,13 @@ def _probe(run_id: str, netns_dir: str) -> KernelFeatures:
             if attempt(
                 "veth", lambda: ipr.link("add", ifname="p0", kind="veth", peer={"ifname": "p1"})
             ):
-                lower = ipr.link_lookup(ifname="p0")[0]
-                attempt(
-                    "macvlan",
-                    lambda: ipr.link(
-                        "add", ifname="mv0", kind="macvlan", link=lower, macvlan_mode="bridge"
-                    ),
-                )
-                ipr.link("add", ifname="q0", kind="veth", peer={"ifname": "q1"})
-                lower2 = ipr.link_lookup(ifname="q0")[0]
-                attempt(
-                    "ipvlan",
-                    lambda: ipr.link(
-                        "add", ifname="ipv0", kind="ipvlan", link=lower2, ipvlan_mode=0
-                    ),
-                )
-                attempt(
-                    "vlan", lambda: ipr.link("add", ifname="v0", kind="vlan", link=lower, vlan_id=5)
-                )
-            attempt("bridge", lambda: ipr.link("add", ifname="br0", kind="bridge"))
-            attempt(
-                "vxlan",
-                lambda: ipr.link("add", ifname="vx0", kind="vxlan", vxlan_id=42, vxlan_port=4789),
-            )
-            attempt("dummy", lambda: ipr.link("add", ifname="d0", kind="dummy"))
+                for lower in SCRATCH_VETHS[1:]:
+                    ipr.link("add", ifname=lower, kind="veth", peer={"ifname": f"{lower[0]}1"})
+            for kind in LINK_KINDS.values():
+                if kind.lower is not None and "veth" not in available:
+                    continue  # no lower device to hang it off: neither had nor missing
+                index = ipr.link_lookup(ifname=kind.lower)[0] if kind.lower else None
+                attempt(kind.name, partial(ipr.link, "add", **kind.netlink(index)))
         finally:
             ipr.close()
     finally:

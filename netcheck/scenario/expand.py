@@ -16,7 +16,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from netcheck.model.plan import (
     Expectation,
@@ -28,13 +27,11 @@ from netcheck.model.plan import (
     ProbeSpec,
     Target,
 )
+from netcheck.scenario.context import Context, NodeInfo
 from netcheck.scenario.paths import Path
 from netcheck.scenario.schema import IsolatedExpectation, MeshExpectation, PairExpectation
 from netcheck.scenario.sources import SourceFacts, reaches
 from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
-
-if TYPE_CHECKING:
-    from netcheck.scenario.resolve import Context, NodeInfo
 
 AnyExpectation = PairExpectation | MeshExpectation | IsolatedExpectation
 

@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from netcheck.errors import ScenarioError, ScenarioErrors
 from netcheck.model.plan import Plan
+from netcheck.scenario.context import Context
 from netcheck.scenario.diagnostics import from_validation_error
-from netcheck.scenario.resolve import Context, Resolver
+from netcheck.scenario.resolve import Resolver
 from netcheck.scenario.schema import ScenarioSpec
 from netcheck.scenario.yamlsource import load_document
 

@@ -9,9 +9,9 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from netcheck.errors import Location, ScenarioError, ScenarioWarning
+from netcheck.errors import Location
 from netcheck.model.plan import (
     Attachment,
     Driver,
@@ -50,7 +50,8 @@ from netcheck.scenario.checks import (
     overlaps,
     reserved_reason,
 )
-from netcheck.scenario.paths import LineMap, Path, format_path, line_of
+from netcheck.scenario.context import Context, NodeInfo
+from netcheck.scenario.paths import Path
 from netcheck.scenario.schema import (
     AttachmentSpec,
     EndpointSpec,
@@ -70,37 +71,6 @@ DOCKER_DEFAULT_BRIDGE = "bridge"  # predefined on every Docker daemon
 MTU_OPTION = "com.docker.network.driver.mtu"
 _DOCKER_URL = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")
 _L2_DRIVERS = (Driver.MACVLAN, Driver.IPVLAN)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeInfo:
-    kind: NodeKind
-    path: Path
-    vias: tuple[str, ...]  # networks/LANs a target may be pinned to with node@via
-    any_via: bool = False  # an existing container: its networks are read at build time
-
-
-class Context:
-    """Where errors go and how paths become locations."""
-
-    def __init__(self, source: str, lines: LineMap) -> None:
-        self.source = source
-        self.lines = lines
-        self.errors: list[ScenarioError] = []
-        self.warnings: list[ScenarioWarning] = []
-
-    def line(self, path: Path) -> int:
-        return line_of(self.lines, path)
-
-    def location(self, path: Path) -> Location:
-        return Location(path=self.source, line=self.line(path))
-
-    def error(self, path: Path, message: str, hint: str | None = None) -> None:
-        self.errors.append(ScenarioError(self.location(path), format_path(path), message, hint))
-
-    def warn(self, path: Path, message: str, hint: str | None = None) -> None:
-        self.warnings.append(
-            ScenarioWarning(self.location(path), format_path(path), message, hint))
 
 
 class Resolver:

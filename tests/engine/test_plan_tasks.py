@@ -12,10 +12,10 @@ from netcheck.engine.plan_tasks import (
     listen_tasks,
     listener_targets,
     select,
-    target_address,
     without_listener,
 )
 from netcheck.errors import UsageError
+from netcheck.model.addressing import target_address
 from netcheck.model.plan import Expectation, NodeKind, Port, ProbeKind, ProbeSpec, Target
 from netcheck.model.results import Interface, Node, Topology
 from netcheck.model.sites import NamespacePath

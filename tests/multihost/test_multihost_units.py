@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from netcheck.engine.plan_tasks import target_address
+from netcheck.model.addressing import target_address
 from netcheck.model.plan import Driver, Network, NodeKind
 from netcheck.model.results import Interface, Node
 from netcheck.model.sites import NamespacePath

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from netcheck.model.results import Finding, Topology
+from netcheck.runtime.linkkinds import KCONFIG
 
 _LACKS = re.compile(r"kernel lacks (?P<feature>[\w.-]+)(?: \((?P<config>[A-Z0-9_]+)\))?")
 _FIX = {
@@ -36,8 +37,6 @@ def explain_skip(reason: str, topology: Topology | None) -> tuple[Finding, ...]:
     m = _LACKS.search(reason)
     if m is None:
         return ()
-    from netcheck.runtime.features import KCONFIG  # lazily: runtime imports come late
-
     feature = m["feature"].lower()
     config = m["config"] or KCONFIG.get(feature, feature)
     if feature in _NOT_LINKS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.rules._common import firewall_hits, source_node, target_node
-from netcheck.engine.plan_tasks import target_address
+from netcheck.model.addressing import target_address
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Finding, Observation
 
