@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from netcheck.model.plan import FirewallAction, FirewallRule, ProbeKind, Route
-from netcheck.scenario.values import ValueProblem, describe, parse_ifname, parse_ip
+from netcheck.scenario.values import (
+    ValueProblem,
+    describe,
+    parse_ifname,
+    parse_ip,
+    port_number,
+    port_words,
+)
 
 # The sysctls a lab node may set: the network ones (they are per namespace). Anything else
 # would change the machine running netcheck, not the lab.
@@ -129,21 +136,17 @@ def parse_firewall_rule(value: object) -> FirewallRule:
     if not words:
         words = ["all"]
     proto_text, rest = words[0].lower(), words[1:]
-    port: int | None = None
-    if "/" in proto_text:
-        a, _, b = proto_text.partition("/")
-        if b.isdigit():
-            proto_text, port = a, int(b)
-        elif a.isdigit():
-            proto_text, port = b, int(a)
+    port_text: str | None = None
+    found = port_words(proto_text)
+    if found is not None and found[1].isdigit():
+        proto_text, port_text = found
     if proto_text not in _FW_PROTOS:
         raise ValueProblem(
             f"{describe(words[0])} is not a protocol a rule can match",
             "Use tcp/PORT, udp/PORT, icmp or all",
         )
     proto = _FW_PROTOS[proto_text]
-    if port is not None and not 1 <= port <= 65535:
-        raise ValueProblem(f"port {port} is out of range 1-65535")
+    port = None if port_text is None else port_number(port_text)
     if port is not None and proto not in (ProbeKind.TCP, ProbeKind.UDP):
         raise ValueProblem(f"{proto_text} has no ports")
     peer: str | None = None

@@ -126,6 +126,19 @@ def _number(text: str, what: str, low: int, high: int) -> int:
     return number
 
 
+def port_words(text: str) -> tuple[str, str] | None:
+    """The one port syntax: `tcp/80`, or Docker's `80/tcp`, as (protocol word, number text);
+    None unless the text is two words around one '/'. Ports and firewall rules read it."""
+    a, slash, b = text.partition("/")
+    if not slash or "/" in b:
+        return None
+    return (b, a) if a.isdigit() else (a, b)
+
+
+def port_number(text: str) -> int:
+    return _number(text, "port", 1, 65535)
+
+
 def parse_port(value: object) -> Port:
     """`tcp/80`, or Docker's `80/tcp`."""
     if not isinstance(value, str):
@@ -133,16 +146,12 @@ def parse_port(value: object) -> Port:
             f"expected a port like 'tcp/80', got {describe(value)}",
             "Write the protocol too: 'tcp/80' or 'udp/53'",
         )
-    text = value.strip().lower()
-    parts = text.split("/")
-    if len(parts) == 2 and parts[0].isdigit():
-        parts = [parts[1], parts[0]]
-    if len(parts) != 2 or parts[0] not in ("tcp", "udp"):
+    words = port_words(value.strip().lower())
+    if words is None or words[0] not in ("tcp", "udp"):
         raise ValueProblem(
             f"{describe(value)} is not a port", "Write 'tcp/PORT' or 'udp/PORT', e.g. 'tcp/80'"
         )
-    number = _number(parts[1], "port", 1, 65535)
-    return Port(proto=ProbeKind(parts[0]), number=number)
+    return Port(proto=ProbeKind(words[0]), number=port_number(words[1]))
 
 
 _PUBLISH_KEYS = ("published", "target", "protocol", "mode")
@@ -244,7 +253,7 @@ def parse_probe(value: object) -> ProbeSpec:
         raise ValueProblem(
             f"{describe(value)} needs a port", f"Write '{kind}/PORT', e.g. '{kind}/80'"
         )
-    return ProbeSpec(kind=probe_kind, port=_number(rest, "port", 1, 65535))
+    return ProbeSpec(kind=probe_kind, port=port_number(rest))
 
 
 def _qname(text: str) -> str:
