@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from netcheck.runtime.naming import TRACE_PREFIX, trace_instance
 from netcheck.sigmask import signals_blocked
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ _REASON = re.compile(r"reason: (\w+)")
 MAX_DROPS = 5000
 MNT_DETACH = 2
 # Private mounts are `<tmp>/netcheck-<runid>-tracefs-*`; instances are `netcheck-<runid>`.
-PRIVATE_PREFIX = "netcheck-"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -108,7 +108,7 @@ def _mounted_tracefs() -> str | None:
                 # Another run's private mount goes away (lazily) when that run ends, and
                 # an instance reached through it could then be neither read nor removed.
                 if (len(parts) > 2 and parts[2] == "tracefs"
-                        and not os.path.basename(parts[1]).startswith(PRIVATE_PREFIX)):
+                        and not os.path.basename(parts[1]).startswith(TRACE_PREFIX)):
                     return parts[1]
     except OSError:
         return None
@@ -136,7 +136,7 @@ class DropRecorder:
     def start(self) -> bool:
         try:
             self._root = self._find_or_mount()
-            inst = os.path.join(self._root, "instances", f"netcheck-{self.run_id}")
+            inst = os.path.join(self._root, "instances", trace_instance(self.run_id))
             with signals_blocked():  # made and remembered (so close() removes it), or neither
                 os.mkdir(inst)
                 self._instance = inst
@@ -207,7 +207,7 @@ class DropRecorder:
             return mounted
         # A private mount point: the machine's own /sys/kernel/tracing stays as it was.
         with signals_blocked():  # mounted and remembered, or neither
-            where = tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{self.run_id}-tracefs-")
+            where = tempfile.mkdtemp(prefix=f"{TRACE_PREFIX}{self.run_id}-tracefs-")
             if _libc.mount(b"nodev", where.encode(), b"tracefs", 0, None) != 0:
                 err = ctypes.get_errno()
                 os.rmdir(where)

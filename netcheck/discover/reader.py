@@ -24,7 +24,7 @@ from netcheck.discover.live import (
     Skipped,
 )
 from netcheck.model.plan import IPAddress
-from netcheck.runtime.docker.ipam import RUN_LABEL
+from netcheck.runtime.naming import RUN_LABEL
 
 log = logging.getLogger(__name__)
 

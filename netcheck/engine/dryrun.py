@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from netcheck.model.plan import Driver, Expectation, IPAddress, Plan
-from netcheck.runtime.naming import LOCAL_HOST, SWITCH, netns_name, netns_path
+from netcheck.runtime.naming import LOCAL_HOST, SWITCH, netns_name, netns_path, object_name
 from netcheck.runtime.netns.layout import EndpointLayout, resolve
 from netcheck.runtime.state import state_path
 from netcheck.scenario.sources import SourceFacts, node_facts
@@ -133,7 +133,7 @@ def _docker_objects(plan: Plan, run_id: str, exps: Sequence[Expectation]) -> lis
     remote = {ep.name: where[ep.host] for ep in plan.endpoints
               if ep.host is not None and not (plan.lab.host(ep.host).docker_url or
                                               "unix://").startswith("unix://")}
-    ref = {ep.name: ep.container or f"nc-{run_id}-{ep.name}" for ep in plan.endpoints}
+    ref = {ep.name: ep.container or object_name(run_id, ep.name) for ep in plan.endpoints}
     # An existing container never gets a listener: what it serves answers.
     listen = {ep.name for ep in plan.endpoints if ep.listen and ep.container is None}
     sources = list(dict.fromkeys(e.source for e in exps if e.source in remote))

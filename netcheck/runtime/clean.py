@@ -20,7 +20,14 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from netcheck.runtime import state
-from netcheck.runtime.naming import NETNS_DIR, is_run_id, parse_netns_name
+from netcheck.runtime.naming import (
+    ALIAS_PREFIX,
+    NETNS_DIR,
+    SSH_DIR_PREFIX,
+    TRACE_PREFIX,
+    is_run_id,
+    parse_netns_name,
+)
 from netcheck.runtime.netns import nsfs
 
 log = logging.getLogger(__name__)
@@ -77,7 +84,7 @@ def clean(
     return removed
 
 
-_ALIAS = re.compile(r"netcheck:([0-9a-f]{6})")
+_ALIAS = re.compile(re.escape(ALIAS_PREFIX) + r"([0-9a-f]{6})")
 
 
 def clean_root_links(
@@ -110,7 +117,7 @@ def clean_root_links(
     return removed
 
 
-_SSH_DIR = re.compile(r"netcheck-ssh-(\d+)-\w+")
+_SSH_DIR = re.compile(re.escape(SSH_DIR_PREFIX) + r"(\d+)-\w+")
 
 
 def clean_ssh_dirs(dry_run: bool = False, tmp: str | None = None) -> list[str]:
@@ -118,7 +125,7 @@ def clean_ssh_dirs(dry_run: bool = False, tmp: str | None = None) -> list[str]:
     deadline never closes its bridge). A live pid keeps its directory, reused or not."""
     root = Path(tmp or tempfile.gettempdir())
     removed: list[str] = []
-    for entry in sorted(root.glob("netcheck-ssh-*")):
+    for entry in sorted(root.glob(f"{SSH_DIR_PREFIX}*")):
         match = _SSH_DIR.fullmatch(entry.name)
         if match is None or not entry.is_dir() or entry.is_symlink():
             continue
@@ -134,8 +141,8 @@ def clean_ssh_dirs(dry_run: bool = False, tmp: str | None = None) -> list[str]:
 # The drop-reason recorder's trace instance and, when no tracefs was mounted, its private
 # mount point (netcheck.diagnose.tracefs). A killed run leaves both; the instance keeps
 # tracing (CPU, a 2 MB buffer) until removed.
-_INSTANCE = re.compile(r"netcheck-([0-9a-f]{6})")
-_PRIVATE_MOUNT = re.compile(r"netcheck-([0-9a-f]{6})-tracefs-\w+")
+_INSTANCE = re.compile(re.escape(TRACE_PREFIX) + r"([0-9a-f]{6})")
+_PRIVATE_MOUNT = re.compile(re.escape(TRACE_PREFIX) + r"([0-9a-f]{6})-tracefs-\w+")
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
 

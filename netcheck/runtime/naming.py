@@ -1,7 +1,9 @@
-"""Names netcheck gives to what it creates: run ids, namespace names, interface names.
+"""Names netcheck gives to what it creates: run ids, namespace and Docker object names,
+interface names, link aliases, Docker labels, trace instances.
 
 Every namespace a run creates is `nc-<runid>-<node>`; `netcheck clean` trusts only names of
-exactly that shape, so the rules live here, in one place, and reject anything else.
+exactly that shape, so the rules live here, in one place, and reject anything else. Imports
+nothing of netcheck: every layer may read it (ARCHITECTURE.md, layers).
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ from collections.abc import Set
 
 NETNS_DIR = "/run/netns"
 NS_PREFIX = "nc-"
+# Docker labels on every object a run creates (networks, containers, services, sidecars).
+RUN_LABEL = "io.netcheck.run"  # the run id: what `netcheck clean` and discover go by
+NODE_LABEL = "io.netcheck.node"  # the plan node (endpoint, service) it stands for
+ROLE_LABEL = "io.netcheck.role"  # a probe sidecar's job
+ALIAS_PREFIX = "netcheck:"  # IFLA_IFALIAS of every link: netcheck:<runid>
+TRACE_PREFIX = "netcheck-"  # trace instance netcheck-<runid>; private mounts ...-tracefs-*
+SSH_DIR_PREFIX = "netcheck-ssh-"  # + "<pid>-<random>": an ssh:// bridge's socket directory
 # Linux keeps IFNAMSIZ (16) bytes per interface name, the NUL included.
 IFNAME_MAX = 15
 
@@ -51,8 +60,13 @@ def check_node(name: str) -> str:
     return name
 
 
+def object_name(run_id: str, name: str) -> str:
+    """`nc-<runid>-<name>`: a namespace's, or a Docker network's or container's, name."""
+    return f"{NS_PREFIX}{run_id}-{name}"
+
+
 def netns_name(run_id: str, node: str) -> str:
-    return f"{NS_PREFIX}{check_run_id(run_id)}-{check_node(node)}"
+    return object_name(check_run_id(run_id), check_node(node))
 
 
 def netns_path(run_id: str, node: str, netns_dir: str = NETNS_DIR) -> str:
@@ -69,7 +83,12 @@ def parse_netns_name(name: str) -> tuple[str, str] | None:
 
 def link_alias(run_id: str) -> str:
     """IFLA_IFALIAS value marking a link as ours."""
-    return f"netcheck:{check_run_id(run_id)}"
+    return f"{ALIAS_PREFIX}{check_run_id(run_id)}"
+
+
+def trace_instance(run_id: str) -> str:
+    """The drop-reason recorder's tracefs instance name."""
+    return f"{TRACE_PREFIX}{run_id}"
 
 
 def check_ifname(name: str) -> str:

@@ -5,7 +5,7 @@ and nothing else on those objects. netcheck attaches its own probe containers to
 external network (runtime.py, like any of its containers) and probes from inside an
 existing container's namespace, but it never creates, connects, disconnects, stops,
 restarts, renames or execs into what it adopts, and teardown and `netcheck clean` only
-ever remove objects carrying the run label (ipam.RUN_LABEL).
+ever remove objects carrying the run label (naming.RUN_LABEL).
 
 The pure parts (a network from its inspect document, fixed addresses checked against the
 real subnets, a node from a container's inspect document) take recorded Docker state, so

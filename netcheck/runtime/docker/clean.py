@@ -16,8 +16,7 @@ from netcheck.runtime.docker.daemon import (
     _cmdline,
     kill_bounded,
 )
-from netcheck.runtime.docker.ipam import RUN_LABEL
-from netcheck.runtime.naming import is_run_id
+from netcheck.runtime.naming import RUN_LABEL, is_run_id
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcheck.model.plan import Driver, IPNetwork, Network, Plan
+from netcheck.runtime.naming import RUN_LABEL
 
-RUN_LABEL = "io.netcheck.run"
 DEFAULT_BRIDGE = "bridge"  # Docker's predefined default bridge network
 
 # Candidate ranges for a lab daemon's --default-address-pool and --bip; the first one that

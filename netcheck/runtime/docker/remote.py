@@ -36,11 +36,10 @@ from netcheck.model.plan import Port
 from netcheck.model.sites import RemoteContainer
 from netcheck.probes import sites
 from netcheck.probes.base import ProbeTask, WorkerReport
+from netcheck.runtime.naming import ROLE_LABEL, RUN_LABEL
 
 log = logging.getLogger(__name__)
 
-RUN_LABEL = "io.netcheck.run"
-ROLE_LABEL = "io.netcheck.role"
 CAPS = ["NET_RAW", "NET_ADMIN"]
 READY_TIMEOUT_S = 30.0  # an image import on first use, then a container start
 

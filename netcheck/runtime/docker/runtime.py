@@ -58,6 +58,7 @@ from netcheck.runtime.docker.multihost import (
 from netcheck.runtime.docker.probeimage import ensure_probe_image
 from netcheck.runtime.docker.remote import is_local_url, sweep
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
+from netcheck.runtime.naming import NODE_LABEL, RUN_LABEL, object_name
 from netcheck.sigmask import signals_blocked, signals_deferred
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ T = TypeVar("T")
 
 def docker_name(run_id: str, name: str) -> str:
     """Docker-side name of a plan network or container; plan names become DNS aliases."""
-    return f"nc-{run_id}-{name}"
+    return object_name(run_id, name)
 
 
 def _api_message(exc: BaseException) -> str:
@@ -651,7 +652,7 @@ class DockerRuntime:
             name=name,
             hostname=ep.name,
             mac_address=mac,
-            labels={ipam.RUN_LABEL: self.run_id, "io.netcheck.node": ep.name},
+            labels={RUN_LABEL: self.run_id, NODE_LABEL: ep.name},
             host_config=host_config,
             networking_config=networking,
             detach=True,

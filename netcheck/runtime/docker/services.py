@@ -33,11 +33,10 @@ from netcheck.model.plan import (
 )
 from netcheck.model.results import Interface, Node
 from netcheck.runtime.docker.multihost import ipvs_missing
+from netcheck.runtime.naming import NODE_LABEL, RUN_LABEL
 
 log = logging.getLogger(__name__)
 
-RUN_LABEL = "io.netcheck.run"
-NODE_LABEL = "io.netcheck.node"
 TASKS_TIMEOUT_S = 90.0
 # A worker can get a task on an overlay before the manager's node update that carries the
 # worker's load-balancer address on it (Engine 20.10; seen under `netcheck vm run`'s

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from netcheck.errors import EnvironmentProblem
+from netcheck.runtime.naming import SSH_DIR_PREFIX
 from netcheck.sigmask import signals_blocked
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,6 @@ def check(url: str, timeout: float = CHECK_TIMEOUT_S) -> None:
     log.debug("docker over ssh answers at %s", url)
 
 
-SOCKET_DIR_PREFIX = "netcheck-ssh-"  # + "<pid>-<random>" under the temp directory
 
 
 class SshBridge:
@@ -131,7 +131,7 @@ class SshBridge:
         self.url = url
         self.target = parse_ssh_url(url)
         # 0700: ours alone. The pid lets `netcheck clean` sweep it after a killed worker.
-        self._dir = Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-"))
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{SSH_DIR_PREFIX}{os.getpid()}-"))
         self.path = self._dir / "docker.sock"
         self._procs: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
