@@ -100,30 +100,6 @@ class LiveState:
             log.debug("neighbours of %s: %s", netns, exc)
         return None
 
-    def route_get(self, netns: str, dst: str, src: str | None = None) -> str:
-        """`ip route get` as text, or the kernel's error: evidence either way."""
-        kwargs: dict[str, Any] = {"dst": dst}
-        if src:
-            kwargs["src"] = src
-        try:
-            with IPRoute(netns=netns, flags=0) as ipr:
-                routes = ipr.route("get", **kwargs)
-        except NetlinkError as exc:
-            text = exc.args[1] if len(exc.args) > 1 else str(exc)
-            return f"route get {dst}: error {exc.code} ({text})"
-        except OSError as exc:
-            return f"route get {dst}: {exc}"
-        parts = []
-        for r in routes:
-            via = r.get_attr("RTA_GATEWAY")
-            oif = r.get_attr("RTA_OIF")
-            pref = r.get_attr("RTA_PREFSRC")
-            parts.append(
-                f"{dst}" + (f" via {via}" if via else "") + f" oif {oif}"
-                + (f" src {pref}" if pref else "")
-            )
-        return "route get: " + "; ".join(parts)
-
     def route_lookup(
         self, netns: str, dst: str, *, src: str | None = None, iif: str | None = None
     ) -> RouteAnswer:

@@ -61,7 +61,6 @@ def _neighbours(data: Any) -> dict[str, tuple[str, str | None]]:
 _READS: dict[str, Callable[[Any], Any]] = {
     "links": _links,
     "neighbour_state": _plain,
-    "route_get": _plain,
     "route_lookup": _route,
     "sysctl": _plain,
     "sysctls": _plain,
