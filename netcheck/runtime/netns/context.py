@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -88,29 +89,18 @@ class BuildContext:
         ipr.addr("add", index=index, address=str(address), prefixlen=subnet.prefixlen, **extra)
 
 
+@dataclass(slots=True)
 class BuiltIf:
     """An interface as built, before its MAC is read back."""
 
-    __slots__ = ("address", "ifname", "kind", "mode", "network", "parent", "prefix")
-
-    def __init__(
-        self,
-        ifname: str,
-        network: str,
-        address: IPAddress | None,
-        prefix: IPNetwork | None,
-        kind: str,
-        *,
-        parent: str | None = None,
-        mode: str | None = None,
-    ) -> None:
-        self.ifname = ifname
-        self.network = network
-        self.address = address
-        self.prefix = prefix
-        self.kind = kind
-        self.parent = parent
-        self.mode = mode
+    ifname: str
+    network: str
+    address: IPAddress | None
+    prefix: IPNetwork | None
+    kind: str
+    _: KW_ONLY
+    parent: str | None = None
+    mode: str | None = None
 
 
 class Built:
