@@ -136,3 +136,48 @@ def test_default_routes_add_one_route_per_gateway_and_family() -> None:
         {"command": "add", "dst": "::/0", "gateway": "fd00::1"},
     ]
     assert ctx.step == "adding default route via fd00::1 in m1"
+
+
+class Msg:
+    def __init__(self, attrs: dict[str, Any], nested: Any = None) -> None:
+        self.attrs = attrs
+        self.nested = nested
+
+    def get_attr(self, name: str) -> Any:
+        return self.attrs.get(name)
+
+    def get_nested(self, *names: str) -> Any:
+        return self.nested
+
+
+class Links:
+    def __init__(self, links: list[Msg], ports: list[Msg]) -> None:
+        self.links = links
+        self.ports = ports
+
+    def get_links(self) -> list[Msg]:
+        return self.links
+
+    def brport(self, command: str) -> list[Msg]:
+        assert command == "dump"
+        return self.ports
+
+
+def test_link_readiness_names_what_is_not_up_or_not_forwarding() -> None:
+    from netcheck.runtime.netns.steps.ready import BRPORT_FORWARDING, link_readiness
+
+    sock = Links(
+        [Msg({"IFLA_IFNAME": "lo", "IFLA_ADDRESS": "00:00:00:00:00:00",
+              "IFLA_OPERSTATE": "UNKNOWN"}),
+         Msg({"IFLA_IFNAME": "eth0", "IFLA_ADDRESS": "02:42:0a:00:00:02",
+              "IFLA_OPERSTATE": "UP"}),
+         Msg({"IFLA_IFNAME": "eth1", "IFLA_ADDRESS": "02:42:0a:00:00:03",
+              "IFLA_OPERSTATE": "LOWERLAYERDOWN"})],
+        [Msg({"IFLA_IFNAME": "p1"}, nested=1), Msg({"IFLA_IFNAME": "p2"},
+                                                    nested=BRPORT_FORWARDING)],
+    )
+    seen, waiting = link_readiness(sock, bridges=False)
+    assert seen["eth0"] == "02:42:0a:00:00:02" and set(seen) == {"lo", "eth0", "eth1"}
+    assert waiting == ["eth1 LOWERLAYERDOWN"]
+    _, waiting = link_readiness(sock, bridges=True)
+    assert waiting == ["eth1 LOWERLAYERDOWN", "port p1 state 1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from netcheck.errors import RuntimeBuildError
 from netcheck.runtime.netns.context import BuildContext, Built
@@ -28,22 +29,7 @@ def wait_ready(ctx: BuildContext, built: Built) -> dict[str, dict[str, str]]:
     ctx.step = "waiting for links to come up"
     while True:
         for key in sorted(pending):
-            ipr = ctx.ipr[key]
-            waiting: list[str] = []
-            seen: dict[str, str] = {}
-            for link in ipr.get_links():
-                ifname = link.get_attr("IFLA_IFNAME")
-                seen[ifname] = link.get_attr("IFLA_ADDRESS")
-                if ifname == "lo":
-                    continue
-                if link.get_attr("IFLA_OPERSTATE") not in READY_OPERSTATES:
-                    waiting.append(f"{ifname} {link.get_attr('IFLA_OPERSTATE')}")
-            if key in built.bridge_namespaces:
-                for port in ipr.brport("dump"):
-                    port_state = port.get_nested("IFLA_PROTINFO", "IFLA_BRPORT_STATE")
-                    if port_state is not None and port_state != BRPORT_FORWARDING:
-                        name = port.get_attr("IFLA_IFNAME")
-                        waiting.append(f"port {name} state {port_state}")
+            seen, waiting = link_readiness(ctx.ipr[key], key in built.bridge_namespaces)
             macs[key] = seen
             if waiting:
                 not_ready[key] = waiting
@@ -59,6 +45,26 @@ def wait_ready(ctx: BuildContext, built: Built) -> dict[str, dict[str, str]]:
             )
         time.sleep(delay)  # a bounded poll, not a fixed wait
         delay = min(delay * 2, 0.05)
+
+
+def link_readiness(ipr: Any, bridges: bool) -> tuple[dict[str, str], list[str]]:
+    """One namespace's links: ifname -> MAC, and what is not ready yet (not UP, or a bridge
+    port not yet forwarding)."""
+    waiting: list[str] = []
+    seen: dict[str, str] = {}
+    for link in ipr.get_links():
+        ifname = link.get_attr("IFLA_IFNAME")
+        seen[ifname] = link.get_attr("IFLA_ADDRESS")
+        if ifname == "lo":
+            continue
+        if link.get_attr("IFLA_OPERSTATE") not in READY_OPERSTATES:
+            waiting.append(f"{ifname} {link.get_attr('IFLA_OPERSTATE')}")
+    if bridges:
+        for port in ipr.brport("dump"):
+            port_state = port.get_nested("IFLA_PROTINFO", "IFLA_BRPORT_STATE")
+            if port_state is not None and port_state != BRPORT_FORWARDING:
+                waiting.append(f"port {port.get_attr('IFLA_IFNAME')} state {port_state}")
+    return seen, waiting
 
 
 def wait_operstates(ctx: BuildContext) -> None:
