@@ -9,14 +9,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass, replace
 
 from netcheck.diagnose.base import Case, Explained, Strength, register, registered
 from netcheck.diagnose.live import LiveState, ReprobeFn
+from netcheck.diagnose.path import MAX_RESENDS, walk
 from netcheck.diagnose.rules import RULES
 from netcheck.diagnose.rules.kernel_feature import explain_skip
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.plan import Expectation, Plan
-from netcheck.model.results import Finding, Observation, ProbeResult, Topology
+from netcheck.model.results import (
+    Finding,
+    HopState,
+    Observation,
+    PacketPath,
+    ProbeResult,
+    Topology,
+)
 from netcheck.model.sites import SiteNotLocal
 
 log = logging.getLogger(__name__)
@@ -31,15 +40,18 @@ live_factory: ContextVar[LiveFactory] = ContextVar("live_factory", default=LiveS
 
 __all__ = [
     "Case",
+    "Diagnosis",
     "Explained",
     "LiveState",
     "ProbeWindow",
     "Strength",
     "contradicted",
     "diagnose",
+    "diagnose_all",
     "explain_skip",
     "live_factory",
     "registered",
+    "unobserved_arrival",
 ]
 
 
@@ -59,6 +71,35 @@ def contradicted(
     return out
 
 
+def unobserved_arrival(explained: Explained, path: PacketPath | None) -> list[str]:
+    """The nodes the finding says the request arrives at where the path walk did not
+    observe it (arriving is a claim about a packet: only an observation backs it)."""
+    out: list[str] = []
+    for node in explained.arrives:
+        hop = None if path is None else next(
+            (h for h in path.hops if h.node == node and h.direction == "request"), None)
+        if hop is None or hop.state not in (HopState.SEEN, HopState.DROPPED):
+            out.append(f"{node}: {'no path walked' if hop is None else hop.state.value}")
+    return out
+
+
+def _confirmed(explained: Explained, path: PacketPath | None) -> Finding:
+    hop = None if path is None else path.dropped_at
+    if hop is None or explained.at is None or hop.node != explained.at:
+        return explained.finding
+    how = f" ({hop.reason})" if hop.reason else ""
+    return replace(explained.finding, confirmed_by=f"the drop at {hop.node}{how}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    """What the diagnosis says about one probe: findings (strongest first) and, for a
+    silent or refused probe, where its packet died."""
+
+    findings: tuple[Finding, ...] = ()
+    path: PacketPath | None = None
+
+
 def diagnose(
     plan: Plan,
     topology: Topology,
@@ -68,15 +109,34 @@ def diagnose(
     timeout: float = 1.0,
     reprobe: ReprobeFn | None = None,
 ) -> Mapping[str, tuple[Finding, ...]]:
+    """Findings per expectation id (see diagnose_all)."""
+    got = diagnose_all(plan, topology, pairs, window=window, timeout=timeout, reprobe=reprobe)
+    return {k: d.findings for k, d in got.items()}
+
+
+def diagnose_all(
+    plan: Plan,
+    topology: Topology,
+    pairs: Sequence[tuple[Expectation, ProbeResult]],
+    *,
+    window: ProbeWindow | None = None,
+    timeout: float = 1.0,
+    reprobe: ReprobeFn | None = None,
+) -> Mapping[str, Diagnosis]:
     """Findings per expectation id, for every probe that did not get a real answer,
-    strongest evidence first; a finding the run's own probes contradict is left out."""
+    strongest evidence first; a finding the run's own probes contradict is left out.
+    Silent and refused probes also get their packet's path, as observed."""
     live = live_factory.get()(window, timeout=timeout, reprobe=reprobe)
     rules = [factory() for factory in registered().values()]
-    out: dict[str, tuple[Finding, ...]] = {}
+    out: dict[str, Diagnosis] = {}
+    resends = 0
     for exp, result in pairs:
         if result.observation is Observation.ANSWERED:
             continue
         case = Case(expectation=exp, result=result, plan=plan, topology=topology, live=live)
+        path = _walk(case, resend=resends < MAX_RESENDS)
+        if path is not None and (path.note is None or "not re-sent" not in path.note):
+            resends += 1
         found: list[Explained] = []
         for rule in rules:
             try:
@@ -97,7 +157,23 @@ def diagnose(
                 log.warning("finding %s on %s left out: the run's probes contradict it (%s)",
                             explained.finding.id, exp.id, "; ".join(against))
                 continue
-            found.append(explained)
+            unseen = unobserved_arrival(explained, path)
+            if unseen:
+                log.warning("finding %s on %s left out: it says the request arrives, the "
+                            "path walk did not observe it there (%s)",
+                            explained.finding.id, exp.id, "; ".join(unseen))
+                continue
+            found.append(replace(explained, finding=_confirmed(explained, path)))
         found.sort(key=lambda e: -e.strength)  # stable: rule order breaks ties
-        out[exp.id] = tuple(e.finding for e in found)
+        out[exp.id] = Diagnosis(findings=tuple(e.finding for e in found), path=path)
     return out
+
+
+def _walk(case: Case, *, resend: bool) -> PacketPath | None:
+    try:
+        return walk(case, resend=resend)
+    except SiteNotLocal as exc:
+        log.debug("path of %s: %s", case.expectation.id, exc)
+    except Exception:  # the path is an explanation; it must not hide the verdict
+        log.exception("path walk failed on %s", case.expectation.id)
+    return None

@@ -38,12 +38,17 @@ class Explained:
 
     `reaches` lists (source node, target node) pairs the finding's evidence says can
     reach each other: if this run probed such a pair and got no answer, the finding
-    contradicts the run's own observations and is not emitted.
+    contradicts the run's own observations and is not emitted. `arrives` names the nodes
+    the finding says the request gets to: unless the packet-path walk observed it there,
+    the finding is not emitted. `at` is the node where the finding says the packet dies:
+    when the walk saw it dropped there, the finding is marked confirmed by that drop.
     """
 
     finding: Finding
     strength: Strength = Strength.STATE
     reaches: tuple[tuple[str, str], ...] = ()
+    arrives: tuple[str, ...] = ()
+    at: str | None = None
 
 
 class Rule(Protocol):

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from netcheck.diagnose import counters
 from netcheck.diagnose.nsread import read_sysctls
+from netcheck.diagnose.tracefs import Drop, DropRecorder
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.results import ProbeResult
 
@@ -60,6 +62,18 @@ class RouteAnswer:
     errno: int = 0  # 0: a route was found
     oif: int | None = None
     gateway: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resent:
+    """One probe sent again on its own, and what the kernel said meanwhile: the counters
+    that grew in each namespace asked about, and the drops the tracepoint saw."""
+
+    result: ProbeResult | None  # None: it could not be sent again (see problems)
+    deltas: dict[str, dict[str, int]]  # netns -> counters that grew (a readable namespace)
+    drops: tuple[Drop, ...] = ()
+    traced: bool = False  # the drop tracepoint was recording
+    problems: tuple[str, ...] = ()
 
 
 class LiveState:
@@ -214,6 +228,36 @@ class LiveState:
         except (OSError, NetlinkError) as exc:
             log.debug("bridge port %s in %s: %s", ifindex, netns, exc)
         return None
+
+    def resend(self, run_id: str, task: ProbeTask, namespaces: Sequence[str]) -> Resent:
+        """Send `task` again, alone, and read what moved in `namespaces` meanwhile: with
+        nothing else in flight, a counter delta there is this packet's doing."""
+        if self.reprobe is None:
+            return Resent(result=None, deltas={}, problems=("this run cannot re-send probes",))
+        problems: list[str] = []
+        before: dict[str, dict[str, int]] = {}
+        for path in namespaces:
+            got = counters.read(path)
+            if got:
+                before[path] = got
+        recorder = DropRecorder(run_id)
+        traced = recorder.start()
+        if recorder.problem:
+            problems.append(recorder.problem)
+        drops: list[Drop] = []
+        try:
+            results = self.reprobe([task], self.timeout)
+        finally:
+            if traced:
+                drops = recorder.stop()
+            recorder.close()
+        deltas = {}
+        for path, was in before.items():
+            now = counters.read(path)
+            if now:
+                deltas[path] = counters.delta(was, now)
+        return Resent(result=results[0] if results else None, deltas=deltas,
+                      drops=tuple(drops), traced=traced, problems=tuple(problems))
 
     def iptables(self, netns: str, chain: str) -> list[str]:
         """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netcheck.diagnose import live_factory
-from netcheck.diagnose.live import LinkInfo, LiveState, ReprobeFn, RouteAnswer
+from netcheck.diagnose.live import LinkInfo, LiveState, ReprobeFn, Resent, RouteAnswer
 from netcheck.diagnose.tracefs import Drop
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.codec import decode, encode, record_from_dict, record_to_dict
@@ -49,6 +49,12 @@ def _route(data: Any) -> RouteAnswer:
     return answer
 
 
+def _resent(data: Any) -> Resent:
+    got = _decode(Resent, data, "resend")
+    assert isinstance(got, Resent)
+    return got
+
+
 def _pair(data: Any) -> tuple[Any, Any]:
     return (data[0], data[1])
 
@@ -69,6 +75,7 @@ _READS: dict[str, Callable[[Any], Any]] = {
     "routes_via": _plain,
     "iptables": _plain,
     "hairpin": _plain,
+    "resend": _resent,
 }
 
 

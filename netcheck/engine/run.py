@@ -215,7 +215,7 @@ def _probe_and_judge(
     phases: dict[str, float],
     emit: ev.Listener,
 ) -> list[Verdict]:
-    from netcheck.diagnose import diagnose, explain_skip
+    from netcheck.diagnose import diagnose_all, explain_skip
     from netcheck.diagnose.window import observe
     from netcheck.probes import Responders, run_probes
 
@@ -244,7 +244,7 @@ def _probe_and_judge(
                     results[r.probe_id] = r
         with _phase("diagnose", phases, emit):
             pairs = [(by_id[pid], r) for pid, r in results.items()]
-            findings = diagnose(
+            diagnosed = diagnose_all(
                 plan, topology, pairs, window=window, timeout=options.timeout,
                 reprobe=run_probes,
             )
@@ -253,7 +253,10 @@ def _probe_and_judge(
         skipped = not_tested(by_id[u.expectation_id], u.reason, skip=u.skip)
         verdicts[u.expectation_id] = replace(skipped, findings=explain_skip(u.reason, topology))
     for pid, r in results.items():
-        verdicts[pid] = judge(by_id[pid], r, findings.get(pid, ()))
+        got = diagnosed.get(pid)
+        verdicts[pid] = judge(by_id[pid], r, () if got is None else got.findings)
+        if got is not None and got.path is not None:
+            verdicts[pid] = replace(verdicts[pid], path=got.path)
     ordered = [verdicts[e.id] for e in expectations if e.id in verdicts]
     for v in ordered:
         emit(ev.VerdictReady(verdict=v))

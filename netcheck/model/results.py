@@ -178,6 +178,50 @@ class Finding:
     summary: str  # one line
     evidence: tuple[str, ...]
     fix: str | None = None
+    # "the drop at r1": the packet-path walk saw the packet die where this finding says.
+    confirmed_by: str | None = None
+
+
+# --- where the packet died -------------------------------------------------------------------
+
+
+class HopState(StrEnum):
+    """What was observed of one probe's packet at one place on its path."""
+
+    SEEN = "seen"  # a counter of that namespace moved while the probe was re-sent alone
+    DROPPED = "dropped"  # the kernel dropped it there (a drop reason or a drop counter)
+    NOT_REACHED = "not-reached"  # readable there, and nothing moved: it never arrived
+    NOT_OBSERVED = "not-observed"  # nothing could be read there: no observation either way
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hop:
+    """One place on a probe's path (a namespace: source, router, host, target)."""
+
+    node: str  # topology node name, or an address no node holds
+    state: HopState
+    iif: str | None = None  # the interface the packet arrives on (None at the source)
+    direction: str = "request"  # "request" (towards the target) or "reply"
+    reason: str | None = None  # the kernel's drop reason (skb:kfree_skb), when traced
+    location: str | None = None  # the kernel function that dropped it
+    evidence: tuple[str, ...] = ()  # what was read: counter deltas, drop events, lookups
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PacketPath:
+    """Where a silent or refused probe's packet went, hop by hop, as observed."""
+
+    hops: tuple[Hop, ...]
+    note: str | None = None  # how it was observed, or why it could not be
+
+    @property
+    def dropped_at(self) -> Hop | None:
+        return next((h for h in self.hops if h.state is HopState.DROPPED), None)
+
+    @property
+    def last_seen(self) -> Hop | None:
+        seen = [h for h in self.hops if h.state in (HopState.SEEN, HopState.DROPPED)]
+        return seen[-1] if seen else None
 
 
 # --- verdicts --------------------------------------------------------------------------------
@@ -200,6 +244,7 @@ class Verdict:
     result: ProbeResult | None = None
     findings: tuple[Finding, ...] = ()
     duration_s: float = 0.0
+    path: PacketPath | None = None  # silent/refused probes: where the packet died
 
 
 # --- the whole run ---------------------------------------------------------------------------

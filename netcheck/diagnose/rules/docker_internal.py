@@ -102,7 +102,7 @@ class DockerInternal:
                 f"network connect <net> {src.name}), or recreate {net.name} without "
                 "--internal; a route back on the LAN does not help",
         )
-        return Explained(finding=finding, strength=strength)
+        return Explained(finding=finding, strength=strength, at=src.host)
 
     def _isolation_drops(self, case: Case, host_name: str | None) -> list[FirewallHit]:
         host = case.topology.nodes.get(host_name) if host_name else None

@@ -7,7 +7,7 @@ NETFILTER_DROP; a closed port answers instead (RST / ICMP port unreachable).
 
 from __future__ import annotations
 
-from netcheck.diagnose.base import Case
+from netcheck.diagnose.base import Case, Explained
 from netcheck.diagnose.rules._common import (
     FirewallHit,
     firewall_hits,
@@ -26,7 +26,7 @@ class Filtered:
     )
     remedy = "allow the probe's protocol/port in the named chain"
 
-    def explain(self, case: Case) -> Finding | None:
+    def explain(self, case: Case) -> Explained | None:
         r = case.result
         if r.observation not in (Observation.SILENT, Observation.REFUSED,
                                  Observation.ICMP_ERROR):
@@ -54,11 +54,11 @@ class Filtered:
             evidence.append("no RST and no ICMP port unreachable came back: a closed port "
                             "would have answered")
         verb = "drops" if hit.target == "DROP" else "rejects"
-        return Finding(
+        return Explained(finding=Finding(
             id=self.id,
             summary=f"a firewall rule on {hit.node} ({hit.chain}) {verb} {r.probe} "
                     f"from {r.source}",
             evidence=tuple(evidence),
             fix=f"on {hit.node}: allow it before that rule, e.g. iptables -I {hit.chain} "
                 f"-s {r.source_address or case.result.source} -j ACCEPT (narrowed to the port)",
-        )
+        ), at=hit.node)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netcheck.diagnose.base import Case
+from netcheck.diagnose.base import Case, Explained
 from netcheck.model.results import Finding, Observation
 
 # What the kernel says when a router without ip_forward gets a packet for elsewhere.
@@ -16,7 +16,7 @@ class NoForwarding:
     )
     remedy = "sysctl -w net.ipv4.ip_forward=1 on the router"
 
-    def explain(self, case: Case) -> Finding | None:
+    def explain(self, case: Case) -> Explained | None:
         r = case.result
         router_cfg = case.plan.lab.router
         if router_cfg is None or r.observation in (Observation.ANSWERED, Observation.ERROR):
@@ -45,9 +45,9 @@ class NoForwarding:
                  if d.reason in _DROP_REASONS and d.dev in leg_names]
         if drops:
             evidence.append(f"kernel drop reason: {len(drops)} x {drops[0]} ({drops[0].location})")
-        return Finding(
+        return Explained(finding=Finding(
             id=self.id,
             summary=f"{router.name} connects the two subnets but does not forward (ip_forward=0)",
             evidence=tuple(evidence),
             fix=f"on {router.name}: sysctl -w net.ipv4.ip_forward=1",
-        )
+        ), at=router.name)

@@ -98,4 +98,6 @@ class NoRoute:
             fix=f"on {dst.name}: add a default gateway or a route to {s_addr}'s subnet "
                 f"(ip route add default via <gateway on its LAN>)",
         )
-        return Explained(finding=finding, strength=Strength.LOOKUP)
+        # "requests arrive": emitted only when the path walk observed one at the target.
+        return Explained(finding=finding, strength=Strength.LOOKUP, arrives=(dst.name,),
+                         at=dst.name)

@@ -119,5 +119,6 @@ class RpFilter:
                 fix=fix_for(drop),
             )
             return Explained(finding=finding,
-                             strength=Strength.KERNEL if observed else Strength.LOOKUP)
+                             strength=Strength.KERNEL if observed else Strength.LOOKUP,
+                             at=drop.node.name)
         return None
