@@ -216,12 +216,31 @@ def _observe(case: Case, steps: Sequence[Step], resent: Resent | None,
     """Judge each step of one direction by what moved during the re-send."""
     ipv4 = case.result.target_address is not None and case.result.target_address.version == 4
     tied = {} if resent is None else _attribute(case, steps, resent, ipv4)
+    # Namespaces the request crossed after leaving the source: their counters count the
+    # request too, so they say nothing about a reply crossing them again.
+    crossed = {p for st in steps[1:] if st.direction == "request"
+               and (p := _netns(st.node)) is not None}
+
+    def quiet_after(i: int) -> bool:
+        for later in steps[i + 1:]:
+            if later.direction == "reply" and _netns(later.node) in crossed:
+                continue
+            assert resent is not None
+            return _quiet(resent, later)
+        return True
+
     hops: list[Hop] = []
     for i, step in enumerate(steps):
         path = _netns(step.node)
         moved = None if resent is None or path is None else resent.deltas.get(path)
         where = [] if step.lookup is None else [step.lookup]
         drops, why = tied.get(i, ([], ""))
+        if moved is not None and step.direction == "reply" and path in crossed and not drops:
+            hops.append(Hop(node=step.name, state=HopState.NOT_OBSERVED, iif=step.iif,
+                            direction=step.direction,
+                            evidence=(f"{step.name}: its counters count the request's pass "
+                                      "through it as well", *where)))
+            continue
         if moved is None or not counted:
             if drops:
                 hops.append(_dropped_hop(step, drops, why, where))
@@ -235,14 +254,14 @@ def _observe(case: Case, steps: Sequence[Step], resent: Resent | None,
         assert resent is not None
         there = [f"{c} +{moved[c]}" for c in (_SENT if i == 0 else _THERE) if moved.get(c)]
         dropped = [f"{c} +{moved[c]} ({what})" for c, what in _DROPS.items() if moved.get(c)]
-        nxt = steps[i + 1] if i + 1 < len(steps) else None
         evidence = tuple(f"{step.name}: {line} while the probe was re-sent alone"
                          for line in (*there, *dropped))
         if drops:
             hops.append(_dropped_hop(step, drops, why, (*evidence, *where)))
-        elif dropped and there and (nxt is None or _quiet(resent, nxt)):
+        elif dropped and there and quiet_after(i):
             hops.append(Hop(node=step.name, state=HopState.DROPPED, iif=step.iif,
-                            direction=step.direction, evidence=(*evidence, *where)))
+                            direction=step.direction, counter=dropped[0].split(" (")[0],
+                            evidence=(*evidence, *where)))
         elif there:
             hops.append(Hop(node=step.name, state=HopState.SEEN, iif=step.iif,
                             direction=step.direction, evidence=(*evidence, *where)))

@@ -204,6 +204,7 @@ class Hop:
     direction: str = "request"  # "request" (towards the target) or "reply"
     reason: str | None = None  # the kernel's drop reason (skb:kfree_skb), when traced
     location: str | None = None  # the kernel function that dropped it
+    counter: str | None = None  # or the drop counter that moved there ("Ip.OutNoRoutes +1")
     evidence: tuple[str, ...] = ()  # what was read: counter deltas, drop events, lookups
 
 

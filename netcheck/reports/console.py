@@ -29,6 +29,7 @@ from netcheck.engine.events import (
     VerdictReady,
 )
 from netcheck.model.results import Finding, Outcome, RunRecord, Verdict
+from netcheck.reports import pathstrip
 from netcheck.reports.text import outcome_label
 
 OUTCOME_STYLE: dict[Outcome, str] = {
@@ -224,6 +225,7 @@ def verdict_lines(verdict: Verdict, arrow: str = "↳") -> list[Text]:
     ]
     for finding in verdict.findings:
         lines.extend(_finding_lines(finding, arrow))
+    lines.extend(Text(f"  {x}") for x in pathstrip.verdict_lines(verdict, unicode=arrow == "↳"))
     return lines
 
 
@@ -261,6 +263,8 @@ def render_plain(record: RunRecord, console: Console) -> None:
             for finding in verdict.findings:
                 for line in _finding_lines(finding, arrow):
                     console.print(line, soft_wrap=True)
+        for x in pathstrip.verdict_lines(verdict, unicode=arrow == "↳"):
+            console.print(Text(f"  {x}"), soft_wrap=True)
     console.print(counts_line(record), soft_wrap=True)
 
 
@@ -278,4 +282,6 @@ def render_summary(record: RunRecord, console: Console) -> None:
         for verdict in sorted(failing, key=lambda v: _ORDER[v.outcome]):
             for line in verdict_lines(verdict, arrow):
                 console.print(line)
+        for x in pathstrip.passing_lines(record, unicode=arrow == "↳"):
+            console.print(Text(x))
     console.print(counts_line(record))

@@ -21,6 +21,7 @@ import netcheck
 from netcheck.baseline.diff import RunDiff
 from netcheck.model.plan import Plan
 from netcheck.model.results import Outcome, RunRecord, Verdict
+from netcheck.reports import pathstrip
 from netcheck.reports.text import packet_line
 from netcheck.reports.topology_svg import TopologyLayout, layout
 from netcheck.textfile import write_text_atomic
@@ -123,6 +124,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["packet_line"] = packet_line
+    env.globals["path_strip"] = pathstrip.html_fragment
     return env
 
 

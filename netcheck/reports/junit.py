@@ -19,6 +19,7 @@ import netcheck
 from netcheck.baseline.diff import RunDiff
 from netcheck.model.plan import Plan
 from netcheck.model.results import Outcome, RunRecord, Verdict
+from netcheck.reports import pathstrip
 from netcheck.reports.text import verdict_text
 from netcheck.textfile import write_text_atomic
 
@@ -68,7 +69,7 @@ def verdict_case(verdict: Verdict, scenario: str) -> TestCase:
         classname=xml_safe(f"netcheck.{scenario}"),
         time=round(verdict.duration_s, 3),
     )
-    evidence = xml_safe(verdict_text(verdict))
+    evidence = xml_safe(verdict_text(verdict) + pathstrip.text_block(verdict))
     message = xml_safe(verdict.message)
     if verdict.outcome is Outcome.FAIL:
         kind = verdict.result.observation.value if verdict.result else "fail"

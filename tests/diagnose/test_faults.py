@@ -16,6 +16,7 @@ from netcheck.model.results import Finding, Outcome, RunRecord, Verdict
 from netcheck.runtime.features import probe as probe_features
 from netcheck.runtime.naming import new_run_id
 from netcheck.scenario import load_plan
+from tests.diagnose.pathcheck import check_paths
 from tests.helpers import ROOT
 
 FAULTS = ROOT / "scenarios" / "faults"
@@ -269,7 +270,9 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_fault(name: str, no_leftovers: None) -> None:
-    CASES[name](run(name))
+    record = run(name)
+    CASES[name](record)
+    check_paths(record)  # every silent probe says where its packet died
 
 
 def test_every_fault_scenario_is_tested() -> None:
