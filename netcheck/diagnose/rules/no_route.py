@@ -3,8 +3,9 @@
 The second is the silent one: the request arrives, the reply has nowhere to go (a machine
 without a default gateway on another subnet than the asker). It is said only when the
 target's own counters show a request got in (ICMP echo requests or UDP datagrams received,
-or packets that found no route); and when the kernel says the request was dropped on
-arrival by rp_filter (a source with no route at all is a martian in strict and loose mode),
+or packets that found no route) and the path walk saw the re-sent request arrive there;
+and when the kernel says the request was dropped on arrival by rp_filter (a source with
+no route at all is a martian in strict and loose mode),
 it is not this rule's: that is rp-filter.
 """
 
@@ -38,8 +39,8 @@ class NoRoute:
     id = "no-route"
     needs = (
         "the source's route lookup failing, or the target's route lookup back failing while its"
-        " own counters show the request got in (Icmp.InEchos, Udp.InDatagrams, Ip.OutNoRoutes) "
-        "and no rp_filter drop"
+        " own counters show the request got in (Icmp.InEchos, Udp.InDatagrams, Ip.OutNoRoutes), "
+        "no rp_filter drop, and the packet-path walk observing the re-sent request at the target"
     )
     remedy = "a default gateway or a route to the other subnet"
 
