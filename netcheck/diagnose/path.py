@@ -283,6 +283,12 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
     s_addr = source_address(case)
     if src is None or s_addr is None:
         return None
+    if r.probe.kind is ProbeKind.DNS:
+        # The query went to the node's resolver, not to the name's address: walking the
+        # route to the target would describe a packet that was never sent.
+        return PacketPath(hops=(Hop(node=src.name, state=HopState.NOT_OBSERVED,
+                                    evidence=("a dns query goes to the resolver",)),),
+                          note="a dns probe's path (to its resolver) is not walked")
     forward = route(case, src, s_addr, r.target_address, dst, "request")
     back: list[Step] = []
     if dst is not None and forward[-1].node is not None and forward[-1].name == dst.name:
@@ -290,9 +296,7 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
     notes: list[str] = []
     resent: Resent | None = None
     kind = r.probe.kind
-    if kind is ProbeKind.DNS:
-        notes.append("a dns probe goes to its resolver, not re-sent to walk this path")
-    elif not resend:
+    if not resend:
         notes.append(f"not re-sent: only the first {MAX_RESENDS} silent probes of a run are")
     else:
         spaces = sorted({p for s in (*forward, *back) if (p := _netns(s.node)) is not None})

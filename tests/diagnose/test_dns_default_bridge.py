@@ -21,6 +21,7 @@ from netcheck.model.results import (
 from netcheck.model.sites import ContainerPid
 from netcheck.runtime.naming import new_run_id
 from netcheck.scenario import load_plan
+from tests.diagnose.pathcheck import check_paths
 from tests.helpers import ROOT
 
 SCENARIO = ROOT / "scenarios" / "faults" / "dns-default-bridge.yaml"
@@ -73,3 +74,4 @@ def test_default_bridge_with_docker(docker_client: Any, no_leftovers: None) -> N
     assert any("resolv.conf" in line for line in f.evidence)
     # The query went to the resolver, not to c2: nothing may say c2 "is reachable".
     assert not any("is reachable" in x.summary for x in v.findings), v.findings
+    check_paths(record)  # a dns probe's path: its resolver is not walked, never "seen"

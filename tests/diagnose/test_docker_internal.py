@@ -10,6 +10,7 @@ from netcheck.engine.run import RunOptions, run_plan
 from netcheck.model.results import Outcome
 from netcheck.runtime.naming import new_run_id
 from netcheck.scenario import load_plan
+from tests.diagnose.pathcheck import check_paths
 from tests.helpers import ROOT
 
 SCENARIO = ROOT / "scenarios" / "faults" / "docker-internal.yaml"
@@ -32,3 +33,4 @@ def test_internal_network_with_docker(no_leftovers: None) -> None:
             assert "created by this run with --internal" in "\n".join(first.evidence)
             # The NAS has a route back: "no route back" would be the old wrong explanation.
             assert not any(f.id == "no-route" for f in v.findings)
+    check_paths(record)  # every silent probe says where its packet died
