@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.live import Resent, RouteAnswer
@@ -317,4 +317,14 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
         and hops[target].state is HopState.SEEN
     if not reached:
         hops = hops[:len(forward)]
+    elif (resent is not None and resent.result is not None and len(hops) > len(forward)
+          and resent.result.observation is not Observation.SILENT
+          and hops[-1].node == src.name):
+        # The answer reached the probe's own socket: that is the observation at the source
+        # (its kernel then frees the packet, e.g. a RST with NO_SOCKET for a raw probe).
+        last = hops[-1]
+        hops[-1] = replace(last, state=HopState.SEEN, reason=None, location=None, counter=None,
+                           evidence=(f"{src.name}: the re-sent probe got "
+                                     f"{resent.result.observation.value}: "
+                                     f"{resent.result.detail}", *last.evidence))
     return PacketPath(hops=tuple(hops), note="; ".join(notes) or None)

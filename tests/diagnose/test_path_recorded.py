@@ -91,3 +91,15 @@ def test_a_reply_dropped_on_the_way_back_is_placed_on_the_reply(probe: str) -> N
                         ("request", "t", HopState.SEEN)]
     assert ("reply", "h", HopState.DROPPED) in hops
     assert v.findings[0].confirmed_by == "the drop at h (IP_RPFILTER)"
+
+
+def test_a_refused_probe_is_seen_back_at_its_own_socket() -> None:
+    """The RST reached the probe's raw socket; the source kernel then frees it (NO_SOCKET),
+    which is no drop of the probe's."""
+    v = verdicts("filtered")["tcp/6543:app2->db"]
+    assert _hops(v) == [("request", "app2", HopState.SEEN), ("request", "db", HopState.SEEN),
+                        ("reply", "app2", HopState.SEEN)]
+    v = verdicts("filtered")["tcp/5432:app1->db"]
+    assert v.path is not None and v.path.dropped_at is not None
+    assert v.path.dropped_at.reason == "NETFILTER_DROP"
+    assert v.findings[0].confirmed_by == "the drop at db (NETFILTER_DROP)"
