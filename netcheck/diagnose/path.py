@@ -265,6 +265,14 @@ def _observe(case: Case, steps: Sequence[Step], resent: Resent | None,
         elif there:
             hops.append(Hop(node=step.name, state=HopState.SEEN, iif=step.iif,
                             direction=step.direction, evidence=(*evidence, *where)))
+        elif i == 0:
+            # A raw socket writing its own IP header is counted by Ip.OutTransmits only
+            # (kernel 6.3+): silence here is no observation either way.
+            hops.append(Hop(node=step.name, state=HopState.NOT_OBSERVED, iif=step.iif,
+                            direction=step.direction,
+                            evidence=(f"{step.name}: no send counter moved (a raw socket's "
+                                      "own-header send is counted by Ip.OutTransmits only, "
+                                      "kernel 6.3+)", *where)))
         else:
             hops.append(Hop(node=step.name, state=HopState.NOT_REACHED, iif=step.iif,
                             direction=step.direction,
