@@ -50,6 +50,7 @@ __all__ = [
     "diagnose_all",
     "explain_skip",
     "live_factory",
+    "passed_through",
     "registered",
     "unobserved_arrival",
 ]
@@ -81,6 +82,25 @@ def unobserved_arrival(explained: Explained, path: PacketPath | None) -> list[st
         if hop is None or hop.state not in (HopState.SEEN, HopState.DROPPED):
             out.append(f"{node}: {'no path walked' if hop is None else hop.state.value}")
     return out
+
+
+def passed_through(explained: Explained, path: PacketPath | None) -> str | None:
+    """The walk saw the packet get past the node the finding says drops it: seen there
+    and seen (or dropped) further on in the same direction, every time it crossed it."""
+    if path is None or explained.at is None:
+        return None
+    hops = list(path.hops)
+    at = [i for i, h in enumerate(hops) if h.node == explained.at]
+    if not at:
+        return None
+    for i in at:
+        if hops[i].state is not HopState.SEEN:
+            return None
+        if not any(h.direction == hops[i].direction
+                   and h.state in (HopState.SEEN, HopState.DROPPED) for h in hops[i + 1:]):
+            return None
+    later = next(h for h in hops[at[-1] + 1:] if h.state in (HopState.SEEN, HopState.DROPPED))
+    return f"{explained.at} passed it on: {later.node} {later.state.value}"
 
 
 def _confirmed(explained: Explained, path: PacketPath | None) -> Finding:
@@ -162,6 +182,12 @@ def diagnose_all(
                 log.warning("finding %s on %s left out: it says the request arrives, the "
                             "path walk did not observe it there (%s)",
                             explained.finding.id, exp.id, "; ".join(unseen))
+                continue
+            beyond = passed_through(explained, path)
+            if beyond:
+                log.warning("finding %s on %s left out: it places the drop at %s, the path "
+                            "walk saw the packet get past it (%s)", explained.finding.id,
+                            exp.id, explained.at, beyond)
                 continue
             found.append(replace(explained, finding=_confirmed(explained, path)))
         found.sort(key=lambda e: -e.strength)  # stable: rule order breaks ties

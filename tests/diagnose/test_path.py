@@ -234,3 +234,23 @@ def test_addresses_no_node_holds_end_the_walk() -> None:
     assert path is not None
     assert [h.node for h in path.hops] == ["m", str(ipaddress.ip_address("10.0.1.99"))]
     assert path.hops[-1].state is HopState.NOT_OBSERVED
+
+
+class SaysR1:
+    id = "says-r1"
+
+    def explain(self, case: Case) -> Explained:
+        f = Finding(id=self.id, summary="r1 drops it", evidence=("iptables FORWARD DROP +3",))
+        return Explained(finding=f, at="r1")
+
+
+def test_a_drop_placed_on_a_node_the_packet_got_past_is_not_said(only: None) -> None:
+    """r1's firewall counters moved (for another probe, earlier in the run), but this
+    probe's packet was seen on r1 and then on gw2: r1 did not drop it."""
+    diagnose_base.register(SaysR1.id, SaysR1)
+    diagnose_base.register(SaysGw2.id, SaysGw2)
+    deltas = {NS + "m": {"Ip.OutTransmits": 1},
+              NS + "r1": {"Ip.InReceives": 1, "Ip.ForwDatagrams": 1},
+              NS + "gw2": {"Ip.InReceives": 1, "TcpExt.IPReversePathFilter": 1}, NS + "t": {}}
+    findings, _ = _diagnose(PathLive(deltas, [RPF]))
+    assert [f.id for f in findings] == ["says-gw2"]
