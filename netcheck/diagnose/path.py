@@ -35,9 +35,9 @@ from netcheck.probes.base import ProbeTask
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 12
-# Each re-send waits up to the probe timeout: a run with more silent probes than this
+# Each re-send waits up to RESEND_TIMEOUT: a run with more silent probes than this
 # gets routes without observations for the rest (said in the path's note).
-MAX_RESENDS = 24
+MAX_RESENDS = 16
 WALKED = (Observation.SILENT, Observation.REFUSED, Observation.ICMP_ERROR)
 
 # IPv4 counters of /proc/net/snmp and netstat: the source sent it (raw sockets with a
