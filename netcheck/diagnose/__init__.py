@@ -155,8 +155,7 @@ def diagnose_all(
             continue
         case = Case(expectation=exp, result=result, plan=plan, topology=topology, live=live)
         path = _walk(case, resend=resends < MAX_RESENDS)
-        if path is not None and (path.note is None or "not re-sent" not in path.note):
-            resends += 1
+        resends += path is not None
         found: list[Explained] = []
         for rule in rules:
             try:
