@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
-from netcheck.diagnose.base import Case, Explained, Strength, register, registered
+from netcheck.diagnose.base import Case, Explained, Rule, Strength, register, registered
 from netcheck.diagnose.live import LiveState, ReprobeFn
 from netcheck.diagnose.path import MAX_RESENDS, walk
 from netcheck.diagnose.rules import RULES
@@ -148,34 +148,22 @@ def diagnose_all(
     Silent and refused probes also get their packet's path, as observed."""
     live = live_factory.get()(window, timeout=timeout, reprobe=reprobe)
     rules = [factory() for factory in registered().values()]
-    out: dict[str, Diagnosis] = {}
-    resends = 0
+    cases: list[tuple[Case, list[Explained]]] = []
+    # Every rule reads the state the run's probes left first; only then are probes sent
+    # again for the walk (a re-sent probe turns an INCOMPLETE neighbour FAILED, say).
     for exp, result in pairs:
         if result.observation is Observation.ANSWERED:
             continue
         case = Case(expectation=exp, result=result, plan=plan, topology=topology, live=live)
+        cases.append((case, _explain(rules, case, pairs)))
+    out: dict[str, Diagnosis] = {}
+    resends = 0
+    for case, explained_all in cases:
+        exp = case.expectation
         path = _walk(case, resend=resends < MAX_RESENDS)
         resends += path is not None
         found: list[Explained] = []
-        for rule in rules:
-            try:
-                got = rule.explain(case)
-            except SiteNotLocal as exc:
-                # A remote container's namespace cannot be read from here: no evidence,
-                # so no finding (the verdict stands on the probe alone).
-                log.debug("diagnosis rule %s on %s: %s", rule.id, exp.id, exc)
-                continue
-            except Exception:  # a broken rule must not hide the verdicts of the others
-                log.exception("diagnosis rule %s failed on %s", rule.id, exp.id)
-                continue
-            if got is None:
-                continue
-            explained = got if isinstance(got, Explained) else Explained(finding=got)
-            against = contradicted(explained, pairs)
-            if against:
-                log.warning("finding %s on %s left out: the run's probes contradict it (%s)",
-                            explained.finding.id, exp.id, "; ".join(against))
-                continue
+        for explained in explained_all:
             unseen = unobserved_arrival(explained, path)
             if unseen:
                 log.warning("finding %s on %s left out: it says the request arrives, the "
@@ -192,6 +180,34 @@ def diagnose_all(
         found.sort(key=lambda e: -e.strength)  # stable: rule order breaks ties
         out[exp.id] = Diagnosis(findings=tuple(e.finding for e in found), path=path)
     return out
+
+
+def _explain(rules: Sequence[Rule], case: Case,
+             pairs: Sequence[tuple[Expectation, ProbeResult]]) -> list[Explained]:
+    """What every rule says about one case, less what the run's probes contradict."""
+    exp = case.expectation
+    found: list[Explained] = []
+    for rule in rules:
+        try:
+            got = rule.explain(case)
+        except SiteNotLocal as exc:
+            # A remote container's namespace cannot be read from here: no evidence,
+            # so no finding (the verdict stands on the probe alone).
+            log.debug("diagnosis rule %s on %s: %s", rule.id, exp.id, exc)
+            continue
+        except Exception:  # a broken rule must not hide the verdicts of the others
+            log.exception("diagnosis rule %s failed on %s", rule.id, exp.id)
+            continue
+        if got is None:
+            continue
+        explained = got if isinstance(got, Explained) else Explained(finding=got)
+        against = contradicted(explained, pairs)
+        if against:
+            log.warning("finding %s on %s left out: the run's probes contradict it (%s)",
+                        explained.finding.id, exp.id, "; ".join(against))
+            continue
+        found.append(explained)
+    return found
 
 
 def _walk(case: Case, *, resend: bool) -> PacketPath | None:

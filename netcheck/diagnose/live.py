@@ -7,8 +7,9 @@ import logging
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyroute2 import IPRoute
@@ -76,6 +77,10 @@ class Resent:
     drops: tuple[Drop, ...] = ()
     traced: bool = False  # the drop tracepoint was recording
     problems: tuple[str, ...] = ()
+    # netns -> counters that grew over an equal wait just before, with nothing sent: that
+    # namespace has traffic of its own (a listener's retransmits, multicast), and its
+    # deltas above are no evidence about this packet.
+    noise: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class LiveState:
@@ -237,11 +242,22 @@ class LiveState:
         if self.reprobe is None:
             return Resent(result=None, deltas={}, problems=("this run cannot re-send probes",))
         problems: list[str] = []
-        before: dict[str, dict[str, int]] = {}
+        wait = min(self.timeout, RESEND_TIMEOUT)
+        control: dict[str, dict[str, int]] = {}
         for path in namespaces:
             got = counters.read(path)
             if got:
+                control[path] = got
+        time.sleep(wait)  # the control window: the same wait, nothing sent
+        before: dict[str, dict[str, int]] = {}
+        noise: dict[str, dict[str, int]] = {}
+        for path, was in control.items():
+            got = counters.read(path)
+            if got:
                 before[path] = got
+                moved = counters.delta(was, got)
+                if moved:
+                    noise[path] = moved
         recorder = DropRecorder(run_id)
         traced = recorder.start()
         if recorder.problem:
@@ -250,7 +266,7 @@ class LiveState:
         try:
             # The kernel counts and drops within microseconds on a lab's veths; the wait
             # is only for an answer, which a silent probe does not get anyway.
-            results = self.reprobe([task], min(self.timeout, RESEND_TIMEOUT))
+            results = self.reprobe([task], wait)
         finally:
             if traced:
                 drops = recorder.stop()
@@ -261,7 +277,8 @@ class LiveState:
             if now:
                 deltas[path] = counters.delta(was, now)
         return Resent(result=results[0] if results else None, deltas=deltas,
-                      drops=tuple(drops), traced=traced, problems=tuple(problems))
+                      drops=tuple(drops), traced=traced, problems=tuple(problems),
+                      noise=noise)
 
     def iptables(self, netns: str, chain: str) -> list[str]:
         """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule)."""

@@ -13,7 +13,9 @@ on its own (`LiveState.resend`), and a hop is
 - not observed: nothing could be read there (IPv6 and ARP move no counter netcheck reads,
   a remote container, a probe that could not be re-sent).
 Counters are per namespace and the re-sent probe is the only one in flight, so a delta is
-that packet's doing; never is a hop called seen because a later one was.
+that packet's doing; a namespace whose counters also move over an equal wait with nothing
+sent (a listener retransmitting, multicast) is not observed. Never is a hop called seen
+because a later one was.
 """
 
 from __future__ import annotations
@@ -235,6 +237,15 @@ def _observe(case: Case, steps: Sequence[Step], resent: Resent | None,
         moved = None if resent is None or path is None else resent.deltas.get(path)
         where = [] if step.lookup is None else [step.lookup]
         drops, why = tied.get(i, ([], ""))
+        busy = None if resent is None or path is None else resent.noise.get(path, {})
+        if busy and any(busy.get(c) for c in (*_THERE, *_SENT, *_DROPS)) and not drops:
+            hops.append(Hop(node=step.name, state=HopState.NOT_OBSERVED, iif=step.iif,
+                            direction=step.direction,
+                            evidence=(f"{step.name}: its counters moved with nothing sent too ("
+                                      + ", ".join(f"{k} +{v}" for k, v in sorted(busy.items())
+                                                  if k in (*_THERE, *_SENT, *_DROPS))
+                                      + "): other traffic there", *where)))
+            continue
         if moved is not None and step.direction == "reply" and path in crossed and not drops:
             hops.append(Hop(node=step.name, state=HopState.NOT_OBSERVED, iif=step.iif,
                             direction=step.direction,
@@ -335,4 +346,9 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
                            evidence=(f"{src.name}: the re-sent probe got "
                                      f"{resent.result.observation.value}: "
                                      f"{resent.result.detail}", *last.evidence))
+    if (resent is not None and resent.result is not None
+            and resent.result.observation is Observation.SILENT and len(hops) > len(forward)
+            and hops[-1].node == src.name and hops[-1].state is HopState.SEEN):
+        notes.append(f"packets came back into {src.name} yet the probe saw no answer: "
+                     "one from another address or port than it asked")
     return PacketPath(hops=tuple(hops), note="; ".join(notes) or None)

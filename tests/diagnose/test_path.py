@@ -44,6 +44,7 @@ class PathLive(StubLive):
         super().__init__()
         self.deltas = deltas
         self.drops = tuple(drops)
+        self.noise: dict[str, dict[str, int]] = {}
         self.sent: list[ProbeTask] = []
         self.route(NS + "m", "10.0.5.20", "via 10.0.1.1", src="10.0.1.10", gateway="10.0.1.1")
         self.route(NS + "r1", "10.0.5.20", "via 10.0.2.2", src="10.0.1.10", iif="eth0",
@@ -62,7 +63,7 @@ class PathLive(StubLive):
         self.sent.append(task)
         return Resent(result=None, deltas={k: v for k, v in self.deltas.items()
                                            if k in namespaces},
-                      drops=self.drops, traced=True)
+                      drops=self.drops, traced=True, noise=self.noise)
 
 
 def case(live: StubLive, observation: Observation = Observation.SILENT) -> Case:
@@ -254,3 +255,17 @@ def test_a_drop_placed_on_a_node_the_packet_got_past_is_not_said(only: None) -> 
               NS + "gw2": {"Ip.InReceives": 1, "TcpExt.IPReversePathFilter": 1}, NS + "t": {}}
     findings, _ = _diagnose(PathLive(deltas, [RPF]))
     assert [f.id for f in findings] == ["says-gw2"]
+
+
+def test_a_namespace_busy_with_nothing_sent_is_not_observed() -> None:
+    """t's counters moved over the control wait too (a listener retransmitting): its
+    delta during the re-send is no evidence that this packet got there."""
+    live = PathLive({NS + "m": {"Ip.OutTransmits": 1},
+                     NS + "r1": {"Ip.InReceives": 1, "Ip.ForwDatagrams": 1},
+                     NS + "gw2": {"Ip.InReceives": 1, "Ip.ForwDatagrams": 1},
+                     NS + "t": {"Ip.InReceives": 2}}, gw2_refuses=False)
+    live.noise = {NS + "t": {"Ip.InReceives": 1}}
+    got = states(case(live))
+    assert got[3] == ("request", "t", HopState.NOT_OBSERVED)
+    path = walk(case(live))
+    assert path is not None and "other traffic there" in path.hops[3].evidence[0]
