@@ -50,7 +50,7 @@ def _route(data: Any) -> RouteAnswer:
 
 
 def _resent(data: Any) -> Resent:
-    got = _decode(Resent, data, "resend")
+    got = decode(Resent, data, "resend")
     assert isinstance(got, Resent)
     return got
 
