@@ -46,8 +46,22 @@ WALKED = (Observation.SILENT, Observation.REFUSED, Observation.ICMP_ERROR)
 # header of their own count no OutRequests)...
 _SENT = ("Ip.OutTransmits", "Ip.OutRequests", "Icmp.OutEchos", "Tcp.OutSegs",
          "Udp.OutDatagrams")
-# ...a packet got into a namespace...
+# ...a packet got into a namespace (any IPv4: also broadcast and multicast, so on its own
+# it is no sign of the probe)...
 _THERE = ("Ip.InReceives", "Ip.ForwDatagrams")
+# ...a router forwarded one (multicast and broadcast are not forwarded)...
+_FORWARDED = ("Ip.ForwDatagrams",)
+# ...the target took in a request of the probe's kind, or the source a reply to it.
+_ARRIVED = {
+    ProbeKind.ICMP: ("Icmp.InEchos",),
+    ProbeKind.TCP: ("Tcp.InSegs",),
+    ProbeKind.UDP: ("Udp.InDatagrams", "Udp.NoPorts", "Udp.InErrors"),
+}
+_ANSWERED = {
+    ProbeKind.ICMP: ("Icmp.InEchoReps", "Icmp.InDestUnreachs", "Icmp.InTimeExcds"),
+    ProbeKind.TCP: ("Tcp.InSegs", "Icmp.InDestUnreachs"),
+    ProbeKind.UDP: ("Udp.InDatagrams", "Icmp.InDestUnreachs"),
+}
 # ...or was dropped there (the counter, what it means).
 _DROPS = {
     "TcpExt.IPReversePathFilter": "reverse-path filter",
@@ -213,9 +227,22 @@ def _dropped_hop(step: Step, drops: Sequence[Drop], why: str,
                          f"{step.name}: {why})", *evidence))
 
 
+def _signs(case: Case, steps: Sequence[Step], i: int, target: int) -> tuple[str, ...]:
+    """The counters that say this probe's packet was at step `i`: sent at the source, a
+    request of its kind at the target, a reply at the source again, forwarded between."""
+    kind = case.result.probe.kind
+    if i == 0:
+        return _SENT
+    if i == target:
+        return _ARRIVED.get(kind, ())
+    if i == len(steps) - 1 and steps[i].direction == "reply":
+        return _ANSWERED.get(kind, ())
+    return _FORWARDED
+
+
 def _observe(case: Case, steps: Sequence[Step], resent: Resent | None,
-             counted: bool) -> list[Hop]:
-    """Judge each step of one direction by what moved during the re-send."""
+             counted: bool, target: int) -> list[Hop]:
+    """Judge each step of the request and reply by what moved during the re-send."""
     ipv4 = case.result.target_address is not None and case.result.target_address.version == 4
     tied = {} if resent is None else _attribute(case, steps, resent, ipv4)
     # Namespaces the request crossed after leaving the source: their counters count the
@@ -263,13 +290,15 @@ def _observe(case: Case, steps: Sequence[Step], resent: Resent | None,
                             direction=step.direction, evidence=(reason, *where)))
             continue
         assert resent is not None
-        there = [f"{c} +{moved[c]}" for c in (_SENT if i == 0 else _THERE) if moved.get(c)]
+        there = [f"{c} +{moved[c]}" for c in _signs(case, steps, i, target) if moved.get(c)]
+        got_in = moved.get("Ip.InReceives", 0)
         dropped = [f"{c} +{moved[c]} ({what})" for c, what in _DROPS.items() if moved.get(c)]
+        received = [f"Ip.InReceives +{got_in}"] if got_in and dropped else []
         evidence = tuple(f"{step.name}: {line} while the probe was re-sent alone"
-                         for line in (*there, *dropped))
+                         for line in (*there, *received, *dropped))
         if drops:
             hops.append(_dropped_hop(step, drops, why, (*evidence, *where)))
-        elif dropped and there and quiet_after(i):
+        elif dropped and (there or got_in) and quiet_after(i):
             hops.append(Hop(node=step.name, state=HopState.DROPPED, iif=step.iif,
                             direction=step.direction, counter=dropped[0].split(" (")[0],
                             evidence=(*evidence, *where)))
@@ -287,8 +316,9 @@ def _observe(case: Case, steps: Sequence[Step], resent: Resent | None,
         else:
             hops.append(Hop(node=step.name, state=HopState.NOT_REACHED, iif=step.iif,
                             direction=step.direction,
-                            evidence=(f"{step.name}: no IP counter moved while the probe was "
-                                      "re-sent alone", *where)))
+                            evidence=(f"{step.name}: none of "
+                                      f"{', '.join(_signs(case, steps, i, target))} moved "
+                                      "while the probe was re-sent alone", *where)))
     return hops
 
 
@@ -330,8 +360,8 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
     # One sequence: the request's hops, then the reply's after the target (drops are tied
     # to a hop over both, as one device name may sit on either).
     steps = [*forward, *back[1:]] if kind is not ProbeKind.ARP else forward
-    hops = _observe(case, steps, resent, counted)
     target = len(forward) - 1
+    hops = _observe(case, steps, resent, counted, target)
     reached = dst is not None and hops[target].node == dst.name \
         and hops[target].state is HopState.SEEN
     if not reached:

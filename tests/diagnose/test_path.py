@@ -143,7 +143,7 @@ def test_a_request_that_arrived_walks_the_reply_back() -> None:
         NS + "m": {"Ip.OutTransmits": 1},
         NS + "r1": {"Ip.InReceives": 1, "Ip.ForwDatagrams": 1},
         NS + "gw2": {"Ip.InReceives": 2, "Ip.ForwDatagrams": 2},
-        NS + "t": {"Ip.InReceives": 1},
+        NS + "t": {"Ip.InReceives": 1, "Icmp.InEchos": 1},
     }, gw2_refuses=False)
     got = states(case(live))
     assert got[:4] == [("request", "m", HopState.SEEN), ("request", "r1", HopState.SEEN),
@@ -269,3 +269,15 @@ def test_a_namespace_busy_with_nothing_sent_is_not_observed() -> None:
     assert got[3] == ("request", "t", HopState.NOT_OBSERVED)
     path = walk(case(live))
     assert path is not None and "other traffic there" in path.hops[3].evidence[0]
+
+
+def test_broadcast_and_multicast_traffic_is_no_sign_of_the_probe() -> None:
+    """Ip.InReceives counts any IPv4 packet (a broadcast, an IGMP report): the target is
+    seen only by a request of the probe's kind (Icmp.InEchos), a router by forwarding."""
+    live = PathLive({NS + "m": {"Ip.OutTransmits": 1},
+                     NS + "r1": {"Ip.InReceives": 3},
+                     NS + "gw2": {"Ip.InReceives": 1},
+                     NS + "t": {"Ip.InReceives": 2}}, gw2_refuses=False)
+    assert states(case(live)) == [
+        ("request", "m", HopState.SEEN), ("request", "r1", HopState.NOT_REACHED),
+        ("request", "gw2", HopState.NOT_REACHED), ("request", "t", HopState.NOT_REACHED)]
