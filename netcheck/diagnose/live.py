@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 # Send more probes from a rule (e.g. a DF size search): tasks -> results, in task order.
 ReprobeFn = Callable[["Sequence[ProbeTask]", float], list[ProbeResult]]
 
-RESEND_TIMEOUT = 0.5  # seconds a re-sent probe waits (the path walk's, see resend)
+# The path walk's re-send (see resend): how long the probe waits for its answer, and the
+# control wait before it. A lab's veths answer in microseconds; each walked probe costs both.
+RESEND_TIMEOUT = 0.3
+CONTROL_WAIT = 0.2
 
 _NUD = {
     0x01: "INCOMPLETE",
@@ -77,7 +80,7 @@ class Resent:
     drops: tuple[Drop, ...] = ()
     traced: bool = False  # the drop tracepoint was recording
     problems: tuple[str, ...] = ()
-    # netns -> counters that grew over an equal wait just before, with nothing sent: that
+    # netns -> counters that grew over a wait just before, with nothing sent: that
     # namespace has traffic of its own (a listener's retransmits, multicast), and its
     # deltas above are no evidence about this packet.
     noise: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -248,7 +251,7 @@ class LiveState:
             got = counters.read(path)
             if got:
                 control[path] = got
-        time.sleep(wait)  # the control window: the same wait, nothing sent
+        time.sleep(CONTROL_WAIT)  # the control window: nothing sent
         before: dict[str, dict[str, int]] = {}
         noise: dict[str, dict[str, int]] = {}
         for path, was in control.items():
