@@ -37,7 +37,7 @@ from netcheck.probes.base import ProbeTask
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 12
-# Each re-send waits up to RESEND_TIMEOUT: a run with more silent probes than this
+# Each re-send waits CONTROL_WAIT + RESEND_TIMEOUT: a run with more silent probes than this
 # gets routes without observations for the rest (said in the path's note).
 MAX_RESENDS = 16
 WALKED = (Observation.SILENT, Observation.REFUSED, Observation.ICMP_ERROR)
