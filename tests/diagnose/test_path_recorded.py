@@ -105,3 +105,20 @@ def test_a_refused_probe_is_seen_back_at_its_own_socket() -> None:
     assert v.path is not None and v.path.dropped_at is not None
     assert v.path.dropped_at.reason == "NETFILTER_DROP"
     assert v.findings[0].confirmed_by == "the drop at db (NETFILTER_DROP)"
+
+
+def test_other_shapes_of_filtered_and_no_forwarding_name_the_transit_host() -> None:
+    """Hunting in other shapes (data/hunt/transit-shapes.yaml): a FORWARD drop and
+    ip_forward=0 on a host between two routers, not on the lab router or the target. No
+    rule names them yet (filtered and no-forwarding look at the lab router); the path
+    does, and never blames r1, which also receives on a device named eth0."""
+    got = verdicts("hunt/transit-shapes")
+    for exp_id, node, reason in (("icmp:m->t", "gw2", "NETFILTER_DROP"),
+                                 ("icmp:m->t3", "gw3", "IP_INADDRERRORS"),
+                                 ("tcp/80:m->t3", "gw3", "IP_INADDRERRORS")):
+        v = got[exp_id]
+        check_path(v)
+        assert v.path is not None and v.path.dropped_at is not None, exp_id
+        assert (v.path.dropped_at.node, v.path.dropped_at.reason) == (node, reason)
+        assert [h.state for h in v.path.hops][:2] == [HopState.SEEN, HopState.SEEN]
+    assert got["tcp/80:m->t"].path is None  # answered: nothing to walk
