@@ -162,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     record = run_plan(plan, options, ConsoleListener(out))
     plain = args.format == "plain" or (args.format is None and not out.is_terminal)
-    (render_plain if plain else render_summary)(record, out)
+    (render_plain if plain else render_summary)(record, out, verbose=args.verbose > 0)
     snapshot = snapshots[0] if snapshots else None
     if args.save_baseline:
         from netcheck.baseline import Baseline, save_baseline
