@@ -27,6 +27,7 @@ only, its time scaled to all sources (big N).
 from __future__ import annotations
 
 import argparse
+import io
 import ipaddress
 import json
 import os
@@ -162,8 +163,13 @@ def _fping(topology: Any, timeout: float, out: dict[str, Any], every: int) -> No
 
 def one(n: int, timeout: float, dead_pct: int, every: int, grow: bool) -> dict[str, Any]:
     """Run one size in this process; the figures as a dict."""
+    from rich.console import Console
+
     from netcheck.engine.run import RunOptions, run_plan
     from netcheck.model.results import Outcome
+    from netcheck.reports.base import registered
+    from netcheck.reports.console import render_plain
+    from netcheck.reports.html import HtmlReporter
     from netcheck.scenario import load_plan
 
     extra: dict[str, Any] = {}
@@ -184,12 +190,27 @@ def one(n: int, timeout: float, dead_pct: int, every: int, grow: bool) -> dict[s
         record = run_plan(plan, RunOptions(runtime="netns", timeout=timeout, inspect=inspect,
                                            grow_neigh_table=grow))
         whole = time.monotonic() - t0 - inspect_s
+        # What `netcheck run` does next: the console summary and the three reports.
+        t1 = time.monotonic()
+        console = Console(file=io.StringIO(), width=120)
+        render_plain(record, console)
+        console_s = time.monotonic() - t1
+        t1 = time.monotonic()
+        reporters = registered()
+        for kind, name in (("json", "run.json"), ("junit", "junit.xml")):
+            reporters[kind]().write(record, Path(tmp) / name)
+        HtmlReporter(plan=plan).write(record, Path(tmp) / "report.html")
+        reports_s = time.monotonic() - t1
+        sizes = {p.name: p.stat().st_size for p in Path(tmp).iterdir() if p.suffix != ".yaml"}
     fulls = _table_fulls() - fulls - extra.get("fping_table_fulls", 0)
     counts = record.counts()
     unreachable = [v for v in record.verdicts if v.expected.startswith("unreachable")]
     return {
         "n": n, "dead": len(dead_names(n, dead_pct)), "probes": len(record.verdicts),
         "whole_s": round(whole, 3), "phase_s": dict(record.phase_s),
+        "console_s": round(console_s, 3), "reports_s": round(reports_s, 3),
+        "cli_s": round(whole + console_s + reports_s, 3),
+        "report_mb": {k: round(v / 1e6, 1) for k, v in sizes.items()},
         "passed": counts[Outcome.PASS], "failed": counts[Outcome.FAIL],
         "errors": counts[Outcome.ERROR],
         "unreachable_passed": sum(1 for v in unreachable if v.outcome is Outcome.PASS),
@@ -232,7 +253,8 @@ def main() -> int:
             return 1
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     print(f"{'N':>4} {'dead':>4} {'probes':>7} {'whole':>7} {'build':>6} {'probe':>6} "
-          f"{'diag':>6} {'down':>6} {'pass':>6} {'fail':>5} {'err':>4} {'unr.ok':>11} "
+          f"{'diag':>6} {'down':>6} {'reports':>7} {'cli':>7} {'pass':>6} "
+          f"{'fail':>5} {'err':>4} {'unr.ok':>11} "
           f"{'fulls':>5} {'rss':>6} {'load':>5} | {'fping':>7} {'answered':>12} {'fulls':>5} "
           f"{'fping/netcheck':>14}")
     for r in rows:
@@ -240,14 +262,17 @@ def main() -> int:
         print(f"{r['n']:>4} {r['dead']:>4} {r['probes']:>7} {r['whole_s']:>6.2f}s "
               f"{ph.get('build', 0):>5.2f}s {ph.get('probe', 0):>5.2f}s "
               f"{ph.get('diagnose', 0):>5.2f}s {ph.get('teardown', 0):>5.2f}s "
-              f"{r['passed']:>6} {r['failed']:>5} {r['errors']:>4} "
+              f"{r['reports_s'] + r['console_s']:>6.2f}s {r['cli_s']:>6.2f}s {r['passed']:>6} "
+              f"{r['failed']:>5} {r['errors']:>4} "
               f"{r['unreachable_passed']:>5}/{r['unreachable']:<5} {r['table_fulls']:>5} "
               f"{r['rss_mb']:>4}MB {r['load']:>5.1f} | {r['fping_s']:>6.2f}s "
               f"{r['fping_answered']:>6}/{r['fping_probes']:<5} {r['fping_table_fulls']:>5} "
               f"{r['fping_s'] / max(r['whole_s'], 1e-3):>13.1f}x")
     print(f"timeout {args.timeout}s, dead {args.dead}%, neighbour table: "
           f"{'grown (--grow-neigh-table)' if args.grow_neigh_table else 'as the host has it'}; "
-          "whole = run_plan without fping; unr.ok = expected-unreachable probes that passed; "
+          "whole = run_plan without fping; reports = console summary + JSON, JUnit, HTML "
+          "written as `netcheck run` does; cli = whole + reports; "
+          "unr.ok = expected-unreachable probes that passed; "
           "fulls = kernel neighbour-table overflows; load = 1-min load average after the "
           "run; fping one live source after another (sources: "
           f"{', '.join(r['fping_sources'] for r in rows)}, time scaled to all); "

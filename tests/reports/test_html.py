@@ -291,7 +291,7 @@ BIG_BYTES_PER_VERDICT = 1700
 
 def big_plan(n: int = BIG) -> Plan:
     names = [f"ep{i:02d}" for i in range(n)]
-    subnet = ipaddress.ip_network("10.50.0.0/24")
+    subnet = ipaddress.ip_network("10.50.0.0/23")
     return Plan(
         name="mesh50",
         source="scenarios/mesh50.yaml",
