@@ -35,6 +35,8 @@ _NAMES = ("gc_thresh2", "gc_thresh3")
 _STAT = {4: "arp_cache", 6: "ndisc_cache"}
 # Beyond the run's own demand: the host's traffic, other labs, entries not yet collected.
 HEADROOM = 1024
+# The room pacing keeps free (probes/pool.NEIGH_RESERVE): a demand within it needs nothing.
+FITS_RESERVE = 96
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +54,16 @@ def wanted(demand: Mapping[int, int], entries: Mapping[int, int],
     """The new values: room for every entry the run can hold at once, never lower (pure).
 
     `demand` per IP version (pool.neighbour_demand), `entries` held now, `current` values
-    by (version, name).
+    by (version, name). A table that holds the demand already (as pacing judges it) is
+    left alone.
     """
     out: dict[tuple[int, str], int] = {}
     for version, need in demand.items():
-        target = need + entries.get(version, 0) + HEADROOM
-        target = -(-target // 1024) * 1024  # a round figure in the facts
+        held = entries.get(version, 0)
+        limit = current.get((version, "gc_thresh3"))
+        if limit is None or need + held + FITS_RESERVE <= limit:
+            continue
+        target = -(-(need + held + HEADROOM) // 1024) * 1024  # a round figure in the facts
         for name in _NAMES:
             now = current.get((version, name))
             if now is not None and now < target:

@@ -27,10 +27,11 @@ def test_wanted_makes_room_for_the_demand_and_what_is_held() -> None:
 
 
 def test_wanted_never_lowers_and_skips_what_fits() -> None:
-    current = {(4, "gc_thresh2"): 4096, (4, "gc_thresh3"): 1 << 20}
-    got = neightable.wanted({4: 2000}, {4: 10}, current)
-    assert got == {}  # thresh2 4096 >= 2000 + 10 + headroom rounded up (4096)
+    current = {(4, "gc_thresh2"): 512, (4, "gc_thresh3"): 1024}
+    assert neightable.wanted({4: 800}, {4: 100}, current) == {}  # 800 + 100 + 96 <= 1024
     assert neightable.wanted({6: 10}, {}, current) == {}  # no current value read: untouched
+    big = {(4, "gc_thresh2"): 1 << 20, (4, "gc_thresh3"): 1 << 19}
+    assert neightable.wanted({4: 600_000}, {}, big) == {(4, "gc_thresh3"): 587 * 1024}
 
 
 def _dead_pid() -> int:
@@ -97,3 +98,14 @@ def test_clean_restores_a_dead_runs_value(tmp_path: Path) -> None:
     assert neightable.clean_sysctls(state_dir=str(tmp_path)) == [
         f"sysctl net.ipv4.neigh.default.gc_thresh3 {now} -> {now} (run {run_id})"]
     assert not path.exists() and _current() == now
+
+
+def test_a_demand_that_fits_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    facts: dict[str, str] = {}
+    before = _current()
+    with neightable.grown(new_run_id(), {4: 2}, facts, state_dir=str(tmp_path)) as changes:
+        assert changes == []
+    assert _current() == before
+    assert facts["neigh_table"].startswith("large enough, left as it is (")
+    assert f"net.ipv4.neigh.default.gc_thresh3={before}" in facts["neigh_table"]
+    assert not (tmp_path / neightable.SYSCTL_DIR).exists()
