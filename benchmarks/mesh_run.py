@@ -167,9 +167,8 @@ def one(n: int, timeout: float, dead_pct: int, every: int, grow: bool) -> dict[s
 
     from netcheck.engine.run import RunOptions, run_plan
     from netcheck.model.results import Outcome
-    from netcheck.reports.base import registered
+    from netcheck.reports import write_reports
     from netcheck.reports.console import render_plain
-    from netcheck.reports.html import HtmlReporter
     from netcheck.scenario import load_plan
 
     extra: dict[str, Any] = {}
@@ -196,10 +195,8 @@ def one(n: int, timeout: float, dead_pct: int, every: int, grow: bool) -> dict[s
         render_plain(record, console)
         console_s = time.monotonic() - t1
         t1 = time.monotonic()
-        reporters = registered()
-        for kind, name in (("json", "run.json"), ("junit", "junit.xml")):
-            reporters[kind]().write(record, Path(tmp) / name)
-        HtmlReporter(plan=plan).write(record, Path(tmp) / "report.html")
+        write_reports(record, {"json": Path(tmp) / "run.json", "junit": Path(tmp) / "junit.xml",
+                               "html": Path(tmp) / "report.html"}, plan=plan)
         reports_s = time.monotonic() - t1
         sizes = {p.name: p.stat().st_size for p in Path(tmp).iterdir() if p.suffix != ".yaml"}
     fulls = _table_fulls() - fulls - extra.get("fping_table_fulls", 0)

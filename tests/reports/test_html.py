@@ -407,7 +407,7 @@ def test_a_big_matrix_folds_to_one_row_per_source(
     assert matrix.folded and not build_matrix(big_record(big_plan(), record_factory)
                                               .verdicts).folded
     path = tmp_path / "mesh70.html"
-    HtmlReporter(plan=plan).write(record, path)
+    HtmlReporter().write(record, path, plan=plan)
     html = path.read_text()
     doc = parse(html)
     assert 'id="matrix-folded"' in html and 'id="matrix"' not in html
