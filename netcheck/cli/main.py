@@ -462,8 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--grow-neigh-table", action="store_true",
         help="raise the host's net.ipv4/ipv6.neigh.default.gc_thresh2/3 while probing, so a "
-        "large mesh needs no pacing and silent probes share one timeout; restored after the "
-        "probes (and by `netcheck clean` if the run dies), recorded in the run's facts",
+        "large mesh needs no pacing and silent probes share one timeout; restored at "
+        "teardown (and by `netcheck clean` if the run dies), recorded in the run's facts",
     )
     r.add_argument(
         "--image", help="container image for the docker runtime (default: the scenario's "

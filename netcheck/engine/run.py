@@ -159,6 +159,10 @@ def run_plan(
     topology: Topology | None = None
     verdicts: list[Verdict] = []
     run_facts: dict[str, str] = {}
+    # Host settings the run changed (--grow-neigh-table): given back after the teardown,
+    # once the lab's namespaces and their neighbour entries are gone; restored earlier, a
+    # table holding the run's entries would be over its old limit for everyone.
+    host_settings = ExitStack()
     with sigterm_raises():
         try:
             with _phase("build", phases, emit):
@@ -172,7 +176,7 @@ def run_plan(
             if options.after_build is not None:
                 options.after_build(topology)
             verdicts = _probe_and_judge(
-                plan, expectations, built, options, phases, emit, run_facts
+                plan, expectations, built, options, phases, emit, run_facts, host_settings
             )
             if options.inspect is not None:
                 options.inspect(topology)
@@ -180,7 +184,10 @@ def run_plan(
             # Deferred first: a signal that lands while the phase is announced must not
             # skip the teardown.
             with signals_deferred(), _phase("teardown", phases, emit):
-                runtime.teardown()
+                try:
+                    runtime.teardown()
+                finally:
+                    host_settings.close()
     env = _environment(topology)
     facts = {**_facts(env), **(topology.facts if topology else {}), **run_facts}
     record = RunRecord(
@@ -220,6 +227,7 @@ def _probe_and_judge(
     phases: dict[str, float],
     emit: ev.Listener,
     facts: dict[str, str],
+    host_settings: ExitStack,
 ) -> list[Verdict]:
     from netcheck.diagnose import diagnose, explain_skip
     from netcheck.diagnose.window import observe
@@ -234,8 +242,9 @@ def _probe_and_judge(
             from netcheck.probes.pool import neighbour_demand
             from netcheck.runtime.neightable import grown
 
-            # Restored when the stack closes: after the diagnosis, which may probe again.
-            stack.enter_context(grown(options.run_id, neighbour_demand(tasks), facts))
+            host_settings.enter_context(
+                grown(options.run_id, neighbour_demand(tasks), facts)
+            )
         with _phase("listen", phases, emit):
             responders = stack.enter_context(
                 Responders(listen_tasks(topology, listener_targets(tasks)), strict=False)

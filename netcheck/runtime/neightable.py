@@ -10,7 +10,7 @@ silent probe waits in the same timeout.
 
 Only ever raised, never lowered. The old values are written to /run/netcheck/sysctl/
 <runid>.json before the change, so `netcheck clean` restores them when the run died; the
-run restores them itself once its probes (and the diagnosis's re-probes) are done. A value
+run restores them itself at teardown, once its namespaces (and their entries) are gone. A value
 someone changed meanwhile (another run, an admin) is left as it is.
 """
 
@@ -155,7 +155,7 @@ def grown(run_id: str, demand: Mapping[int, int], facts: dict[str, str], *,
         for c in sorted(changes, key=lambda c: c.key, reverse=True):  # thresh3 first
             Path(c.path).write_text(f"{c.after}\n")
             done.append(c)
-        facts["neigh_table"] = "raised for this run, restored after the probes: " + ", ".join(
+        facts["neigh_table"] = "raised for this run, restored at teardown: " + ", ".join(
             f"{c.key} {c.before} -> {c.after}" for c in changes)
         yield changes
     finally:
