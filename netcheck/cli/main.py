@@ -158,10 +158,11 @@ def _run(args: argparse.Namespace) -> int:
         allow_uplink=args.allow_uplink,
         image=args.image,
         inspect=inspect,
+        grow_neigh_table=args.grow_neigh_table,
     )
     record = run_plan(plan, options, ConsoleListener(out))
     plain = args.format == "plain" or (args.format is None and not out.is_terminal)
-    (render_plain if plain else render_summary)(record, out)
+    (render_plain if plain else render_summary)(record, out, verbose=args.verbose > 0)
     snapshot = snapshots[0] if snapshots else None
     if args.save_baseline:
         from netcheck.baseline import Baseline, save_baseline
@@ -457,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--allow-uplink", action="store_true",
         help="allow a network parent that carries this machine's default route (real hosts)",
+    )
+    r.add_argument(
+        "--grow-neigh-table", action="store_true",
+        help="raise the host's net.ipv4/ipv6.neigh.default.gc_thresh2/3 while probing, so a "
+        "large mesh needs no pacing and silent probes share one timeout; restored at "
+        "teardown (and by `netcheck clean` if the run dies), recorded in the run's facts",
     )
     r.add_argument(
         "--image", help="container image for the docker runtime (default: the scenario's "

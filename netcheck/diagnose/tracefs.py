@@ -58,11 +58,30 @@ class Drop:
         return f"{self.protocol} packet{on} dropped: {self.reason} in {self.function}"
 
 
+def _skb(line: str) -> str:
+    """The skbaddr field of a trace line, as `_FIELD` reads it ("" if none)."""
+    start = line.find("skbaddr=")
+    if start < 0:
+        return ""
+    start += len("skbaddr=")
+    end = len(line)
+    for sep in (" ", "\t"):
+        found = line.find(sep, start)
+        if 0 <= found < end:
+            end = found
+    return line[start:end]
+
+
 def parse(lines: Sequence[str]) -> list[Drop]:
     """Drops from `trace` text; each tied to the latest receive of the same skb before it."""
     received: dict[str, tuple[str, int | None]] = {}
     drops: list[Drop] = []
+    # A big mesh fills the buffer with receives (100,000 lines: 0.5 s of regex); only those
+    # of a dropped skb can name a drop's device, so the rest are skipped unparsed.
+    dropped = {_skb(line) for line in lines if "kfree_skb:" in line}
     for line in lines:
+        if "netif_receive_skb:" in line and _skb(line) not in dropped:
+            continue
         m = _LINE.search(line)
         if m is None:
             continue

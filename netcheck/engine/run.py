@@ -54,6 +54,8 @@ class RunOptions:
     # Called with the topology right after the build, before listeners start: fault tests
     # use it to break the lab (kill a container, delete a link) under a running engine.
     after_build: Callable[[Topology], None] | None = None
+    # Raise the kernel's neighbour-table thresholds while probing (runtime/neightable.py).
+    grow_neigh_table: bool = False
 
 
 def load_runtimes() -> None:
@@ -156,6 +158,11 @@ def run_plan(
     )
     topology: Topology | None = None
     verdicts: list[Verdict] = []
+    run_facts: dict[str, str] = {}
+    # Host settings the run changed (--grow-neigh-table): given back after the teardown,
+    # once the lab's namespaces and their neighbour entries are gone; restored earlier, a
+    # table holding the run's entries would be over its old limit for everyone.
+    host_settings = ExitStack()
     with sigterm_raises():
         try:
             with _phase("build", phases, emit):
@@ -168,16 +175,21 @@ def run_plan(
             plan = plan.with_networks(topology.networks)
             if options.after_build is not None:
                 options.after_build(topology)
-            verdicts = _probe_and_judge(plan, expectations, built, options, phases, emit)
+            verdicts = _probe_and_judge(
+                plan, expectations, built, options, phases, emit, run_facts, host_settings
+            )
             if options.inspect is not None:
                 options.inspect(topology)
         finally:
             # Deferred first: a signal that lands while the phase is announced must not
             # skip the teardown.
             with signals_deferred(), _phase("teardown", phases, emit):
-                runtime.teardown()
+                try:
+                    runtime.teardown()
+                finally:
+                    host_settings.close()
     env = _environment(topology)
-    facts = {**_facts(env), **(topology.facts if topology else {})}
+    facts = {**_facts(env), **(topology.facts if topology else {}), **run_facts}
     record = RunRecord(
         run_id=options.run_id,
         scenario=plan.name,
@@ -214,6 +226,8 @@ def _probe_and_judge(
     options: RunOptions,
     phases: dict[str, float],
     emit: ev.Listener,
+    facts: dict[str, str],
+    host_settings: ExitStack,
 ) -> list[Verdict]:
     from netcheck.diagnose import diagnose_all, explain_skip
     from netcheck.diagnose.window import observe
@@ -224,6 +238,13 @@ def _probe_and_judge(
     by_id = {e.id: e for e in expectations}
     results: dict[str, ProbeResult] = {}
     with ExitStack() as stack:
+        if options.grow_neigh_table:
+            from netcheck.probes.pool import neighbour_demand
+            from netcheck.runtime.neightable import grown
+
+            host_settings.enter_context(
+                grown(options.run_id, neighbour_demand(tasks), facts)
+            )
         with _phase("listen", phases, emit):
             responders = stack.enter_context(
                 Responders(listen_tasks(topology, listener_targets(tasks)), strict=False)

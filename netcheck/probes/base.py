@@ -56,6 +56,8 @@ class Pacing:
     # Per IP version: gc_thresh3 less the reserve, the most entries the run may see held.
     limit: dict[int, int] = field(default_factory=dict)
     ready_timeout: float = 10.0
+    # How often a worker without a token asks the shared pool again (schedule.poll_interval).
+    poll_s: float = 0.01
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -346,7 +346,7 @@ def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool)
 
 def exchange_paced(
     sock: Any, probes: Sequence[Probe], timeout: float, pacer: NeighbourPacer,
-    neigh: NeighSocket,
+    neigh: NeighSocket, poll_s: float = _TOKEN_POLL_S,
 ) -> Exchange:
     """`exchange` for one reply per probe, sending as the neighbour table has room.
 
@@ -425,8 +425,8 @@ def exchange_paced(
             if lead is not None:
                 wakes.append(lead)
             if pacer.starved:  # tokens freed by other workers are only seen by asking
-                wakes.append(now + _TOKEN_POLL_S)
-            wait = max(0.0, min(wakes) - now) if wakes else _TOKEN_POLL_S
+                wakes.append(now + poll_s)
+            wait = max(0.0, min(wakes) - now) if wakes else poll_s
             ready = select.select([fd, nfd], [], [], wait)[0]
             # Events before deadlines: a lead resolved while this worker waited for a CPU
             # is resolved, not failed.

@@ -31,6 +31,7 @@ from netcheck.model.sites import NamespacePath, ProbeSite
 from netcheck.probes import sites
 from netcheck.probes._entry import noop, probe_local, probe_worker
 from netcheck.probes.base import Pacing, ProbeTask, WorkerReport, result_for
+from netcheck.probes.schedule import poll_interval
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +318,7 @@ def run_workers(
             limit=_limits(budget),
             stop=stop_r,
             ready_timeout=margin,
+            poll_s=poll_interval(workers),
         )
         # Worst case every round of leads is silent and holds its tokens for a timeout.
         leads = sum(neighbour_demand(tasks).values()) // 2

@@ -105,6 +105,7 @@ class _Batch:
     tokens: Any = None
     family: int = socket.AF_INET
     room: Callable[[], int] | None = None
+    poll_s: float = 0.01
     answers: dict[int, list[Reply]] = field(default_factory=dict)
     errors: SendErrors = field(default_factory=SendErrors)
     failure: str | None = None
@@ -139,7 +140,7 @@ class _Batch:
                 keys=self.keys, tokens=self.tokens, timeout=timeout, family=self.family,
                 preexisting=neigh.dump(), room=self.room,
             )
-            return exchange_paced(sock, probes, timeout, pacer, neigh)
+            return exchange_paced(sock, probes, timeout, pacer, neigh, self.poll_s)
         finally:
             neigh.close()
 
@@ -222,6 +223,7 @@ def _pace(
         if batch is None or version not in pacing.tokens:
             continue
         batch.tokens = QuotaTokens(pacing.tokens[version], pacing.quota.get(version, 0))
+        batch.poll_s = pacing.poll_s
         if version in pacing.limit:
             batch.room = gauge.room(version, pacing.limit[version])
         batch.family = family

@@ -175,7 +175,42 @@ class ConsoleListener:
             self.console.print(line)
 
 
-def summary_table(record: RunRecord) -> Table:
+# Above this many verdicts the passing ones fold into one line per source (unless -v):
+# a 250-endpoint mesh is 62,250 rows no one reads, and minutes of terminal output.
+FOLD_ABOVE = 200
+
+
+def folded(record: RunRecord, verbose: bool = False) -> bool:
+    return not verbose and len(record.verdicts) > FOLD_ABOVE
+
+
+def _source(verdict: Verdict) -> str:
+    if verdict.result is not None:
+        return verdict.result.source
+    _, _, rest = verdict.expectation_id.partition(":")
+    return rest.partition("->")[0] or "?"
+
+
+def source_lines(record: RunRecord) -> list[Text]:
+    """One line per source: how many of its probes passed, failed, erred, were skipped."""
+    by_source: dict[str, dict[Outcome, int]] = {}
+    for v in record.verdicts:
+        counts = by_source.setdefault(_source(v), dict.fromkeys(Outcome, 0))
+        counts[v.outcome] += 1
+    width = max((len(name) for name in by_source), default=0)
+    lines = []
+    for name, counts in by_source.items():
+        line = Text(f"{name:<{width}}  ")
+        for i, outcome in enumerate((Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.SKIP)):
+            if i:
+                line.append(", ")
+            n = counts[outcome]
+            line.append(f"{n} {outcome.value}", style=OUTCOME_STYLE[outcome] if n else "dim")
+        lines.append(line)
+    return lines
+
+
+def summary_table(record: RunRecord, *, only_problems: bool = False) -> Table:
     """One row per expectation, failures first; a failure's row names its findings."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("outcome", no_wrap=True)
@@ -184,6 +219,8 @@ def summary_table(record: RunRecord) -> Table:
     table.add_column("expected", overflow="fold")
     table.add_column("observed", overflow="fold")
     for verdict in sorted(record.verdicts, key=lambda v: _ORDER[v.outcome]):
+        if only_problems and verdict.outcome is Outcome.PASS:
+            continue
         observed = Text(verdict.observed)
         if verdict.findings and verdict.outcome in (Outcome.FAIL, Outcome.ERROR):
             observed.append("\nfindings: ", style="dim")
@@ -251,13 +288,20 @@ def counts_line(record: RunRecord) -> Text:
     return line
 
 
-def render_plain(record: RunRecord, console: Console) -> None:
+def render_plain(record: RunRecord, console: Console, *, verbose: bool = False) -> None:
     """The summary for logs: one line per verdict (failures first, each followed by its
-    findings and fixes), then the counts. Printed with soft wrap: a line is never split."""
+    findings and fixes), then the counts. Printed with soft wrap: a line is never split.
+    A big run (FOLD_ABOVE) shows its passes as one line per source unless `verbose`."""
     _, arrow = _glyphs(console)
+    fold = folded(record, verbose)
     if not record.verdicts:
         console.print(Text("no expectations were run", style="yellow"), soft_wrap=True)
+    if fold:
+        for line in source_lines(record):
+            console.print(line, soft_wrap=True)
     for verdict in sorted(record.verdicts, key=lambda v: _ORDER[v.outcome]):
+        if fold and verdict.outcome is Outcome.PASS:
+            continue
         console.print(plain_line(verdict), soft_wrap=True)
         if verdict.outcome in (Outcome.FAIL, Outcome.ERROR):
             for finding in verdict.findings:
@@ -268,14 +312,21 @@ def render_plain(record: RunRecord, console: Console) -> None:
     console.print(counts_line(record), soft_wrap=True)
 
 
-def render_summary(record: RunRecord, console: Console) -> None:
+def render_summary(record: RunRecord, console: Console, *, verbose: bool = False) -> None:
     """The end-of-run summary: a table with failures first, each failure's findings and fix
-    below it, then one line of counts per outcome and the duration."""
+    below it, then one line of counts per outcome and the duration. A big run
+    (FOLD_ABOVE) shows one line per source and a table of what did not pass, unless
+    `verbose`."""
     _, arrow = _glyphs(console)
+    fold = folded(record, verbose)
     if not record.verdicts:
         console.print(Text("no expectations were run", style="yellow"))
     else:
-        console.print(summary_table(record))
+        if fold:
+            for line in source_lines(record):
+                console.print(line)
+        if not fold or not record.ok:
+            console.print(summary_table(record, only_problems=fold))
         failing = [v for v in record.verdicts if v.outcome in (Outcome.FAIL, Outcome.ERROR)]
         if failing:
             console.print()

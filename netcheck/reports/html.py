@@ -28,6 +28,9 @@ from netcheck.textfile import write_text_atomic
 
 # Worst first: a cell takes the colour of the worst outcome among its probes.
 SEVERITY = (Outcome.FAIL, Outcome.ERROR, Outcome.SKIP, Outcome.PASS)
+# Above this many cells (a 60 x 60 mesh) the matrix folds to one summary row per source:
+# 250 x 250 cells were tens of MB that no browser lays out, and no one reads.
+FOLD_CELLS = 3600
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +44,7 @@ class Chip:
     expected: str
     observed: str
     title: str
+    target: str = ""  # its column, named in a folded row
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +60,23 @@ class Matrix:
     def worst(self, source: str, target: str) -> str:
         outcomes = {c.outcome for c in self.cell(source, target)}
         return next((o.value for o in SEVERITY if o.value in outcomes), "none")
+
+    @property
+    def folded(self) -> bool:
+        return len(self.sources) * len(self.targets) > FOLD_CELLS
+
+    def row(self, source: str) -> tuple[dict[str, int], list[Chip]]:
+        """A folded row: probes per outcome, and the chips that did not pass (worst first)."""
+        counts = {o.value: 0 for o in SEVERITY}
+        problems: list[Chip] = []
+        for target in self.targets:
+            for chip in self.cell(source, target):
+                counts[chip.outcome] += 1
+                if chip.outcome != Outcome.PASS.value:
+                    problems.append(chip)
+        order = {o.value: i for i, o in enumerate(SEVERITY)}
+        problems.sort(key=lambda c: order[c.outcome])
+        return counts, problems
 
 
 def _split_id(vid: str) -> tuple[str, str, str]:
@@ -99,6 +120,7 @@ def build_matrix(verdicts: Sequence[Verdict]) -> Matrix:
             expected="reachable" if v.expected.startswith("reachable") else "unreachable",
             observed=observed,
             title=f"{v.expectation_id}: {v.outcome.value.upper()}: {v.message}",
+            target=node,
         )
         cells.setdefault((source, node), []).append(chip)
     return Matrix(

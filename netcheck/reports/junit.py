@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
@@ -106,7 +107,14 @@ def build_xml(record: RunRecord) -> JUnitXml:
 
 def dumps(record: RunRecord) -> str:
     buf = io.BytesIO()
-    build_xml(record).write(buf, pretty=True)
+    xml = build_xml(record)
+    # Indented in place: junitparser's pretty=True re-parses the document with minidom,
+    # 7x the write and most of the memory for a 62,250-case mesh.
+    if isinstance(xml._elem, ElementTree.Element):
+        ElementTree.indent(xml._elem)
+        xml.write(buf)
+    else:  # junitparser on lxml
+        xml.write(buf, pretty=True)
     return buf.getvalue().decode("utf-8")
 
 

@@ -28,6 +28,7 @@ from netcheck.runtime.naming import (
     is_run_id,
     parse_netns_name,
 )
+from netcheck.runtime.neightable import clean_sysctls
 from netcheck.runtime.netns import nsfs
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ def clean(
     if netns_dir == NETNS_DIR:  # tracefs is machine-wide: not for private test directories
         removed += clean_root_links(dry_run, runs=runs, state_dir=state_dir)
         removed += clean_tracefs(dry_run, runs=runs, state_dir=state_dir)
+    # Host sysctls a dead run raised (--grow-neigh-table): restored, not removed.
+    removed += clean_sysctls(dry_run, state_dir=state_dir, runs=runs)
     if runs is None:
         removed += clean_ssh_dirs(dry_run)
     return removed

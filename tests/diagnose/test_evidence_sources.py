@@ -155,3 +155,17 @@ def test_kernel_log_reads_only_new_lines() -> None:
         fh.write("nctest kernel log marker\n")
     lines = log.read_new()
     assert any("nctest kernel log marker" in line for line in lines)
+
+
+def test_trace_parse_skips_receives_of_packets_not_dropped() -> None:
+    # Receives of skbs that are never dropped change nothing (they are skipped unparsed);
+    # a drop still takes the device of the latest receive of its own skb.
+    noise = [f"  <idle>-0 [001] ..s2. 10.{i:06d}: netif_receive_skb: dev=eth9 "
+             f"skbaddr=ffff{i:012x} len=28" for i in range(50)]
+    mine = ("  <idle>-0 [000] ..s2. 11.000001: netif_receive_skb: dev=eth1 "
+            "skbaddr=00000000deadbeef len=84")
+    drop = ("  <idle>-0 [000] ..s2. 11.000002: kfree_skb: skbaddr=00000000deadbeef "
+            "rx_sk=0000000000000000 protocol=2048 location=ip_rcv_finish_core+0x1e3/0x4a0 "
+            "reason: IP_RPFILTER")
+    got = parse([*noise, mine, *noise, drop])
+    assert [(d.dev, d.length, d.reason) for d in got] == [("eth1", 84, "IP_RPFILTER")]

@@ -89,3 +89,40 @@ def test_a_mesh_beyond_the_neighbour_table_passes_without_errors(
     answered = [v for v in record.verdicts if not v.expectation_id.endswith("->dead")]
     assert all(v.result is not None and v.result.observation is Observation.ANSWERED
                for v in answered)
+
+
+@pytest.mark.privileged
+def test_grow_neigh_table_probes_unpaced_records_and_restores(
+    tmp_path: Path, no_leftovers: None
+) -> None:
+    path = tmp_path / "mesh.yaml"
+    path.write_text(scenario(N_LIVE))
+    plan = load_plan(path)
+    thresh3 = Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+    before = int(thresh3.read_text())
+
+    def kill_dead(topology: Topology) -> None:
+        node = topology.nodes["dead"]
+        with IPRoute(netns=node.netns, flags=0) as ipr:
+            index = ipr.link_lookup(ifname=node.interfaces[0].ifname)[0]
+            ipr.link("set", index=index, state="down")
+
+    overflows = pool.neighbour_overflows().get(4, 0)
+    record = run_plan(plan, RunOptions(runtime="netns", timeout=1.0, after_build=kill_dead,
+                                       grow_neigh_table=True))
+    fact = record.facts.get("neigh_table", "")
+    assert int(thresh3.read_text()) == before  # restored
+    if before < 2 * N_LIVE * N_LIVE:
+        assert fact.startswith("raised for this run"), fact
+        assert f"gc_thresh3 {before} -> " in fact
+    assert pool.neighbour_overflows().get(4, 0) == overflows
+    counts = record.counts()
+    assert counts[Outcome.ERROR] == 0, [v.message for v in record.verdicts
+                                        if v.outcome is Outcome.ERROR][:3]
+    assert counts[Outcome.PASS] == len(record.verdicts) == N_LIVE * (N_LIVE - 1) + N_LIVE
+    for v in record.verdicts:
+        assert v.result is not None
+        if v.expectation_id.endswith("->dead"):
+            assert v.result.observation is Observation.SILENT and v.result.sent
+        else:
+            assert v.result.observation is Observation.ANSWERED

@@ -167,3 +167,11 @@ def test_the_host_table_room_brakes_beyond_the_tokens() -> None:
     room[0] = 100
     assert p.due(0.2) == [1, 2]
     assert tokens.value == 1
+
+
+def test_waiting_workers_poll_a_bounded_number_of_times_in_all() -> None:
+    from netcheck.probes.schedule import MAX_POLL_S, MIN_POLL_S, POLLS_PER_S, poll_interval
+
+    assert poll_interval(1) == poll_interval(50) == MIN_POLL_S  # few workers: quick
+    assert 250 / poll_interval(250) == POLLS_PER_S  # many: the same total rate
+    assert poll_interval(10_000) == MAX_POLL_S  # and never slower than this

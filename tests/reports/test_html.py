@@ -289,9 +289,9 @@ BIG = 50
 BIG_BYTES_PER_VERDICT = 1700
 
 
-def big_plan() -> Plan:
-    names = [f"ep{i:02d}" for i in range(BIG)]
-    subnet = ipaddress.ip_network("10.50.0.0/24")
+def big_plan(n: int = BIG) -> Plan:
+    names = [f"ep{i:02d}" for i in range(n)]
+    subnet = ipaddress.ip_network("10.50.0.0/23")
     return Plan(
         name="mesh50",
         source="scenarios/mesh50.yaml",
@@ -393,3 +393,34 @@ def test_a_fifty_endpoint_report_is_self_contained_and_compact(
 
     # Compact enough to open and search in a browser: bounded per verdict.
     assert size < BIG_BYTES_PER_VERDICT * len(record.verdicts), size
+
+
+FOLDED = 70  # 70 x 70 cells: above FOLD_CELLS
+
+
+def test_a_big_matrix_folds_to_one_row_per_source(
+    record_factory: Callable[..., RunRecord], tmp_path: Path
+) -> None:
+    plan = big_plan(FOLDED)
+    record = big_record(plan, record_factory)
+    matrix = build_matrix(record.verdicts)
+    assert matrix.folded and not build_matrix(big_record(big_plan(), record_factory)
+                                              .verdicts).folded
+    path = tmp_path / "mesh70.html"
+    HtmlReporter().write(record, path, plan=plan)
+    html = path.read_text()
+    doc = parse(html)
+    assert 'id="matrix-folded"' in html and 'id="matrix"' not in html
+    rows = [a for t, a in doc.tags if t == "tr"]
+    assert len(rows) >= FOLDED + 1  # a header and a row per source
+    # One chip per probe that did not pass, each opening details that are there.
+    failing = [i for i, v in enumerate(record.verdicts) if v.outcome is not Outcome.PASS]
+    chips = [a for t, a in doc.tags if t == "a" and "chip" in (a.get("class") or "").split()]
+    assert sorted(int(a["href"][3:]) for a in chips) == failing
+    details = {a["id"] for t, a in doc.tags if t == "details" and "id" in a}
+    assert details == {f"v-{i}" for i in failing}
+    counts, problems = matrix.row("ep00")
+    assert counts["pass"] + counts["fail"] == FOLDED - 1
+    assert len(problems) == counts["fail"]
+    # Small: the passing verdicts are counted, not listed.
+    assert path.stat().st_size < 400 * len(record.verdicts)

@@ -185,3 +185,28 @@ def test_plain_summary_is_one_unwrapped_line_per_verdict(record: RunRecord) -> N
         assert mine[0].startswith(verdict.outcome.value.upper() + " ")
     assert "2 passed, 2 failed, 1 error, 1 skipped in 3.75 s" in lines[-1]
     assert not ANSI.search(out.getvalue())
+
+
+def test_a_big_run_folds_passes_into_a_line_per_source(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    from netcheck.model.results import Outcome
+    from tests.reports.test_html import big_plan, big_record
+
+    record = big_record(big_plan(30), record_factory)  # 870 verdicts, one in 37 failing
+    fails = [v for v in record.verdicts if v.outcome is Outcome.FAIL]
+    for render in (render_summary, render_plain):
+        console = Console(record=True, width=200)
+        render(record, console)
+        text = console.export_text()
+        lines = text.splitlines()
+        for i in range(30):
+            (line,) = [x for x in lines if x.startswith(f"ep{i:02d}  ")]
+            n_fail = sum(v.result is not None and v.result.source == f"ep{i:02d}" for v in fails)
+            assert f"{29 - n_fail} pass, {n_fail} fail, 0 error, 0 skip" in line
+        for v in fails:
+            assert v.expectation_id in text
+        assert "PASS" not in text
+        console = Console(record=True, width=200)
+        render(record, console, verbose=True)
+        assert console.export_text().count("PASS") == len(record.verdicts) - len(fails)
