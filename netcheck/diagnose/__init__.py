@@ -147,6 +147,14 @@ def diagnose_all(
     strongest evidence first; a finding the run's own probes contradict is left out.
     Silent and refused probes also get their packet's path, as observed."""
     live = live_factory.get()(window, timeout=timeout, reprobe=reprobe)
+    try:
+        return _diagnose_with(live, plan, topology, pairs)
+    finally:
+        live.close()
+
+
+def _diagnose_with(live: LiveState, plan: Plan, topology: Topology,
+                   pairs: Sequence[tuple[Expectation, ProbeResult]]) -> dict[str, Diagnosis]:
     rules = [factory() for factory in registered().values()]
     cases: list[tuple[Case, list[Explained]]] = []
     # Every rule reads the state the run's probes left first; only then are probes sent
@@ -157,11 +165,19 @@ def diagnose_all(
         case = Case(expectation=exp, result=result, plan=plan, topology=topology, live=live)
         cases.append((case, _explain(rules, case, pairs)))
     out: dict[str, Diagnosis] = {}
+    # Re-sends are few (MAX_RESENDS), so they go to the probes a user must act on first:
+    # a silent probe that was expected to answer, or one whose expected reason must be
+    # confirmed, before the expected silences of a big mesh.
+    walk_order = sorted(range(len(cases)), key=lambda i: _resend_rank(cases[i][0].expectation))
+    paths: dict[int, PacketPath | None] = {}
     resends = 0
-    for case, explained_all in cases:
-        exp = case.expectation
-        path = _walk(case, resend=resends < MAX_RESENDS)
+    for i in walk_order:
+        path = _walk(cases[i][0], resend=resends < MAX_RESENDS)
         resends += path is not None
+        paths[i] = path
+    for i, (case, explained_all) in enumerate(cases):
+        exp = case.expectation
+        path = paths[i]
         found: list[Explained] = []
         for explained in explained_all:
             unseen = unobserved_arrival(explained, path)
@@ -208,6 +224,12 @@ def _explain(rules: Sequence[Rule], case: Case,
             continue
         found.append(explained)
     return found
+
+
+def _resend_rank(exp: Expectation) -> int:
+    if exp.reachable:
+        return 0
+    return 1 if exp.reason is not None else 2
 
 
 def _walk(case: Case, *, resend: bool) -> PacketPath | None:

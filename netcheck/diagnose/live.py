@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from netcheck.diagnose import counters
-from netcheck.diagnose.nsread import read_sysctls
+from netcheck.diagnose.nsread import netlink_fd, read_sysctls
 from netcheck.diagnose.tracefs import Drop, DropRecorder
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.results import ProbeResult
@@ -101,13 +102,30 @@ class LiveState:
         reprobe: ReprobeFn | None = None,
     ) -> None:
         self._links: dict[str, list[LinkInfo]] = {}
+        self._sockets: dict[str, IPRoute] = {}
         self.window = window or ProbeWindow()
         self.timeout = timeout
         self.reprobe = reprobe
 
+    def _netlink(self, netns: str) -> AbstractContextManager[IPRoute]:
+        """This run's one netlink socket into `netns`, opened on first use (not closed by
+        the `with`: `close` does that once the diagnosis is done). Raises OSError when the
+        namespace cannot be entered."""
+        if netns not in self._sockets:
+            self._sockets[netns] = IPRoute(fileno=netlink_fd(netns))
+        return nullcontext(self._sockets[netns])
+
+    def close(self) -> None:
+        for ipr in self._sockets.values():
+            try:
+                ipr.close()
+            except OSError as exc:
+                log.debug("closing a netlink socket: %s", exc)
+        self._sockets.clear()
+
     def links(self, netns: str) -> list[LinkInfo]:
         if netns not in self._links:
-            self._links[netns] = _read_links(netns)
+            self._links[netns] = self._read_links(netns)
         return self._links[netns]
 
     def link(self, netns: str, ifname: str) -> LinkInfo | None:
@@ -115,7 +133,7 @@ class LiveState:
 
     def neighbour_state(self, netns: str, address: str) -> str | None:
         try:
-            with IPRoute(netns=netns, flags=0) as ipr:
+            with self._netlink(netns) as ipr:
                 for msg in ipr.get_neighbours():
                     if msg.get_attr("NDA_DST") == address:
                         state = int(msg["state"])
@@ -134,16 +152,18 @@ class LiveState:
         if src:
             kwargs["src"] = src
             words += f" from {src}"
+        # The names come from this run's one read of the namespace's links (they do not
+        # change while it is diagnosed): a dump per lookup cost more than the lookup.
+        names = {li.index: li.ifname for li in self.links(netns)}
+        if iif:
+            found = [index for index, name in names.items() if name == iif]
+            if not found:
+                return RouteAnswer(text=f"{words} iif {iif}: no such device", errno=19)
+            kwargs["iif"] = found[0]
+            words += f" iif {iif}"
         try:
-            with IPRoute(netns=netns, flags=0) as ipr:
-                if iif:
-                    found = ipr.link_lookup(ifname=iif)
-                    if not found:
-                        return RouteAnswer(text=f"{words} iif {iif}: no such device", errno=19)
-                    kwargs["iif"] = found[0]
-                    words += f" iif {iif}"
+            with self._netlink(netns) as ipr:
                 routes = ipr.route("get", **kwargs)
-                names = {int(li["index"]): li.get_attr("IFLA_IFNAME") for li in ipr.get_links()}
         except NetlinkError as exc:
             name = errno_mod.errorcode.get(exc.code, str(exc.code))
             return RouteAnswer(
@@ -196,7 +216,7 @@ class LiveState:
         """address -> (NUD state, MAC) of the neighbour table."""
         out: dict[str, tuple[str, str | None]] = {}
         try:
-            with IPRoute(netns=netns, flags=0) as ipr:
+            with self._netlink(netns) as ipr:
                 for msg in ipr.get_neighbours():
                     dst = msg.get_attr("NDA_DST")
                     state = int(msg["state"])
@@ -211,7 +231,7 @@ class LiveState:
         indexes = {li.index for li in self.links(netns) if li.ifname in ifnames}
         out: list[str] = []
         try:
-            with IPRoute(netns=netns, flags=0) as ipr:
+            with self._netlink(netns) as ipr:
                 for msg in ipr.get_routes(table=254):
                     if msg.get_attr("RTA_OIF") not in indexes:
                         continue
@@ -226,7 +246,7 @@ class LiveState:
         """The bridge port's hairpin flag (IFLA_BRPORT_MODE): may a frame leave by the
         port it came in on? None when `ifindex` is no bridge port or unreadable."""
         try:
-            with IPRoute(netns=netns, flags=0) as ipr:
+            with self._netlink(netns) as ipr:
                 # Only an AF_BRIDGE dump carries the port's flags (a get does not).
                 for msg in ipr.get_links(family=socket.AF_BRIDGE):
                     if int(msg["index"]) != ifindex:
@@ -296,36 +316,35 @@ class LiveState:
             return []
         return out.stdout.splitlines()
 
-
-def _read_links(netns: str) -> list[LinkInfo]:
-    out: list[LinkInfo] = []
-    try:
-        with IPRoute(netns=netns, flags=0) as ipr:
-            for msg in ipr.get_links():
-                info = msg.get_attr("IFLA_LINKINFO")
-                kind = info.get_attr("IFLA_INFO_KIND") if info else None
-                mode = None
-                if info is not None and kind in ("macvlan", "macvtap", "ipvlan"):
-                    data = info.get_attr("IFLA_INFO_DATA")
-                    if data is not None:
-                        raw = data.get_attr("IFLA_MACVLAN_MODE") or data.get_attr(
-                            "IFLA_IPVLAN_MODE"
+    def _read_links(self, netns: str) -> list[LinkInfo]:
+        out: list[LinkInfo] = []
+        try:
+            with self._netlink(netns) as ipr:
+                for msg in ipr.get_links():
+                    info = msg.get_attr("IFLA_LINKINFO")
+                    kind = info.get_attr("IFLA_INFO_KIND") if info else None
+                    mode = None
+                    if info is not None and kind in ("macvlan", "macvtap", "ipvlan"):
+                        data = info.get_attr("IFLA_INFO_DATA")
+                        if data is not None:
+                            raw = data.get_attr("IFLA_MACVLAN_MODE") or data.get_attr(
+                                "IFLA_IPVLAN_MODE"
+                            )
+                            mode = None if raw is None else str(raw)
+                    out.append(
+                        LinkInfo(
+                            ifname=msg.get_attr("IFLA_IFNAME"),
+                            index=int(msg["index"]),
+                            kind=kind,
+                            mode=mode,
+                            link_index=msg.get_attr("IFLA_LINK"),
+                            operstate=str(msg.get_attr("IFLA_OPERSTATE")),
+                            carrier=bool(msg.get_attr("IFLA_CARRIER")),
+                            mtu=int(msg.get_attr("IFLA_MTU") or 0),
+                            mac=msg.get_attr("IFLA_ADDRESS"),
+                            admin_up=bool(int(msg["flags"]) & 1),
                         )
-                        mode = None if raw is None else str(raw)
-                out.append(
-                    LinkInfo(
-                        ifname=msg.get_attr("IFLA_IFNAME"),
-                        index=int(msg["index"]),
-                        kind=kind,
-                        mode=mode,
-                        link_index=msg.get_attr("IFLA_LINK"),
-                        operstate=str(msg.get_attr("IFLA_OPERSTATE")),
-                        carrier=bool(msg.get_attr("IFLA_CARRIER")),
-                        mtu=int(msg.get_attr("IFLA_MTU") or 0),
-                        mac=msg.get_attr("IFLA_ADDRESS"),
-                        admin_up=bool(int(msg["flags"]) & 1),
                     )
-                )
-    except (OSError, NetlinkError) as exc:
-        log.debug("links of %s: %s", netns, exc)
-    return out
+        except (OSError, NetlinkError) as exc:
+            log.debug("links of %s: %s", netns, exc)
+        return out
