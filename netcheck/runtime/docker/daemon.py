@@ -141,6 +141,17 @@ class LabDaemon:
                 pids.append(pid)
         return pids
 
+    def mounts_apart(self) -> bool:
+        """True when the daemon runs in a mount namespace of its own (as start() makes it):
+        its mounts go with its last process. One started otherwise (restarted by hand)
+        mounts in ours, and only its own shutdown unmounts them."""
+        pids = self._daemon_pids()
+        try:
+            ours = os.readlink("/proc/self/ns/mnt")
+            return bool(pids) and all(os.readlink(f"/proc/{p}/ns/mnt") != ours for p in pids)
+        except OSError:
+            return False
+
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop the daemon by pid, then whatever it left (shims) by pid, then its files."""
         pids = self._daemon_pids()
@@ -168,7 +179,8 @@ def kill_emptied(daemons: Sequence[LabDaemon], timeout: float = 2.0) -> None:
     containerd) and keeps nothing: what the daemon made lives in the lab host's namespace
     (removed with the underlay), in its private mount namespace (gone with its last
     process) and under its folders (removed here). Only for daemons that run no
-    container any more: a container's own processes would outlive its killed shim.
+    container any more (a container's own processes would outlive its killed shim) and
+    whose mounts are apart from ours (LabDaemon.mounts_apart).
     """
     pids = [p for d in daemons for p in d._daemon_pids()]
     # dockerd, its containerd and any shim: each names the daemon's exec root.

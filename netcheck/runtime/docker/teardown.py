@@ -143,10 +143,11 @@ def close_clients(daemons: Daemons) -> None:
 
 
 def stop_lab_daemons(labs: Sequence[LabDaemon], idle: set[str]) -> None:
-    """Idle daemons are killed all at once (daemon.kill_emptied); any other gets its
-    graceful stop, which takes its containers down first. All concurrently."""
-    killed = [lab for lab in labs if lab.host in idle]
-    graceful = [lab for lab in labs if lab.host not in idle]
+    """Idle daemons with their mounts apart are killed all at once (daemon.kill_emptied);
+    any other gets its graceful stop, which takes its containers and mounts down first.
+    All concurrently."""
+    killed = [lab for lab in labs if lab.host in idle and lab.mounts_apart()]
+    graceful = [lab for lab in labs if lab not in killed]
 
     def stop(batch: list[LabDaemon]) -> None:
         if batch is killed:
