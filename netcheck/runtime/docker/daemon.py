@@ -182,16 +182,17 @@ def kill_emptied(daemons: Sequence[LabDaemon], timeout: float = 2.0) -> None:
     container any more (a container's own processes would outlive its killed shim) and
     whose mounts are apart from ours (LabDaemon.mounts_apart).
     """
+    roots = [str(d.exec_root) for d in daemons]
     pids = [p for d in daemons for p in d._daemon_pids()]
     # dockerd, its containerd and any shim: each names the daemon's exec root.
-    pids += [p for d in daemons for p in pids_mentioning(str(d.exec_root)) if p not in pids]
+    pids += [p for p in pids_mentioning(*roots) if p not in pids]
     signal_all(pids, signal.SIGKILL)
     for pid in wait_gone(pids, timeout):
         log.warning("pid %d outlived SIGKILL for %.0f s", pid, timeout)
+    sweep_leftovers(*roots)  # a shim forked while we were signalling
     for d in daemons:
         if d.launched is not None:
             d.launched.reap()
-        sweep_leftovers(str(d.exec_root))  # a shim started while we were signalling
         d.remove_files()
 
 

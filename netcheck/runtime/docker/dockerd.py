@@ -71,13 +71,14 @@ def cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
-def pids_mentioning(marker: str) -> list[int]:
-    """Pids (not ours) whose command line holds `marker` (a path unique to one daemon)."""
+def pids_mentioning(*markers: str) -> list[int]:
+    """Pids (not ours) whose command line holds any of `markers` (paths unique to one
+    daemon each): one pass over /proc however many daemons are asked about."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        if any(marker in arg for arg in cmdline(int(entry.name))):
+        if any(m in arg for arg in cmdline(int(entry.name)) for m in markers):
             out.append(int(entry.name))
     return out
 
@@ -215,10 +216,10 @@ class Launched:
         self.reap()
 
 
-def sweep_leftovers(marker: str, timeout: float = 2.0) -> list[int]:
-    """Stop what a stopped daemon left running (containerd, shims) by PID: their pids."""
-    leftovers = pids_mentioning(marker)
+def sweep_leftovers(*markers: str, timeout: float = 2.0) -> list[int]:
+    """Stop what stopped daemons left running (containerd, shims) by PID: their pids."""
+    leftovers = pids_mentioning(*markers)
     if leftovers:
-        log.debug("stopping %d leftover process(es) naming %s", len(leftovers), marker)
+        log.debug("stopping %d leftover process(es) naming %s", len(leftovers), markers)
         kill_bounded(leftovers, timeout)
     return leftovers
