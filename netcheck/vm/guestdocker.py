@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
-import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from netcheck.runtime.docker.dockerd import (
+    DockerdArgs,
+    Launched,
+    ping_socket,
+    socket_connects,
+    sweep_leftovers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +223,8 @@ def ensure_cgroup2() -> None:
 
 
 class GuestDockerd:
-    """The guest's own containerd and dockerd, each stopped by its PID.
+    """The guest's own containerd and dockerd, started and stopped by the shared launcher
+    (runtime/docker/dockerd.py), each by its PID.
 
     containerd is started apart, and dockerd only once its socket answers: a dockerd that
     starts its own containerd gives up on it after a fixed wait, which a loaded TCG guest
@@ -225,8 +232,8 @@ class GuestDockerd:
 
     def __init__(self, root: Path = ROOT) -> None:
         self.root = root
-        self.containerd: subprocess.Popen[bytes] | None = None
-        self.dockerd: subprocess.Popen[bytes] | None = None
+        self.containerd: Launched | None = None
+        self.dockerd: Launched | None = None
         self.started_at = 0.0
         self.ready_s: float | None = None
 
@@ -256,29 +263,12 @@ class GuestDockerd:
         ]
 
     def dockerd_argv(self) -> list[str]:
-        return [
-            "dockerd",
-            "--host", self.url,
-            "--containerd", str(self.containerd_sock),
-            "--data-root", str(self.root / "data"),
-            "--exec-root", str(self.root / "exec"),
-            "--pidfile", str(self.root / "dockerd.pid"),
-            "--config-file", str(self.root / "daemon.json"),
-            # No NAT or firewall rules: the guest has no uplink to masquerade to.
-            "--iptables=false",
-            "--ip-masq=false",
-            "--userland-proxy=false",
-            "--shutdown-timeout", "2",
-        ]
-
-    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
-        with self.logfile.open("ab") as logf:
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        log.info("guest %s started: pid %d", argv[0], proc.pid)
-        return proc
+        # No NAT or firewall rules (iptables off): the guest has no uplink to masquerade to.
+        return DockerdArgs(
+            sock=self.sock, data_root=self.root / "data", exec_root=self.root / "exec",
+            pidfile=self.root / "dockerd.pid", config_file=self.root / "daemon.json",
+            containerd=self.containerd_sock,
+        ).argv()
 
     def start(self) -> None:
         """Start containerd (dockerd follows in wait_ready, once containerd answers)."""
@@ -286,39 +276,23 @@ class GuestDockerd:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "daemon.json").write_text("{}\n", encoding="utf-8")
         (self.root / "containerd.toml").write_text("version = 2\n", encoding="utf-8")
-        self.started_at = time.monotonic()
-        self.containerd = self._spawn(self.containerd_argv())
-
-    def _tail(self, n: int = 10) -> str:
-        try:
-            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    def _wait(self, what: str, proc: subprocess.Popen[bytes], ok: Callable[[], bool],
-              deadline: float) -> None:
-        while not ok():
-            code = proc.poll()
-            if code is not None:
-                raise RuntimeError(f"guest {what} exited with {code}:\n{self._tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"guest {what} did not answer within {READY_TIMEOUT_S:.0f} s:\n"
-                    f"{self._tail()}"
-                )
-            time.sleep(0.1)
+        self.containerd = Launched("guest containerd", self.containerd_argv(), self.logfile)
+        self.started_at = self.containerd.started_at
+        log.info("guest containerd started: pid %d", self.containerd.pid)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> float:
         """Wait for containerd, start dockerd, wait for it: seconds since start()."""
-        from netcheck.runtime.docker.daemon import ping_socket
-
         assert self.containerd is not None, "start() first"
         deadline = self.started_at + timeout
-        self._wait("containerd", self.containerd, lambda: _connects(self.containerd_sock),
-                   deadline)
-        self.dockerd = self._spawn(self.dockerd_argv())
-        self._wait("dockerd", self.dockerd,
-                   lambda: self.sock.exists() and ping_socket(self.sock), deadline)
+        self.containerd.wait_until(
+            lambda: socket_connects(self.containerd_sock), deadline, RuntimeError, poll=0.1
+        )
+        self.dockerd = Launched("guest dockerd", self.dockerd_argv(), self.logfile)
+        log.info("guest dockerd started: pid %d", self.dockerd.pid)
+        self.dockerd.wait_until(
+            lambda: self.sock.exists() and ping_socket(self.sock), deadline, RuntimeError,
+            poll=0.1,
+        )
         self.ready_s = round(time.monotonic() - self.started_at, 2)
         return self.ready_s
 
@@ -338,28 +312,8 @@ class GuestDockerd:
         return round(time.monotonic() - started, 2)
 
     def stop(self) -> None:
-        from netcheck.runtime.docker.daemon import kill_bounded, pids_mentioning
-
-        for proc in (self.dockerd, self.containerd):
-            if proc is None:
-                continue
-            if proc.poll() is None:
-                kill_bounded([proc.pid], STOP_TIMEOUT_S)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2)
+        for launched in (self.dockerd, self.containerd):
+            if launched is not None:
+                launched.stop(STOP_TIMEOUT_S)
         # Container shims name the daemons' folders on their command lines.
-        leftovers = [p for p in pids_mentioning(str(self.root)) if p != os.getpid()]
-        if leftovers:
-            kill_bounded(leftovers, 2.0)
-
-
-def _connects(path: Path) -> bool:
-    if not path.exists():
-        return False
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1.0)
-            s.connect(str(path))
-    except OSError:
-        return False
-    return True
+        sweep_leftovers(str(self.root))

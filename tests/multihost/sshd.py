@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from netcheck.runtime.docker.daemon import kill_bounded
+from netcheck.runtime.docker.dockerd import kill_bounded
 from tests.helpers import ROOT
 from tests.multihost.remotelab import SERVER_IP, RemoteLab, remote_lab
 

@@ -189,7 +189,7 @@ def test_lab_dockerd_restarted(clean_machine: frozenset[Item], docker_client: An
                                dockerd: None) -> None:
     """The lab host's dockerd is stopped (taking its containers down) and started again
     with the same command line; the containers do not come back (no restart policy)."""
-    from netcheck.runtime.docker.daemon import _pid_alive, ping_socket
+    from netcheck.runtime.docker.dockerd import pid_alive, ping_socket
 
     restarted: list[subprocess.Popen[bytes]] = []
 
@@ -197,7 +197,7 @@ def test_lab_dockerd_restarted(clean_machine: frozenset[Item], docker_client: An
         pid = _dockerd_pid(topo.run_id, "host1")
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
         os.kill(pid, signal.SIGTERM)
-        assert wait_for(lambda: not _pid_alive(pid), 30), "dockerd did not stop"
+        assert wait_for(lambda: not pid_alive(pid), 30), "dockerd did not stop"
         ns = topo.nodes["host1"].netns
         # dockerd itself: put it back in host1's namespace the way the runtime does.
         cmd = ["nsenter", f"--net={ns}", "--", *[a.decode() for a in argv]]

@@ -9,13 +9,8 @@ from typing import Any
 
 from netcheck.runtime import state
 from netcheck.runtime.docker.client import make_client
-from netcheck.runtime.docker.daemon import (
-    DATA_DIR,
-    RUN_DIR,
-    LabDaemon,
-    _cmdline,
-    kill_bounded,
-)
+from netcheck.runtime.docker.daemon import DATA_DIR, RUN_DIR, LabDaemon
+from netcheck.runtime.docker.dockerd import cmdline, kill_bounded
 from netcheck.runtime.naming import RUN_LABEL, is_run_id
 
 log = logging.getLogger(__name__)
@@ -103,7 +98,7 @@ def _daemon_pid(pidfile: Path, lab: LabDaemon) -> int | None:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
-    cmd = _cmdline(pid)
+    cmd = cmdline(pid)
     if cmd and Path(cmd[0]).name == "dockerd" and str(lab.exec_root) in cmd:
         return pid
     return None

@@ -1,9 +1,10 @@
 """A dockerd of its own inside a lab host's network namespace.
 
-Started shell-free: nsenter (net) -> unshare (uts, mount) -> _launch.py (hostname) -> dockerd.
-A private mount namespace keeps the daemon's overlay and netns mounts out of the root mount
-table, so a killed daemon leaves nothing mounted behind; its files still live on the shared
-filesystems (the socket under /run/netcheck, data under /var/lib/netcheck).
+Started shell-free: nsenter (net) -> unshare (uts, mount) -> _launch.py (hostname) -> dockerd
+(through the shared launcher, dockerd.py). A private mount namespace keeps the daemon's
+overlay and netns mounts out of the root mount table, so a killed daemon leaves nothing
+mounted behind; its files still live on the shared filesystems (the socket under
+/run/netcheck, data under /var/lib/netcheck).
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ import logging
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from netcheck.errors import RuntimeBuildError
+from netcheck.runtime.docker.dockerd import (
+    STOP_TIMEOUT_S,
+    DockerdArgs,
+    Launched,
+    kill_bounded,
+    pid_alive,
+    pids_mentioning,
+    ping_socket,
+    signal_all,
+    sweep_leftovers,
+    wait_gone,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,73 +40,7 @@ RUN_DIR = Path(os.environ.get("NETCHECK_RUN_DIR", "/run/netcheck"))
 DATA_DIR = Path(os.environ.get("NETCHECK_DATA_DIR", "/var/lib/netcheck"))
 # `netcheck vm run` raises it: under TCG two lab daemons starting at once take longer.
 READY_TIMEOUT_S = float(os.environ.get("NETCHECK_DOCKERD_READY_S", "30"))
-STOP_TIMEOUT_S = 5.0
 _LAUNCH = Path(__file__).with_name("_launch.py")
-
-
-def ping_socket(path: Path, timeout: float = 1.0) -> bool:
-    """True when the Engine API answers `GET /_ping` on a unix socket (no SDK needed)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(str(path))
-            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-            data = b""
-            while chunk := s.recv(4096):
-                data += chunk
-    except OSError:
-        return False
-    return data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n", 1)[0]
-
-
-def _pid_alive(pid: int) -> bool:
-    """True while the process runs; a zombie (exited, not yet reaped by us) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return bool(fields) and fields[0] not in ("Z", "X")
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-
-
-def pids_mentioning(marker: str) -> list[int]:
-    """Pids whose command line holds `marker` (a path unique to one lab daemon)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        if any(marker in arg for arg in _cmdline(int(entry.name))):
-            out.append(int(entry.name))
-    return out
-
-
-def _wait_gone(pids: list[int], timeout: float) -> list[int]:
-    deadline = time.monotonic() + timeout
-    alive = [p for p in pids if _pid_alive(p)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = [p for p in alive if _pid_alive(p)]
-    return alive
-
-
-def kill_bounded(pids: list[int], timeout: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM, then SIGKILL what is still there after `timeout`."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    for pid in _wait_gone(pids, timeout):
-        log.warning("pid %d ignored SIGTERM for %.0f s; killing it", pid, timeout)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    _wait_gone(pids, 2.0)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -111,8 +56,7 @@ class LabDaemon:
     # host's own namespace; macvlan and overlay do not, and the embedded DNS installs its
     # redirect inside each container's namespace either way (measured on Engine 20.10).
     iptables: bool = False
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    started_at: float = 0.0
+    launched: Launched | None = field(default=None, repr=False)
     ready_s: float | None = None
 
     @property
@@ -143,117 +87,80 @@ class LabDaemon:
     def logfile(self) -> Path:
         return self.root / "dockerd.log"
 
-    def argv(self) -> list[str]:
+    def dockerd_args(self) -> DockerdArgs:
         ns = f"nc-{self.run_id}-{self.host}"
-        dockerd = [
-            "dockerd",
-            "--host",
-            self.url,
-            "--config-file",
-            str(self.root / "daemon.json"),
-            "--data-root",
-            str(self.data_root),
-            "--exec-root",
-            str(self.exec_root),
-            "--pidfile",
-            str(self.pidfile),
-            f"--iptables={'true' if self.iptables else 'false'}",
-            f"--ip-masq={'true' if self.iptables else 'false'}",
-            "--userland-proxy=false",
-            "--default-address-pool",
-            f"base={self.default_pool},size=24",
-            "--shutdown-timeout",
-            "2",
+        extra = [
+            "--default-address-pool", f"base={self.default_pool},size=24",
             # Never share a system containerd's "moby" namespace with another daemon.
-            "--containerd-namespace",
-            ns,
-            "--containerd-plugins-namespace",
-            f"{ns}-plugins",
-        ]
-        dockerd += ["--bip", self.bip] if self.bip else ["--bridge", "none"]
+            "--containerd-namespace", ns,
+            "--containerd-plugins-namespace", f"{ns}-plugins",
+        ]  # fmt: skip
+        extra += ["--bip", self.bip] if self.bip else ["--bridge", "none"]
+        return DockerdArgs(
+            sock=self.sock, data_root=self.data_root, exec_root=self.exec_root,
+            pidfile=self.pidfile, config_file=self.root / "daemon.json",
+            iptables=self.iptables, extra=tuple(extra),
+        )  # fmt: skip
+
+    def argv(self) -> list[str]:
         return [
-            "nsenter",
-            f"--net={self.netns}",
-            "--",
-            "unshare",
-            "--uts",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            sys.executable,
-            "-I",
-            str(_LAUNCH),
-            self.host,
-            "--",
-            *dockerd,
-        ]
+            "nsenter", f"--net={self.netns}", "--",
+            "unshare", "--uts", "--mount", "--propagation", "private", "--",
+            sys.executable, "-I", str(_LAUNCH), self.host, "--",
+            *self.dockerd_args().argv(),
+        ]  # fmt: skip
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_root.mkdir(parents=True, exist_ok=True)
         (self.root / "daemon.json").write_text(json.dumps({}))
-        with self.logfile.open("ab") as logf:
-            self.started_at = time.monotonic()
-            self.proc = subprocess.Popen(
-                self.argv(),
-                stdin=subprocess.DEVNULL,
-                stdout=logf,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C at the terminal is ours to handle, not its
-                # A lab has no registry: without this a swarm task spends ~30 s "preparing"
-                # on a pull that cannot succeed before it falls back to the local image.
-                env={**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"},
-            )
-        log.debug("started dockerd for %s: pid %d", self.host, self.proc.pid)
-
-    def _log_tail(self, n: int = 8) -> str:
-        try:
-            lines = self.logfile.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-n:])
+        # A lab has no registry: without the variable a swarm task spends ~30 s "preparing"
+        # on a pull that cannot succeed before it falls back to the local image.
+        env = {**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"}
+        self.launched = Launched(f"dockerd for lab host {self.host!r}", self.argv(),
+                                 self.logfile, env)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> float:
         """Block until the daemon answers; return seconds since start."""
-        assert self.proc is not None, "start() first"
-        deadline = self.started_at + timeout
-        while True:
-            if self.sock.exists() and ping_socket(self.sock):
-                self.ready_s = time.monotonic() - self.started_at
-                return self.ready_s
-            code = self.proc.poll()
-            if code is not None:
-                raise RuntimeBuildError(
-                    f"dockerd for lab host {self.host!r} exited with {code}:\n{self._log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeBuildError(
-                    f"dockerd for lab host {self.host!r} did not answer within {timeout:.0f} s "
-                    f"(log: {self.logfile}):\n{self._log_tail()}"
-                )
-            time.sleep(0.02)
+        assert self.launched is not None, "start() first"
+        self.ready_s = self.launched.wait_until(
+            lambda: self.sock.exists() and ping_socket(self.sock),
+            self.launched.started_at + timeout,
+            RuntimeBuildError,
+        )
+        return self.ready_s
+
+    def _daemon_pids(self) -> list[int]:
+        # nsenter and unshare exec (they do not fork), so the Popen pid is dockerd itself.
+        pids: list[int] = []
+        if self.launched is not None and self.launched.running():
+            pids.append(self.launched.pid)
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(self.pidfile.read_text().strip())
+            if pid not in pids and pid_alive(pid):
+                pids.append(pid)
+        return pids
+
+    def mounts_apart(self) -> bool:
+        """True when the daemon runs in a mount namespace of its own (as start() makes it):
+        its mounts go with its last process. One started otherwise (restarted by hand)
+        mounts in ours, and only its own shutdown unmounts them."""
+        pids = self._daemon_pids()
+        try:
+            ours = os.readlink("/proc/self/ns/mnt")
+            return bool(pids) and all(os.readlink(f"/proc/{p}/ns/mnt") != ours for p in pids)
+        except OSError:
+            return False
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop the daemon by pid, then whatever it left (shims) by pid, then its files."""
-        pids: list[int] = []
-        if self.proc is not None and self.proc.poll() is None:
-            pids.append(self.proc.pid)
-        with contextlib.suppress(OSError, ValueError):
-            pid = int(self.pidfile.read_text().strip())
-            if pid not in pids and _pid_alive(pid):
-                pids.append(pid)
-        # nsenter and unshare exec (they do not fork), so the Popen pid is dockerd itself.
+        pids = self._daemon_pids()
         if pids:
             kill_bounded(pids, timeout)
-        if self.proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=1.0)
+        if self.launched is not None:
+            self.launched.reap()
         # containerd and its shims were started by this daemon and name its exec root.
-        leftovers = pids_mentioning(str(self.exec_root))
-        if leftovers:
-            log.debug("stopping %d leftover process(es) of %s", len(leftovers), self.host)
-            kill_bounded(leftovers, 2.0)
+        sweep_leftovers(str(self.exec_root))
         self.remove_files()
 
     def remove_files(self) -> None:
@@ -264,9 +171,36 @@ class LabDaemon:
                 parent.rmdir()  # only when empty: the run's other hosts may still be there
 
 
+def kill_emptied(daemons: Sequence[LabDaemon], timeout: float = 2.0) -> None:
+    """Stop lab daemons whose containers are already gone, all at once, without their
+    graceful shutdown, then remove their files.
+
+    A graceful stop costs 2-3 s a daemon (swarm leave and ingress clean-up, then a wait for
+    containerd) and keeps nothing: what the daemon made lives in the lab host's namespace
+    (removed with the underlay), in its private mount namespace (gone with its last
+    process) and under its folders (removed here). Only for daemons that run no
+    container any more (a container's own processes would outlive its killed shim) and
+    whose mounts are apart from ours (LabDaemon.mounts_apart).
+    """
+    roots = [str(d.exec_root) for d in daemons]
+    pids = [p for d in daemons for p in d._daemon_pids()]
+    # dockerd, its containerd and any shim: each names the daemon's exec root.
+    pids += [p for p in pids_mentioning(*roots) if p not in pids]
+    signal_all(pids, signal.SIGKILL)
+    for pid in wait_gone(pids, timeout):
+        log.warning("pid %d outlived SIGKILL for %.0f s", pid, timeout)
+    sweep_leftovers(*roots)  # a shim forked while we were signalling
+    for d in daemons:
+        if d.launched is not None:
+            d.launched.reap()
+        d.remove_files()
+
+
 def start_all(daemons: list[LabDaemon], timeout: float = READY_TIMEOUT_S) -> None:
     """Start every daemon at once and wait for all of them."""
     for d in daemons:
         d.start()
     for d in daemons:
         d.wait_ready(timeout)
+
+

@@ -15,12 +15,9 @@ import logging
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from netcheck.errors import NetcheckError, RuntimeBuildError, ScenarioErrors
 from netcheck.image import DEFAULT_IMAGE, ensure_image
@@ -46,8 +43,10 @@ from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
 from netcheck.runtime.docker import adopt, ipam
 from netcheck.runtime.docker import services as swarm_services
+from netcheck.runtime.docker import teardown as steps
 from netcheck.runtime.docker.client import daemon_url, make_client
 from netcheck.runtime.docker.daemon import RUN_DIR, LabDaemon, start_all
+from netcheck.runtime.docker.handles import DaemonHandle, api_message, parallel
 from netcheck.runtime.docker.kernel import ipvlan_missing
 from netcheck.runtime.docker.multihost import (
     lab_mac,
@@ -56,75 +55,22 @@ from netcheck.runtime.docker.multihost import (
     wants_lab_mac,
 )
 from netcheck.runtime.docker.probeimage import ensure_probe_image
-from netcheck.runtime.docker.remote import is_local_url, sweep
+from netcheck.runtime.docker.remote import is_local_url
 from netcheck.runtime.docker.uplink import default_route_links, uplink_parents
 from netcheck.runtime.naming import NODE_LABEL, RUN_LABEL, object_name
-from netcheck.sigmask import signals_blocked, signals_deferred
+from netcheck.sigmask import signals_deferred
 
 log = logging.getLogger(__name__)
 
 RESOLVER = ipaddress.ip_address("127.0.0.11")
 SLEEP_CMD = ["sleep", "2147483647"]
-_WORKERS = 16
 DEFAULT_KEY = ""  # the daemon of real-host mode (options.docker_host / DOCKER_HOST)
 
-T = TypeVar("T")
 
 
 def docker_name(run_id: str, name: str) -> str:
     """Docker-side name of a plan network or container; plan names become DNS aliases."""
     return object_name(run_id, name)
-
-
-def _api_message(exc: BaseException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    return str(explanation or exc)
-
-
-def _parallel(fn: Callable[[T], Any], items: Iterable[T]) -> list[Any]:
-    """Run `fn` over items in threads; raise the first error after all have finished."""
-    items = list(items)
-    if not items:
-        return []
-    pool = ThreadPoolExecutor(max_workers=min(_WORKERS, len(items)))
-    futures: list[Future[Any]] = []
-    try:
-        # The pool's threads are born in submit(); the mask is restored before the join.
-        with signals_blocked():
-            for item in items:
-                futures.append(pool.submit(fn, item))
-        pool.shutdown(wait=True)
-    except BaseException:
-        # A signal in the join: calls still running would create what teardown, about to
-        # read what exists, never sees (a container started after the list was taken).
-        # Waited for by their futures: a thread join a signal interrupted marks the thread
-        # stopped while it still runs (CPython 3.11), so joining again returns at once.
-        pool.shutdown(wait=False, cancel_futures=True)
-        while True:
-            try:
-                futures_wait(futures)
-                break
-            except BaseException:  # another Ctrl-C: the calls must still be waited for
-                log.warning("still waiting for %d Docker call(s) to finish", len(items))
-        raise
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]  # type: ignore[misc]
-    return [f.result() for f in futures]
-
-
-@dataclass(slots=True, kw_only=True)
-class _Daemon:
-    """A daemon this run talks to: a lab daemon or a real one."""
-
-    key: str  # host name, or DEFAULT_KEY
-    url: str
-    client: Any
-    lab: LabDaemon | None = None
-    advertise: str | None = None  # swarm advertise address (a lab host's uplink address)
-    swarm_ours: bool = False
-    networks: dict[str, str] = field(default_factory=dict)  # plan name -> docker id
-    major: int | None = None  # the Engine's major version, read on first use
 
 
 class DockerRuntime:
@@ -134,7 +80,7 @@ class DockerRuntime:
         self.options = options
         self.run_id = options.run_id
         self._underlay: Runtime | None = None
-        self._daemons: dict[str, _Daemon] = {}
+        self._daemons: dict[str, DaemonHandle] = {}
         self._containers: list[tuple[str, str]] = []  # (daemon key, container id)
         self._services: list[tuple[str, str]] = []  # (manager's daemon key, service id)
         self._lock = threading.Lock()
@@ -142,7 +88,7 @@ class DockerRuntime:
         self._overlay_members: list[str] = []
         self._probe_tags: dict[str, str] = {}  # remote daemon key -> probe image tag
         # (daemon key, scenario name) -> Docker name of an external network: attached to,
-        # never created or removed (not in _Daemon.networks, which teardown removes).
+        # never created or removed (not in DaemonHandle.networks, which teardown removes).
         self._external_names: dict[tuple[str, str], str] = {}
         self.timings: dict[str, float] = {}
 
@@ -156,7 +102,7 @@ class DockerRuntime:
         except docker.errors.DockerException as exc:
             with signals_deferred():  # a second Ctrl-C must not cut this teardown short
                 self.teardown()
-            raise RuntimeBuildError(f"docker: {_api_message(exc)}") from exc
+            raise RuntimeBuildError(f"docker: {api_message(exc)}") from exc
         except BaseException:
             with signals_deferred():
                 self.teardown()
@@ -248,7 +194,7 @@ class DockerRuntime:
 
         t = time.monotonic()
         progress(f"starting {len(endpoints)} container(s)")
-        infos = _parallel(
+        infos = parallel(
             lambda ep: (ep, self._start_container(plan, ep, self._daemons[placement[ep.name]])),
             endpoints,
         )
@@ -379,7 +325,8 @@ class DockerRuntime:
                 )
             progress(f"starting {len(labs)} lab dockerd(s)")
             for lab in labs:
-                self._daemons[lab.host] = _Daemon(key=lab.host, url=lab.url, client=None, lab=lab)
+                self._daemons[lab.host] = DaemonHandle(key=lab.host, url=lab.url, client=None,
+                                                       lab=lab)
             start_all(labs)
             for lab in labs:
                 d = self._daemons[lab.host]
@@ -388,12 +335,12 @@ class DockerRuntime:
                 d.advertise = str(addrs[0]) if addrs else None
         for host in plan.lab.hosts:
             if host.docker_url is not None:
-                self._daemons[host.name] = _Daemon(
+                self._daemons[host.name] = DaemonHandle(
                     key=host.name, url=host.docker_url, client=make_client(host.docker_url)
                 )
         if not lab_hosts and not any(h.docker_url for h in plan.lab.hosts):
             url = daemon_url(self.options.docker_host)
-            self._daemons[DEFAULT_KEY] = _Daemon(
+            self._daemons[DEFAULT_KEY] = DaemonHandle(
                 key=DEFAULT_KEY, url=url, client=make_client(self.options.docker_host)
             )
         for d in self._daemons.values():
@@ -402,7 +349,7 @@ class DockerRuntime:
                     d.client.ping()
                 except Exception as exc:
                     raise RuntimeBuildError(
-                        f"no Docker daemon answers at {d.url}: {_api_message(exc)}. "
+                        f"no Docker daemon answers at {d.url}: {api_message(exc)}. "
                         "Start one (scripts/start-dockerd.sh) or pass --docker-host"
                     ) from exc
 
@@ -538,7 +485,7 @@ class DockerRuntime:
             worker.swarm_ours = True
 
     @staticmethod
-    def _in_swarm(d: _Daemon) -> bool:
+    def _in_swarm(d: DaemonHandle) -> bool:
         state = d.client.info().get("Swarm", {}).get("LocalNodeState", "inactive")
         return bool(state == "active")
 
@@ -563,18 +510,18 @@ class DockerRuntime:
         existing: list[Endpoint] | None = None,
     ) -> None:
         wanted = {(placement[ep.name], self._image_for(plan, ep)) for ep in endpoints}
-        _parallel(self._put_image, sorted(wanted))
+        parallel(self._put_image, sorted(wanted))
         # Probes on a remote host run in sidecars: import their image now, not mid-probe.
         keys = {k for k, _ in wanted} | {placement[ep.name] for ep in existing or ()}
         remote_keys = sorted(k for k in keys if not is_local_url(self._daemons[k].url))
         for key, ref in zip(
             remote_keys,
-            _parallel(lambda k: ensure_probe_image(self._daemons[k].client), remote_keys),
+            parallel(lambda k: ensure_probe_image(self._daemons[k].client), remote_keys),
             strict=True,
         ):
             self._probe_tags[key] = ref.rpartition(":")[2]
 
-    def _copy_image_to_lab(self, d: _Daemon, ref: str) -> None:
+    def _copy_image_to_lab(self, d: DaemonHandle, ref: str) -> None:
         """A lab daemon starts empty and there is no registry: copy from the real daemon."""
         import docker.errors
 
@@ -592,7 +539,7 @@ class DockerRuntime:
         finally:
             src.close()
 
-    def _create_network(self, d: _Daemon, net: Network) -> None:
+    def _create_network(self, d: DaemonHandle, net: Network) -> None:
         kwargs = ipam.create_kwargs(
             net.on_host(d.key), docker_name(self.run_id, net.name), self.run_id
         )
@@ -601,7 +548,7 @@ class DockerRuntime:
         except Exception as exc:
             where = f" on host {d.key!r}" if d.key else ""
             raise RuntimeBuildError(
-                f"network {net.name!r}{where}: Docker refused it: {_api_message(exc)}"
+                f"network {net.name!r}{where}: Docker refused it: {api_message(exc)}"
             ) from exc
         d.networks[net.name] = res["Id"]
 
@@ -615,7 +562,9 @@ class DockerRuntime:
             else docker_name(self.run_id, name)
         )
 
-    def _endpoint_config(self, d: _Daemon, plan: Plan, ep: Endpoint, idx: int) -> dict[str, Any]:
+    def _endpoint_config(
+        self, d: DaemonHandle, plan: Plan, ep: Endpoint, idx: int
+    ) -> dict[str, Any]:
         att = ep.attachments[idx]
         if ipam.is_default_bridge(att.network, plan):
             return {}  # the default bridge takes neither fixed addresses nor aliases
@@ -630,7 +579,7 @@ class DockerRuntime:
             cfg["IPAMConfig"] = {key: str(att.ip)}
         return cfg
 
-    def _start_container(self, plan: Plan, ep: Endpoint, d: _Daemon) -> dict[str, Any]:
+    def _start_container(self, plan: Plan, ep: Endpoint, d: DaemonHandle) -> dict[str, Any]:
         api = d.client.api
         name = docker_name(self.run_id, ep.name)
         first_net = (self._network_ref(plan, ep.attachments[0].network, d.key)
@@ -758,7 +707,7 @@ class DockerRuntime:
             for s in services
             for key in ([s.host] if s.host is not None else list(node_ids.values()))
         }
-        _parallel(self._put_image, sorted(wanted))
+        parallel(self._put_image, sorted(wanted))
 
         def start(svc: Service) -> tuple[Service, str, str]:
             manager = homes[svc.networks[0]][0]
@@ -773,7 +722,7 @@ class DockerRuntime:
                 self._services.append((manager, sid))
             return svc, manager, sid
 
-        started = _parallel(start, services)
+        started = parallel(start, services)
         out: dict[str, Node] = {}
         for svc, manager, sid in started:
             client = self._daemons[manager].client
@@ -815,68 +764,26 @@ class DockerRuntime:
 
     def teardown(self) -> None:
         errors: list[str] = []
-        for key, sid in reversed(self._services):
-            d = self._daemons.get(key)
-            if d is None or d.client is None or d.lab is not None:
-                continue  # a lab daemon takes its services with it
-            try:
-                d.client.api.remove_service(sid)
-                # Its tasks go asynchronously; the networks can go only after them.
-                swarm_services.wait_tasks_gone(d.client, sid)
-            except Exception as exc:
-                if getattr(getattr(exc, "response", None), "status_code", None) != 404:
-                    errors.append(f"service {sid[:12]}: {_api_message(exc)}")
-        self._services.clear()
-
-        def remove(item: tuple[str, str]) -> None:
-            key, cid = item
-            d = self._daemons.get(key)
-            if d is None or d.client is None:
-                return
-            try:
-                d.client.api.remove_container(cid, force=True, v=True)
-            except Exception as exc:
-                if getattr(getattr(exc, "response", None), "status_code", None) != 404:
-                    errors.append(f"container {cid[:12]}: {_api_message(exc)}")
-
+        daemons = self._daemons
         t = time.monotonic()
-        with contextlib.suppress(Exception):
-            _parallel(remove, list(self._containers))
+        steps.remove_services(daemons, self._services, errors)
+        with_tasks = bool(self._services)
+        self._services.clear()
+        made = steps.containers_to_remove(daemons, self._containers, self.run_id, with_tasks)
+        steps.remove_containers(daemons, made, errors)
         if self._containers:
             self._timed("containers_down", t)
         self._containers.clear()
-        for d in self._daemons.values():
-            if d.client is not None and not is_local_url(d.url):
-                with contextlib.suppress(Exception):
-                    sweep(d.client, self.run_id)
-        for d in self._daemons.values():
-            if d.lab is not None:
-                # The daemon is stopped and its data removed next: removing its networks
-                # first only races swarm's own task cleanup ("network is in use by task").
-                d.networks.clear()
-                continue
-            for name, nid in list(d.networks.items()):
-                try:
-                    d.client.api.remove_network(nid)
-                except Exception as exc:
-                    if getattr(getattr(exc, "response", None), "status_code", None) != 404:
-                        errors.append(f"network {name}: {_api_message(exc)}")
-                d.networks.pop(name, None)
-        for d in reversed(list(self._daemons.values())):
-            # A lab daemon is about to be stopped and its state removed: no need to leave.
-            if d.swarm_ours and d.lab is None:
-                try:
-                    d.client.swarm.leave(force=True)
-                except Exception as exc:
-                    errors.append(f"swarm leave: {_api_message(exc)}")
-            d.swarm_ours = False
-        labs = [d.lab for d in self._daemons.values() if d.lab is not None]
-        for d in self._daemons.values():
-            if d.client is not None:
-                with contextlib.suppress(Exception):
-                    d.client.close()
-        with contextlib.suppress(Exception):
-            _parallel(lambda lab: lab.stop(), labs)
+        steps.sweep_sidecars(daemons, self.run_id)
+        steps.remove_networks(daemons, errors)
+        steps.leave_swarms(daemons, errors)
+        labs = [d.lab for d in daemons.values() if d.lab is not None]
+        idle = steps.idle_labs(daemons)
+        steps.close_clients(daemons)
+        t = time.monotonic()
+        steps.stop_lab_daemons(labs, idle)
+        if labs:
+            self._timed("daemons_down", t)
         self._daemons.clear()
         if self._underlay is not None:
             try:

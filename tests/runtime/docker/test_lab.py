@@ -89,7 +89,7 @@ def build(docker_client: Any) -> Iterator[Any]:
 
     yield _build
     for rt in runtimes:
-        pids = [d.lab.proc.pid for d in rt._daemons.values() if d.lab and d.lab.proc]
+        pids = [d.lab.launched.pid for d in rt._daemons.values() if d.lab and d.lab.launched]
         rt.teardown()
         rt.teardown()  # idempotent
         assert not (RUN_DIR / rt.run_id).exists()

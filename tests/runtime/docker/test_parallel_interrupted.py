@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from netcheck.runtime.docker.runtime import _parallel
+from netcheck.runtime.docker.handles import parallel
 
 
 def test_a_signal_during_the_wait_lets_every_started_call_finish() -> None:
@@ -38,5 +38,5 @@ def test_a_signal_during_the_wait_lets_every_started_call_finish() -> None:
         finished.append(item)
 
     with pytest.raises(KeyboardInterrupt):
-        _parallel(call, [0, 1])
+        parallel(call, [0, 1])
     assert sorted(finished) == [0, 1]
