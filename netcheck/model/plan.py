@@ -75,6 +75,8 @@ class Route:
     dev: str | None = None
     # The scenario line that asked for it: a route the kernel refuses is named there.
     location: Location | None = field(default=None, compare=False)
+    src: IPAddress | None = None  # `src ADDRESS`: the preferred source (RTA_PREFSRC)
+    onlink: bool = False  # `onlink`: the gateway is on the link even off every subnet
 
     def __str__(self) -> str:
         text = str(self.dst)
@@ -82,7 +84,111 @@ class Route:
             text += f" via {self.via}"
         if self.dev is not None:
             text += f" dev {self.dev}"
+        if self.src is not None:
+            text += f" src {self.src}"
+        if self.onlink:
+            text += " onlink"
         return text
+
+
+# Routing table names as iproute2 spells them (/etc/iproute2/rt_tables).
+TABLE_NAMES = {"main": 254, "local": 255, "default": 253}
+
+
+def table_name(table: int) -> str:
+    for name, number in TABLE_NAMES.items():
+        if number == table:
+            return name
+    return str(table)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyRule:
+    """A routing policy rule: `ip rule add [from SRC] [to DST] [iif DEV] [oif DEV]
+    [priority N] table T`. None means "all" (from all, any interface)."""
+
+    table: int
+    priority: int | None = None  # None: the kernel picks (just below the last rule)
+    src: IPNetwork | None = None
+    dst: IPNetwork | None = None
+    iif: str | None = None
+    oif: str | None = None
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def version(self) -> int:
+        for net in (self.src, self.dst):
+            if net is not None:
+                return net.version
+        return 4
+
+    def __str__(self) -> str:
+        words = [] if self.priority is None else [f"priority {self.priority}"]
+        words.append(f"from {self.src}" if self.src is not None else "from all")
+        if self.dst is not None:
+            words.append(f"to {self.dst}")
+        if self.iif is not None:
+            words.append(f"iif {self.iif}")
+        if self.oif is not None:
+            words.append(f"oif {self.oif}")
+        words.append(f"lookup {table_name(self.table)}")
+        return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteTable:
+    """An extra routing table: `ip route add ... table ID` for each route."""
+
+    id: int
+    routes: tuple[Route, ...]
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExtraAddress:
+    """One more address on a node: `ip address add ADDRESS/PREFIX dev DEV` (a second
+    address on an interface, a service address on lo, an address off the LAN's subnet)."""
+
+    ip: IPAddress
+    prefixlen: int
+    dev: str
+    location: Location | None = field(default=None, compare=False)
+
+    @property
+    def network(self) -> IPNetwork:
+        return ipaddress.ip_network(f"{self.ip}/{self.prefixlen}", strict=False)
+
+    def __str__(self) -> str:
+        return f"{self.ip}/{self.prefixlen} dev {self.dev}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Neighbour:
+    """A static neighbour entry: `ip neigh replace IP lladdr MAC dev DEV nud permanent`
+    (or `nud reachable` when not permanent: the kernel ages it and probes again)."""
+
+    ip: IPAddress
+    mac: str
+    dev: str
+    permanent: bool = True
+    location: Location | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        nud = "permanent" if self.permanent else "reachable"
+        return f"{self.ip} lladdr {self.mac} dev {self.dev} nud {nud}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeStack:
+    """A lab node's IP stack beyond its one address per LAN: policy rules and their
+    tables, extra addresses, static neighbours, and whether it takes the LAN's gateway as
+    its default route."""
+
+    rules: tuple[PolicyRule, ...] = ()
+    tables: tuple[RouteTable, ...] = ()
+    addresses: tuple[ExtraAddress, ...] = ()
+    neighbours: tuple[Neighbour, ...] = ()
+    default_route: bool = True  # False: no `default via <LAN gateway>` is added
 
 
 class FirewallAction(StrEnum):
@@ -140,6 +246,9 @@ class Router:
     sysctl_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
     routes: tuple[Route, ...] = ()
     firewall: tuple[FirewallRule, ...] = ()
+    stack: NodeStack = field(default_factory=NodeStack)
+    # The LANs it has a leg on (None: every LAN with a gateway).
+    lans: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +278,7 @@ class Machine:
     firewall: tuple[FirewallRule, ...] = ()
     mtu: int | None = None  # the machine's eth0 MTU; None: the LAN's
     state: str = "up"  # up | down | no-carrier (eth0's link, as the lab leaves it)
+    stack: NodeStack = field(default_factory=NodeStack)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -219,6 +329,7 @@ class Host:
     routes: tuple[Route, ...] = ()
     firewall: tuple[FirewallRule, ...] = ()
     shims: tuple[Shim, ...] = ()
+    stack: NodeStack = field(default_factory=NodeStack)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -45,6 +45,7 @@ class Claim:
     what: str  # "machine 'nas'", "the gateway of lan 'lan'"
     path: Path
     line: int
+    duplicate: bool = False  # `duplicate: allowed`: another node may hold it too
 
 
 @dataclass(slots=True)

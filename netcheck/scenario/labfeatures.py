@@ -70,10 +70,11 @@ def parse_route(value: object) -> Route:
             f"expected a route, got {describe(value)}",
             "Write {dst: 10.0.0.0/24, via: 192.168.1.1} or 'default via 192.168.1.1'",
         )
-    unknown = set(value) - {"dst", "via", "dev"}
+    unknown = set(value) - {"dst", "via", "dev", "src", "onlink"}
     if unknown:
         raise ValueProblem(
-            f"a route has no field {describe(sorted(unknown)[0])}", "Use dst, via and dev"
+            f"a route has no field {describe(sorted(unknown)[0])}",
+            "Use dst, via, dev, src and onlink",
         )
     dst_raw = value.get("dst")
     if dst_raw is None:
@@ -94,7 +95,16 @@ def parse_route(value: object) -> Route:
             raise ValueProblem(f"route dst {describe(dst_raw)} is not a subnet: {exc}") from exc
     if via is not None and via.version != dst.version:
         raise ValueProblem(f"route to {dst}: via {via} is not of the same IP version")
-    return Route(dst=dst, via=via, dev=dev)
+    src = parse_ip(value["src"]) if value.get("src") is not None else None
+    if src is not None and src.version != dst.version:
+        raise ValueProblem(f"route to {dst}: src {src} is not of the same IP version")
+    onlink = value.get("onlink", False)
+    if not isinstance(onlink, bool):
+        raise ValueProblem(f"route onlink: expected true or false, got {describe(onlink)}")
+    if onlink and (via is None or dev is None):
+        raise ValueProblem(f"route to {dst}: onlink needs via and dev",
+                           "Write e.g. 'default via 192.168.9.1 dev eth0 onlink'")
+    return Route(dst=dst, via=via, dev=dev, src=src, onlink=onlink)
 
 
 def _route_words(text: str) -> dict[str, Any]:
@@ -104,9 +114,14 @@ def _route_words(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {"dst": words[0]}
     rest = words[1:]
     while rest:
-        if len(rest) < 2 or rest[0] not in ("via", "dev"):
+        if rest[0] == "onlink":
+            out["onlink"] = True
+            rest = rest[1:]
+            continue
+        if len(rest) < 2 or rest[0] not in ("via", "dev", "src"):
             raise ValueProblem(
-                f"cannot read route {describe(text)}", "Write 'DST via ADDRESS' or 'DST dev IF'"
+                f"cannot read route {describe(text)}",
+                "Write 'DST via ADDRESS [dev IF] [src ADDRESS] [onlink]' or 'DST dev IF'",
             )
         out[rest[0]] = rest[1]
         rest = rest[2:]

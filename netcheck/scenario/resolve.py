@@ -29,6 +29,7 @@ from netcheck.model.plan import (
     NamedTarget,
     Network,
     NodeKind,
+    NodeStack,
     Plan,
     Port,
     PublishMode,
@@ -56,11 +57,14 @@ from netcheck.scenario.schema import (
     AttachmentSpec,
     EndpointSpec,
     HostSpec,
+    MachineSpec,
     NetworkSpec,
+    RouterSpec,
     ScenarioSpec,
     SubnetSpec,
 )
 from netcheck.scenario.sources import node_facts, scenario_subnets
+from netcheck.scenario.stack import resolve_stack
 from netcheck.scenario.suggest import did_you_mean, hint_for, one_of
 from netcheck.scenario.values import ValueProblem
 
@@ -87,11 +91,12 @@ class Resolver:
     def err(self, path: Path, message: str, hint: str | None = None) -> None:
         self.ctx.error(path, message, hint)
 
-    def claim_lab_ip(self, ip: IPAddress, what: str, path: Path) -> None:
-        earlier = self.lab_book.claim(ip, Claim(what, path, self.ctx.line(path)))
-        if earlier is not None:
+    def claim_lab_ip(self, ip: IPAddress, what: str, path: Path, duplicate: bool = False) -> None:
+        earlier = self.lab_book.claim(ip, Claim(what, path, self.ctx.line(path), duplicate))
+        if earlier is not None and not (duplicate or earlier.duplicate):
             self.err(path, f"{ip} is already used by {earlier.what} (line {earlier.line})",
-                     "Every address on a LAN must be unique")
+                     "Every address on a LAN must be unique; for a deliberate duplicate "
+                     "(the fault itself, or a VIP) write duplicate: allowed on one of them")
 
     # --- lab -------------------------------------------------------------------------------
 
@@ -99,11 +104,21 @@ class Resolver:
         out: list[Lan] = []
         vlans: dict[int, str] = {}
         router = self.spec.lab.router
+        legs = None if router is None or router.lans is None else set(router.lans)
+        if router is not None and router.lans is not None:
+            for index, lan_name in enumerate(router.lans):
+                if lan_name not in self.spec.lab.lans:
+                    self.err(("lab", "router", "lans", index), f"unknown lan '{lan_name}'",
+                             hint_for(lan_name, self.spec.lab.lans, "lans"))
         for name, spec in self.spec.lab.lans.items():
             path: Path = ("lab", "lans", name)
             if spec.gateway is not None:
                 self.check_host_ip(spec.gateway, spec.subnet, (*path, "gateway"), f"lan '{name}'")
-                self.claim_lab_ip(spec.gateway, f"the gateway of lan '{name}'", (*path, "gateway"))
+                if legs is None or name in legs:
+                    self.claim_lab_ip(spec.gateway, f"the gateway of lan '{name}'",
+                                      (*path, "gateway"))
+            elif legs is not None and name not in legs:
+                pass  # no router leg here, and no gateway: a LAN of its own
             elif router is not None:
                 self.err(
                     path, f"lan '{name}' needs a gateway: the router has a leg on every LAN",
@@ -144,16 +159,32 @@ class Resolver:
         for name, spec in self.spec.lab.machines.items():
             path: Path = ("lab", "machines", name)
             lan = self.known_lan(lans, spec.lan, (*path, "lan"))
-            if lan is not None and self.check_host_ip(spec.ip, lan.subnet, (*path, "ip"),
-                                                      f"lan '{lan.name}'"):
-                self.claim_lab_ip(spec.ip, f"machine '{name}'", (*path, "ip"))
+            off = lan is not None and off_subnet(spec, lan.subnet)
+            if lan is not None and off:
+                # An address off the LAN's subnet, reached by an on-link route: /32 on eth0.
+                self.check_off_subnet(path, spec, lan)
+                self.claim_lab_ip(spec.ip, f"machine '{name}'", (*path, "ip"), spec.duplicate)
+            elif lan is not None and self.check_host_ip(spec.ip, lan.subnet, (*path, "ip"),
+                                                        f"lan '{lan.name}'"):
+                self.claim_lab_ip(spec.ip, f"machine '{name}'", (*path, "ip"), spec.duplicate)
+            own: IPNetwork | None = None
+            if lan is not None:
+                own = host_prefix(spec.ip) if off else lan.subnet
+            stack = resolve_stack(self.ctx, path, spec, name, devs=("eth0",),
+                                  subnets={"eth0": [own] if own is not None else []},
+                                  held=(spec.ip,), claim=self.claim_stack_ip,
+                                  default_route=spec.default_route and not off)
             out.append(Machine(name=name, lan=spec.lan, ip=spec.ip, listen=tuple(spec.listen),
                                location=self.ctx.location(path), sysctls=dict(spec.sysctls),
                                sysctl_locations=self.sysctl_locations(path, spec.sysctls),
                                routes=self.located_routes(path, spec.routes),
-                               firewall=tuple(spec.firewall), mtu=spec.mtu, state=spec.state))
-            self.check_routes(path, spec.routes, ("eth0",),
-                              (lan.subnet,) if lan is not None else None)
+                               firewall=tuple(spec.firewall), mtu=spec.mtu, state=spec.state,
+                               stack=stack))
+            onlink = None if own is None else (own, *(a.network for a in stack.addresses))
+            self.check_routes(path, spec.routes, ("eth0",), onlink)
+            for table in stack.tables:
+                self.check_routes((*path, "tables", table.id), list(table.routes), ("eth0",),
+                                  onlink, key=None)
             self.check_sysctl_interfaces(path, spec.sysctls, ("eth0",))
         return tuple(out)
 
@@ -163,6 +194,7 @@ class Resolver:
             path: Path = ("lab", "hosts", name)
             uplinks: list[Uplink] = []
             seen: set[str] = set()
+            subnets: dict[str, list[IPNetwork]] = {}
             for index, up in enumerate(spec.uplinks):
                 up_path: Path = (*path, "uplinks", index)
                 if up.ifname in seen:
@@ -172,18 +204,32 @@ class Resolver:
                 if up.ip is not None and lan is not None and self.check_host_ip(
                     up.ip, lan.subnet, (*up_path, "ip"), f"lan '{lan.name}'"
                 ):
-                    self.claim_lab_ip(up.ip, f"host '{name}' ({up.ifname})", (*up_path, "ip"))
+                    self.claim_lab_ip(up.ip, f"host '{name}' ({up.ifname})", (*up_path, "ip"),
+                                      up.duplicate)
                 uplinks.append(Uplink(ifname=up.ifname, lan=up.lan, ip=up.ip, mtu=up.mtu,
                                       state=up.state))
+                if lan is not None:
+                    subnets.setdefault(up.ifname, []).append(lan.subnet)
             if spec.docker is not None and not _DOCKER_URL.match(spec.docker):
                 self.err((*path, "docker"), f"{values.describe(spec.docker)} is not a Docker URL",
                          "Write ssh://user@host, tcp://host:2376 or unix:///path/docker.sock")
+            shims = self.shims(name, spec, seen)
+            if spec.docker is not None and (spec.rules or spec.tables or spec.addresses
+                                            or spec.neighbours):
+                self.err(path, f"host '{name}' is a remote Docker host: netcheck sets rules, "
+                               "tables, addresses and neighbours only on lab hosts",
+                         "Set them on the real host (ip rule / ip route / ip addr / ip neigh)")
+            held = [u.ip for u in uplinks if u.ip is not None] + [sh.ip for sh in shims]
+            stack = resolve_stack(self.ctx, path, spec, name,
+                                  devs=[*seen, *(sh.name for sh in shims)], subnets=subnets,
+                                  held=held, claim=self.claim_stack_ip,
+                                  default_route=spec.default_route)
             out.append(Host(name=name, uplinks=tuple(uplinks), docker_url=spec.docker,
                             listen=tuple(spec.listen), location=self.ctx.location(path),
                             sysctls=dict(spec.sysctls),
                             sysctl_locations=self.sysctl_locations(path, spec.sysctls),
                             routes=self.located_routes(path, spec.routes),
-                            firewall=tuple(spec.firewall), shims=self.shims(name, spec, seen)))
+                            firewall=tuple(spec.firewall), shims=shims, stack=stack))
             self.check_routes(path, spec.routes, None, None)
         return tuple(out)
 
@@ -218,22 +264,43 @@ class Resolver:
         return {key: self.ctx.location((*path, "sysctls", key)) for key in sysctls}
 
     def check_routes(self, path: Path, routes: list[Route], devs: tuple[str, ...] | None,
-                     onlink: tuple[IPNetwork, ...] | None) -> None:
+                     onlink: tuple[IPNetwork, ...] | None, key: str | None = "routes") -> None:
         """What the file tells: the node's interfaces and the subnets they are on. Hosts get
         bridges and veths at build time; the runtime names the line of a route it refuses."""
+        base: Path = path if key is None else (*path, key)
+        if onlink is not None:
+            # An on-link route (dev, no via) makes its destination a neighbour.
+            onlink = (*onlink, *(r.dst for r in routes if r.via is None and r.dev is not None))
         for index, route in enumerate(routes):
             if devs is not None and route.dev is not None and route.dev not in devs:
-                self.err((*path, "routes", index, "dev"),
+                self.err((*base, index, "dev"),
                          f"{route.dev!r} is not an interface of this node",
                          f"Its interfaces: {one_of(list(devs))}")
             elif (onlink is not None and route.via is not None
-                  and not route.via.is_link_local
+                  and not route.via.is_link_local and not route.onlink
                   and not any(inside(route.via, net) for net in onlink)):
-                self.err((*path, "routes", index),
+                self.err((*base, index),
                          f"gateway {route.via} is not on a subnet of this node "
                          f"({', '.join(str(n) for n in onlink)})",
                          "A route's via must be a neighbour: an address on one of the node's "
                          "own subnets")
+
+    def claim_stack_ip(self, ip: IPAddress, what: str, path: Path, duplicate: bool) -> None:
+        self.claim_lab_ip(ip, what, path, duplicate)
+
+    def check_off_subnet(self, path: Path, spec: MachineSpec, lan: Lan) -> None:
+        """A machine address outside its LAN's subnet works only with an on-link route, and
+        the LAN's gateway is no neighbour of it: no automatic default route."""
+        if not any(r.via is None and r.dev == "eth0" for r in spec.routes):
+            self.err((*path, "ip"), f"{spec.ip} is not in the subnet {lan.subnet} of lan "
+                                    f"'{lan.name}', and the machine has no on-link route",
+                     f"Add routes: ['{lan.subnet} dev eth0'] (the LAN is then on the link), "
+                     "or use an address of the subnet")
+        elif spec.default_route and lan.gateway is not None:
+            self.err((*path, "ip"), f"{spec.ip} is off the subnet {lan.subnet}: the LAN's "
+                                    f"gateway {lan.gateway} cannot be its default route as is",
+                     f"Set default_route: false, and if it needs one write "
+                     f"'default via {lan.gateway} dev eth0 onlink' under routes:")
 
     def check_sysctl_interfaces(self, path: Path, sysctls: dict[str, str],
                                 ifnames: tuple[str, ...]) -> None:
@@ -273,7 +340,8 @@ class Resolver:
         if lab.router is not None:
             has_name = ("lab", "router", "name") in self.ctx.lines
             path: Path = ("lab", "router", "name") if has_name else ("lab", "router")
-            vias = tuple(lan.name for lan in lab.lans if lan.gateway is not None)
+            vias = tuple(lan.name for lan in lab.lans if lan.gateway is not None
+                         and (lab.router.lans is None or lan.name in lab.router.lans))
             candidates.append((lab.router.name, NodeInfo(kind=NodeKind.ROUTER, path=path,
                                                          vias=vias)))
         for m in lab.machines:
@@ -757,6 +825,15 @@ class Resolver:
                                    location=self.ctx.location(path)))
         return tuple(out)
 
+    def router_stack(self, spec: RouterSpec, lans: tuple[Lan, ...]) -> NodeStack:
+        """The router's legs are named after their LANs (unique_ifname at build time)."""
+        legs = [lan for lan in lans if lan.gateway is not None
+                and (spec.lans is None or lan.name in spec.lans)]
+        return resolve_stack(self.ctx, ("lab", "router"), spec, spec.name, devs=None,
+                             subnets={lan.name: [lan.subnet] for lan in legs},
+                             held=[lan.gateway for lan in legs if lan.gateway is not None],
+                             claim=self.claim_stack_ip)
+
     # --- the plan --------------------------------------------------------------------------
 
     def run(self) -> Plan:
@@ -773,7 +850,9 @@ class Resolver:
                             sysctl_locations=self.sysctl_locations(("lab", "router"),
                                                                    router_spec.sysctls),
                             routes=self.located_routes(("lab", "router"), router_spec.routes),
-                            firewall=tuple(router_spec.firewall))
+                            firewall=tuple(router_spec.firewall),
+                            lans=None if router_spec.lans is None else tuple(router_spec.lans),
+                            stack=self.router_stack(router_spec, lans))
         lab = Lab(lans=lans, router=router, machines=self.machines(lans_by_name),
                   hosts=self.hosts(lans_by_name))
         self.register_nodes(lab)
@@ -797,6 +876,15 @@ class Resolver:
             runtime=runtime, image=self.spec.image, variables=dict(self.variables),
             services=services, targets=targets, warnings=tuple(self.ctx.warnings),
         )
+
+
+def off_subnet(spec: MachineSpec, subnet: IPNetwork) -> bool:
+    """The machine's address is off its LAN's subnet (of the same family)."""
+    return spec.ip.version == subnet.version and spec.ip not in subnet
+
+
+def host_prefix(ip: IPAddress) -> IPNetwork:
+    return ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
 
 
 def _vlan_parent(ifname: str) -> tuple[str | None, int | None]:

@@ -36,7 +36,7 @@ from netcheck.model.plan import (
     PublishedPort,
     Route,
 )
-from netcheck.scenario import labfeatures, values
+from netcheck.scenario import labfeatures, stackvalues, values
 from netcheck.scenario.values import ValueProblem, describe
 
 T = TypeVar("T")
@@ -186,13 +186,20 @@ Sysctls = Annotated[dict[str, str], PlainValidator(_wrap(labfeatures.parse_sysct
                         "description": "sysctls in the node's namespace, e.g. "
                                        "net.ipv4.conf.eth1.rp_filter: 1",
                     })]
-RouteItem = Annotated[Route, PlainValidator(_wrap(labfeatures.parse_route)), WithJsonSchema({
+_ROUTE_SCHEMA: dict[str, Any] = {
     "anyOf": [
-        {"type": "string", "description": "DST via ADDRESS [dev IF], or default via ADDRESS"},
-        {"type": "object", "properties": {"dst": _STRING, "via": _STRING, "dev": _STRING},
+        {"type": "string", "description": "DST via ADDRESS [dev IF] [src ADDRESS] [onlink], "
+                                          "DST dev IF, or default via ADDRESS"},
+        {"type": "object", "properties": {
+            "dst": _STRING, "via": _STRING, "dev": _STRING,
+            "src": {"type": "string", "description": "the preferred source address (src)"},
+            "onlink": {"type": "boolean",
+                       "description": "the gateway is on the link though off every subnet"}},
          "required": ["dst"], "additionalProperties": False},
     ]
-})]
+}
+RouteItem = Annotated[Route, PlainValidator(_wrap(labfeatures.parse_route)),
+                      WithJsonSchema(_ROUTE_SCHEMA)]
 FirewallItem = Annotated[FirewallRule, PlainValidator(_wrap(labfeatures.parse_firewall_rule)),
                          WithJsonSchema({
                              "type": "object",
@@ -206,10 +213,94 @@ LinkState = Annotated[str, PlainValidator(_wrap(labfeatures.parse_link_state)),
                       WithJsonSchema({"enum": list(labfeatures.LINK_STATES)})]
 
 
+# --- a node's IP stack: policy rules, tables, addresses, neighbours (ip rule/route/addr/neigh)
+
+Prefix = Annotated[IPNetwork, PlainValidator(_wrap(stackvalues.parse_prefix)), WithJsonSchema(
+    {"type": "string", "description": "an address (one host: /32, /128) or a subnet"}
+)]
+_TABLE_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "integer", "minimum": 1, "maximum": stackvalues.MAX_TABLE},
+              {"type": "string", "pattern": r"^([0-9]+|main|local|default)$"}],
+    "description": "a routing table: a number, or main, local, default",
+}
+TableRef = Annotated[int, PlainValidator(_wrap(stackvalues.parse_table)),
+                     WithJsonSchema(_TABLE_SCHEMA)]
+Priority = Annotated[int, PlainValidator(_wrap(stackvalues.parse_priority)), WithJsonSchema(
+    {"type": "integer", "minimum": 0, "maximum": stackvalues.MAX_PRIORITY,
+     "description": "the rule's priority (lower is looked at first)"}
+)]
+Mac = Annotated[str, PlainValidator(_wrap(stackvalues.parse_mac)), WithJsonSchema(
+    {"type": "string", "pattern": r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",
+     "description": "a MAC address, e.g. 02:42:0a:33:00:01"}
+)]
+Duplicate = Annotated[bool, PlainValidator(_wrap(stackvalues.parse_duplicate)), WithJsonSchema(
+    {"enum": ["allowed"], "description": "duplicate: allowed lets another node hold this "
+                                         "address too (a deliberate duplicate, or a VIP)"}
+)]
+AddressItem = Annotated[
+    tuple[IPAddress, int, str | None, bool],
+    PlainValidator(_wrap(stackvalues.parse_address)),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "description": "ADDRESS[/PREFIX] [dev IF], as ip address add: "
+                                          "10.51.0.11/24 dev eth0, 192.0.2.53/32 dev lo"},
+        {"type": "object", "properties": {
+            "address": {"type": "string", "description": "ADDRESS[/PREFIX]; no prefix: one "
+                                                         "address (/32, /128)"},
+            "dev": {"type": "string", "description": "the interface (lo for a service "
+                                                     "address); default: the node's only one"},
+            "duplicate": {"enum": ["allowed"], "description": "another node may hold it too"}},
+         "required": ["address"], "additionalProperties": False},
+    ]}),
+]
+
+
+class RuleSpec(Spec):
+    """A routing policy rule, as `ip rule add from 10.51.0.10 table 100 priority 100`."""
+
+    from_: Prefix | None = Field(None, alias="from",
+                                 description="the source address or subnet (default: all)")
+    to: Prefix | None = Field(None, description="the destination address or subnet")
+    iif: IfName | None = Field(None, description="packets arriving on this interface")
+    oif: IfName | None = Field(None, description="packets sent out of this interface")
+    table: TableRef = Field(description="the table to look up: one of `tables:`, or main")
+    priority: Priority | None = Field(None, description="lower first; default: the kernel's")
+
+
+class NeighbourSpec(Spec):
+    """A static neighbour entry, as `ip neigh replace IP lladdr MAC dev DEV nud permanent`."""
+
+    ip: IP
+    mac: Mac
+    dev: IfName | None = Field(None, description="default: the interface on ip's subnet")
+    permanent: bool = Field(True, description="nud permanent; false: nud reachable (ages, "
+                                              "then the kernel asks again)")
+
+
+TablesSpec = Annotated[
+    dict[Annotated[int, PlainValidator(_wrap(stackvalues.parse_table))], list[RouteItem]],
+    WithJsonSchema({
+        "type": "object",
+        "propertyNames": {"pattern": "^[0-9]+$"},
+        "additionalProperties": {"type": "array", "items": _ROUTE_SCHEMA},
+        "description": "extra routing tables by number: each route is added with table N "
+                       "(ip route add ... table N); rules: send traffic to them",
+    }),
+]
+
+
 class NodeFeatures(Spec):
     sysctls: Sysctls = {}
     routes: list[RouteItem] = []
     firewall: list[FirewallItem] = []
+    rules: list[RuleSpec] = Field([], description="routing policy rules (ip rule add)")
+    tables: TablesSpec = {}
+    addresses: list[AddressItem] = Field(
+        [], description="more addresses (ip address add): a second one on an interface, one "
+                        "on lo, one off the LAN's subnet (give it an on-link route)"
+    )
+    neighbours: list[NeighbourSpec] = Field(
+        [], description="static ARP/ND entries (ip neigh replace ... nud permanent)"
+    )
 
 
 # --- lab -----------------------------------------------------------------------------------
@@ -228,6 +319,10 @@ class LanSpec(Spec):
 class RouterSpec(NodeFeatures):
     name: Name = "router"
     forward: bool = True
+    lans: list[str] | None = Field(
+        None, description="the LANs the router has a leg on (default: every LAN with a "
+                          "gateway); another LAN's gateway may be another node's address"
+    )
 
 
 class MachineSpec(NodeFeatures):
@@ -238,6 +333,9 @@ class MachineSpec(NodeFeatures):
     listen: list[PortText] = []
     mtu: Mtu | None = Field(None, description="eth0's MTU; default: the LAN's")
     state: LinkState = "up"
+    duplicate: Duplicate = False
+    default_route: bool = Field(True, description="false: no default route via the LAN's "
+                                                  "gateway (give routes: your own, or none)")
 
 
 class UplinkSpec(Spec):
@@ -248,6 +346,7 @@ class UplinkSpec(Spec):
     state: LinkState = Field(
         "up", description="up, down (ip link set down) or no-carrier (cable unplugged)"
     )
+    duplicate: Duplicate = False
 
 
 class ShimSpec(Spec):
@@ -271,6 +370,8 @@ class HostSpec(NodeFeatures):
         None, description="a remote Docker daemon: ssh://user@host, tcp://host:2376, unix://..."
     )
     listen: list[PortText] = []
+    default_route: bool = Field(True, description="false: no default route via the first "
+                                                  "uplink LAN's gateway")
 
 
 class LabSpec(Spec):
