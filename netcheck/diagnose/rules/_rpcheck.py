@@ -68,7 +68,7 @@ def _check(case: Case, node: Node, iface: Interface, dst: IPAddress, src: IPAddr
     value, line = case.live.conf_effective(node.netns, iface.ifname, "rp_filter")
     if not value:
         return None  # rp_filter off there: some other martian, not this rule's
-    reverse = case.live.route_lookup(node.netns, str(src))
+    reverse = reverse_lookup(case, node, dst, src, transit=transit)
     back_dev: str | None = None
     control: RouteAnswer | None = None
     if reverse.errno in _NO_ROUTE:
@@ -85,6 +85,22 @@ def _check(case: Case, node: Node, iface: Interface, dst: IPAddress, src: IPAddr
                   effective=value, effective_line=line, reverse=reverse, control=control,
                   reverse_dev=back_dev, direction=direction, why=why, transit=transit,
                   arp_judge=arp_judge)
+
+
+def reverse_lookup(case: Case, node: Node, dst: IPAddress, src: IPAddress, *,
+                   transit: bool) -> RouteAnswer:
+    """The kernel's own reverse-path lookup: fib_validate_source looks `src` up as a
+    destination, from `dst`, with the policy rules applied (`ip route get SRC from DST`; an
+    output lookup has iif lo, as the kernel's check does). A rule `from DST` can send the
+    way back by another table, so a main-table lookup would guess wrong. A forwarded
+    packet's `dst` is not the node's own and an output lookup refuses a foreign `from`:
+    there the lookup is made without it (rules matching the forwarded destination as a
+    source are not seen)."""
+    if not transit:
+        answer = case.live.route_lookup(node.netns, str(src), src=str(dst))
+        if answer.errno in (0, *_NO_ROUTE):
+            return answer
+    return case.live.route_lookup(node.netns, str(src))
 
 
 def _holder(case: Case, address: IPAddress, skip: set[str]) -> tuple[Node, Interface] | None:

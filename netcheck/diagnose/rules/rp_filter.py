@@ -44,13 +44,14 @@ def fix_for(drop: RpDrop) -> str:
             f"the filter off for {drop.iif}: sysctl -w net.ipv4.conf.all.rp_filter=0 and "
             f"net.ipv4.conf.{dev}.rp_filter=0 (the kernel applies max(conf/all, conf/{dev}))"
         )
-    via = f" via {drop.reverse.gateway}" if drop.reverse.gateway else ""
     what = f"from {drop.dst}" if not drop.transit else f"to {drop.src}"
+    rule = (f"ip rule add from {drop.dst} table 100" if not drop.transit
+            else f"ip rule add to {drop.src} table 100")
     return (
         f"on {drop.node.name}: sysctl -w net.ipv4.conf.{dev}.rp_filter=2 (loose mode: accept "
         f"a source reachable through any interface; the kernel applies max(conf/all, "
         f"conf/{drop.iif})), or policy routing so traffic {what} leaves by "
-        f"{drop.iif}: ip rule add from {drop.dst} table 100; ip route add {drop.src}{via} "
+        f"{drop.iif}: {rule}; ip route add {drop.src} via <a router on {drop.iif}'s LAN> "
         f"dev {drop.iif} table 100"
     )
 
