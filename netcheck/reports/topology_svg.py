@@ -142,9 +142,13 @@ def _nodes_from_record(record: RunRecord) -> list[_Node]:
             continue  # drawn as a service group (see _services)
         atts = tuple(
             (i.network, str(i.address) if i.address is not None else i.ifname)
-            for i in node.interfaces
+            for i in node.interfaces if i.kind != "loopback"
         )
-        out.append(_Node(name=node.name, kind=node.kind.value, host=node.host, attachments=atts))
+        # Addresses on lo are on no network: named in the box's title instead of a bus.
+        own = [f"{i.address}/{i.prefix.prefixlen} dev lo" for i in node.interfaces
+               if i.kind == "loopback" and i.address is not None and i.prefix is not None]
+        out.append(_Node(name=node.name, kind=node.kind.value, host=node.host, attachments=atts,
+                         title="; ".join(own)))
     return out
 
 

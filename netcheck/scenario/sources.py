@@ -9,9 +9,9 @@ its `source:` address is checked at run time (netcheck.engine.plan_tasks).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from netcheck.model.plan import Driver, Endpoint, IPAddress, IPNetwork, Lab, Network
+from netcheck.model.plan import Driver, Endpoint, IPAddress, IPNetwork, Lab, Network, NodeStack
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,20 +46,23 @@ def node_facts(lab: Lab, networks: Mapping[str, Network],
     lans = {lan.name: lan for lan in lab.lans}
     eps = list(endpoints)
     if lab.router is not None:
-        legs = [lan for lan in lab.lans if lan.gateway is not None]
-        out[lab.router.name] = SourceFacts(
+        legs = [lan for lan in lab.lans if lan.gateway is not None
+                and (lab.router.lans is None or lan.name in lab.router.lans)]
+        out[lab.router.name] = _with_stack(SourceFacts(
             subnets=tuple((lan.name, lan.subnet) for lan in legs),
             addresses=tuple((lan.name, lan.gateway) for lan in legs if lan.gateway is not None),
             routes=tuple(r.dst for r in lab.router.routes),
-        )
+        ), lab.router.stack, {lan.name: lan.name for lan in legs})
     for m in lab.machines:
         lan = lans.get(m.lan)
-        out[m.name] = SourceFacts(
-            subnets=((m.lan, lan.subnet),) if lan is not None else (),
+        on_lan = lan is not None and m.ip.version == lan.subnet.version and m.ip in lan.subnet
+        out[m.name] = _with_stack(SourceFacts(
+            subnets=((m.lan, lan.subnet),) if lan is not None and on_lan else (),
             addresses=((m.lan, m.ip),),
             routes=tuple(r.dst for r in m.routes),
-            gateway=lan is not None and lan.gateway is not None and lan.gateway != m.ip,
-        )
+            gateway=lan is not None and lan.gateway is not None and lan.gateway != m.ip
+            and m.stack.default_route,
+        ), m.stack, {"eth0": m.lan})
     for h in lab.hosts:
         subnets: list[tuple[str, IPNetwork]] = []
         addresses: list[tuple[str, IPAddress]] = []
@@ -71,7 +74,8 @@ def node_facts(lab: Lab, networks: Mapping[str, Network],
             subnets.append((up.lan, lan.subnet))
             if up.ip is not None:
                 addresses.append((up.lan, up.ip))
-                gateway = gateway or (lan.gateway is not None and lan.gateway != up.ip)
+                gateway = gateway or (lan.gateway is not None and lan.gateway != up.ip
+                                      and h.stack.default_route)
         uplink_lan = {u.ifname: u.lan for u in h.uplinks}
         routes = [r.dst for r in h.routes]
         for shim in h.shims:
@@ -83,8 +87,10 @@ def node_facts(lab: Lab, networks: Mapping[str, Network],
             net = networks.get(name)
             if net is not None and net.driver is Driver.BRIDGE:
                 subnets.extend((name, s) for s in _subnets(net))
-        out[h.name] = SourceFacts(subnets=tuple(subnets), addresses=tuple(addresses),
-                                  dynamic=bool(bridged), routes=tuple(routes), gateway=gateway)
+        out[h.name] = _with_stack(
+            SourceFacts(subnets=tuple(subnets), addresses=tuple(addresses),
+                        dynamic=bool(bridged), routes=tuple(routes), gateway=gateway),
+            h.stack, uplink_lan)
     for ep in eps:
         subnets = []
         addresses = []
@@ -108,9 +114,29 @@ def node_facts(lab: Lab, networks: Mapping[str, Network],
     return out
 
 
+def _with_stack(facts: SourceFacts, stack: NodeStack, lan_of: Mapping[str, str]) -> SourceFacts:
+    """A node's extra addresses (on the LAN of their device, or on lo) and the routes of
+    its extra tables (a rule may select them) and a default route it was given."""
+    routes = [*facts.routes, *(r.dst for t in stack.tables for r in t.routes)]
+    subnets = list(facts.subnets)
+    addresses = list(facts.addresses)
+    for a in stack.addresses:
+        where = lan_of.get(a.dev, a.dev)
+        addresses.append((where, a.ip))
+        if a.dev != "lo":
+            subnets.append((where, a.network))
+    return replace(facts, subnets=tuple(subnets), addresses=tuple(addresses),
+                   routes=tuple(routes))
+
+
 def scenario_subnets(lab: Lab, networks: Iterable[Network]) -> tuple[IPNetwork, ...]:
-    """Every LAN and network range of the scenario: where a gateway can forward to."""
-    return (*(lan.subnet for lan in lab.lans), *(s for n in networks for s in _subnets(n)))
+    """Every LAN and network range of the scenario: where a gateway can forward to (lab
+    nodes' extra addresses included: a service address on lo is routed to somewhere)."""
+    extra = [a.network for node in (*lab.machines, *lab.hosts,
+                                    *((lab.router,) if lab.router is not None else ()))
+             for a in node.stack.addresses]
+    return (*(lan.subnet for lan in lab.lans), *(s for n in networks for s in _subnets(n)),
+            *extra)
 
 
 def reaches(facts: SourceFacts, address: IPAddress, known: Iterable[IPNetwork],
