@@ -19,6 +19,7 @@ from netcheck.diagnose.rules.parent_down import ParentDown
 from netcheck.diagnose.rules.port_closed import PortClosed
 from netcheck.diagnose.rules.rp_filter import RpFilter
 from netcheck.diagnose.rules.rp_filter_arp import RpFilterArp
+from netcheck.diagnose.rules.static_neighbour import StaticNeighbour
 
 RULES: tuple[type[Rule], ...] = (
     MacvlanHostIsolation,
@@ -35,6 +36,7 @@ RULES: tuple[type[Rule], ...] = (
     NoGateway,
     MtuBlackhole,
     DuplicateIp,
+    StaticNeighbour,
     Filtered,
     PortClosed,
     DnsDefaultBridge,
