@@ -334,6 +334,12 @@ def _netns_changes(
     out += _set_changes(
         ns, "rule", (_normalise(r, b_run) for r in b.rules), (_normalise(r, a_run) for r in a.rules)
     )
+    out += _set_changes(
+        ns,
+        "neighbour",
+        (_normalise(n, b_run) for n in b.neighbours),
+        (_normalise(n, a_run) for n in a.neighbours),
+    )
     return out
 
 

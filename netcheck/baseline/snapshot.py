@@ -45,6 +45,8 @@ class NetnsSnapshot:
     routes: tuple[str, ...] = ()  # one line each, `ip route` style
     rules: tuple[str, ...] = ()
     sysctls: Mapping[str, str] = field(default_factory=dict)  # "net.ipv4.conf.eth0.rp_filter"
+    # Static neighbour entries only (PERMANENT/NOARP), `ip neigh` style: learned ones churn.
+    neighbours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +173,23 @@ def _rules(ipr: Any) -> tuple[str, ...]:
     return tuple(sorted(lines))
 
 
+_NUD_STATIC = {0x80: "PERMANENT", 0x40: "NOARP"}
+
+
+def _neighbours(ipr: Any, names: Mapping[int, str]) -> tuple[str, ...]:
+    lines = set()
+    for msg in ipr.get_neighbours():
+        state = int(msg["state"])
+        words = [w for bit, w in _NUD_STATIC.items() if state & bit]
+        dst = _attr(msg, "NDA_DST")
+        if not words or dst is None:
+            continue
+        mac = _attr(msg, "NDA_LLADDR")
+        dev = names.get(int(msg["ifindex"]), msg["ifindex"])
+        lines.add(f"{dst} dev {dev}" + (f" lladdr {mac}" if mac else "") + f" {words[0]}")
+    return tuple(sorted(lines))
+
+
 def read_sysctls_here(ifnames: Iterable[str] | None = None) -> dict[str, str]:
     """The sysctls that matter, as seen by this process's namespace."""
     base = Path("/proc/sys/net/ipv4/conf")
@@ -254,8 +273,10 @@ def snapshot_netns(netns: str | None) -> NetnsSnapshot:
         addresses = _addresses(ipr, names)
         routes = _routes(ipr, names)
         rules = _rules(ipr)
+        neighbours = _neighbours(ipr, names)
     return NetnsSnapshot(
-        links=links, addresses=addresses, routes=routes, rules=rules, sysctls=read_sysctls(netns)
+        links=links, addresses=addresses, routes=routes, rules=rules, sysctls=read_sysctls(netns),
+        neighbours=neighbours,
     )
 
 

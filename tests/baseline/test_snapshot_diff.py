@@ -127,3 +127,32 @@ def test_ip_forward_is_said_once_and_link_local_churn_is_ignored() -> None:
         )
     )
     assert [c.text for c in diff_snapshots(b, a)] == ["router: ip_forward went 1 -> 0"]
+
+
+def test_a_changed_static_neighbour_and_table_route_are_named() -> None:
+    before = NetnsSnapshot(
+        routes=("default via 10.51.0.1 dev eth0 table 100",),
+        rules=("100: from 10.51.0.11/32 lookup 100",),
+        neighbours=("10.71.0.20 dev eth0 lladdr 02:00:5e:10:00:99 PERMANENT",),
+    )
+    after = NetnsSnapshot(
+        routes=("default via 10.52.0.1 dev eth1 table 100",),
+        rules=(),
+        neighbours=("10.71.0.20 dev eth0 lladdr 02:00:5e:10:00:98 PERMANENT",),
+    )
+    texts = [c.text for c in diff_snapshots(snap(m1=before), snap(m1=after))]
+    assert "m1: rule removed: 100: from 10.51.0.11/32 lookup 100" in texts
+    assert "m1: route added: default via 10.52.0.1 dev eth1 table 100" in texts
+    assert "m1: neighbour removed: 10.71.0.20 dev eth0 lladdr 02:00:5e:10:00:99 PERMANENT" \
+        in texts
+    assert "m1: neighbour added: 10.71.0.20 dev eth0 lladdr 02:00:5e:10:00:98 PERMANENT" \
+        in texts
+
+
+def test_neighbours_round_trip_and_old_documents_load() -> None:
+    ns = NetnsSnapshot(neighbours=("10.0.0.1 dev eth0 lladdr 02:00:00:00:00:01 PERMANENT",))
+    data = encode(snap(m=ns))
+    assert decode_dataclass(HostSnapshot, data, "snapshot").namespaces["m"].neighbours == \
+        ns.neighbours
+    del data["namespaces"]["m"]["neighbours"]  # a snapshot written before the field
+    assert decode_dataclass(HostSnapshot, data, "snapshot").namespaces["m"].neighbours == ()
