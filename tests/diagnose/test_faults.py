@@ -137,7 +137,7 @@ def check_rp_loose(record: RunRecord) -> None:
         f = finding(v, "rp-filter")
         text = evidence(f)
         assert "rp_filter=2 (loose)" in f.summary and "no route to 10.0.1.10" in f.summary
-        assert "route get 10.0.1.10: error ENETUNREACH" in text
+        assert "route get 10.0.1.10 from 10.0.2.20: error ENETUNREACH" in text
         assert "loose: TcpExt.IPReversePathFilter +" in text  # the kernel's word, per netns
         assert not any(x.id == "no-route" for x in v.findings)  # the old wrong explanation
     # rp_filter off: the request gets in (the target's own counters say so) and the reply
@@ -246,7 +246,50 @@ def check_kernel_feature(record: RunRecord) -> None:
     assert "CONFIG_IPVLAN" in f.summary
 
 
+def check_policy_routing(record: RunRecord) -> None:
+    all_pass(record)
+    for good in ("icmp:m->h1@svc", "icmp:m->h3@svc"):
+        assert not verdict(record, good).findings
+    no_route = finding(verdict(record, "icmp:m->h2@svc"), "rp-filter")
+    assert "no route to 10.53.0.10" in no_route.summary
+    assert "route get 10.53.0.10 from 10.51.0.12: error ENETUNREACH" in evidence(no_route)
+    other = finding(verdict(record, "icmp:m->h4@svc"), "rp-filter")
+    assert "leaves by eth1" in other.summary
+    # The main table sends 10.53.0.10 out of eth0: only the lookup with the rule applied
+    # (from the service address, table 100) finds the way back by eth1.
+    ruled = finding(verdict(record, "icmp:m->h5@svc"), "rp-filter")
+    assert "h5: route get 10.53.0.10 from 10.51.0.15: 10.53.0.10 via 10.52.0.1 dev eth1" \
+        in evidence(ruled)
+
+
+def check_addresses(record: RunRecord) -> None:
+    all_pass(record)
+    f = finding(verdict(record, "tcp/53:c2->svc"), "filtered")
+    assert "10.62.0.22" in evidence(f) or "c2" in f.summary
+
+
+def check_static_neighbour(record: RunRecord) -> None:
+    all_pass(record)
+    for exp_id in ("icmp:m1->db", "tcp/5432:m1->db"):
+        f = finding(verdict(record, exp_id), "static-neighbour")
+        text = evidence(f)
+        assert "lladdr 02:00:5e:10:00:99 PERMANENT" in text
+        assert "no interface of the lab has 02:00:5e:10:00:99" in text
+    assert not verdict(record, "icmp:m3->db").findings
+
+
+def check_duplicate_address(record: RunRecord) -> None:
+    all_pass(record)
+    f = finding(verdict(record, "arp:m->shared"), "duplicate-ip")
+    text = evidence(f)
+    assert "nas eth0" in text and "printer eth0" in text
+
+
 CASES: dict[str, Callable[[RunRecord], None]] = {
+    "policy-routing": check_policy_routing,
+    "addresses": check_addresses,
+    "static-neighbour": check_static_neighbour,
+    "duplicate-address": check_duplicate_address,
     "rp-filter-seed004": check_seed004,
     "rp-filter-arp": check_rp_arp,
     "no-l2-adjacency": check_l2,
