@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from netcheck.model.plan import Lan, Plan, Shim
+from netcheck.model.plan import IPAddress, IPNetwork, Lan, Plan, Shim
 from netcheck.runtime.naming import LOCAL_HOST, SWITCH, unique_ifname
 from netcheck.runtime.netns.context import BuildContext, Built, BuiltIf
 from netcheck.runtime.netns.layout import EndpointLayout
@@ -28,6 +28,14 @@ def switch_bridges(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built:
         built.bridge_namespaces.add(SWITCH)
 
 
+def machine_prefix(ip: IPAddress, subnet: IPNetwork) -> IPNetwork:
+    """The LAN's subnet, or for an address off it (reached by on-link routes) the address
+    alone, as `ip addr add 192.168.9.5/32 dev eth0` leaves it."""
+    if ip.version == subnet.version and ip in subnet:
+        return subnet
+    return ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
+
+
 def router_legs(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: Built) -> None:
     """One router leg per LAN that has a gateway, holding that gateway."""
     router = plan.lab.router
@@ -35,7 +43,7 @@ def router_legs(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: Bu
         return
     r_used: set[str] = {"lo"}
     for lan in plan.lab.lans:
-        if lan.gateway is None:
+        if lan.gateway is None or (router.lans is not None and lan.name not in router.lans):
             continue
         leg = unique_ifname(lan.name, r_used)
         r_used.add(leg)
@@ -49,9 +57,11 @@ def machines(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: Built
     for machine in plan.lab.machines:
         lan = plan.lab.lan(machine.lan)
         wire(ctx, built, lan, machine.name, machine.name, "eth0", mtu=machine.mtu)
-        ctx.address(machine.name, "eth0", machine.ip, lan.subnet)
-        built.add_if(machine.name, BuiltIf("eth0", lan.name, machine.ip, lan.subnet, "veth"))
-        if lan.gateway is not None and lan.gateway != machine.ip:
+        own = machine_prefix(machine.ip, lan.subnet)
+        ctx.address(machine.name, "eth0", machine.ip, own)
+        built.add_if(machine.name, BuiltIf("eth0", lan.name, machine.ip, own, "veth"))
+        if (lan.gateway is not None and lan.gateway != machine.ip
+                and machine.stack.default_route):
             built.routes.setdefault(machine.name, []).append(lan.gateway)
 
 
@@ -75,7 +85,8 @@ def host_uplinks(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: B
             built.uplink_index[(host.name, uplink.ifname)] = index
             if uplink.ip is not None:
                 ctx.address(host.name, uplink.ifname, uplink.ip, lan.subnet)
-                if not route_set and lan.gateway is not None and lan.gateway != uplink.ip:
+                if (not route_set and lan.gateway is not None and lan.gateway != uplink.ip
+                        and host.stack.default_route):
                     built.routes.setdefault(host.name, []).append(lan.gateway)
                     route_set = True
             built.add_if(host.name, BuiltIf(uplink.ifname, lan.name, uplink.ip, lan.subnet,

@@ -6,27 +6,20 @@ import errno
 import os
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
-from netcheck.model.plan import IPAddress, Plan
+from netcheck.model.plan import ExtraAddress, IPAddress, Plan
 from netcheck.runtime.naming import SWITCH
 from netcheck.runtime.netns import nodefeatures, nsfs
+from netcheck.runtime.netns import stack as node_stack
 from netcheck.runtime.netns.context import (
     SCENARIO_ERRNOS,
     BuildContext,
     Built,
-    describe,
+    BuiltIf,
     refused,
 )
 from netcheck.runtime.netns.layout import EndpointLayout
 from netcheck.runtime.netns.nodefeatures import sysctl_path
 from netcheck.runtime.netns.steps.ready import wait_operstates
-
-_ROUTE_HINTS = {
-    errno.ENETUNREACH: "The gateway must be on a subnet of one of the node's interfaces",
-    errno.EEXIST: "A route to that destination exists already (a connected subnet, or a "
-                  "route given twice)",
-}
 
 
 def default_dst(address: IPAddress) -> str:
@@ -58,32 +51,41 @@ def node_features(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: 
     What the kernel refuses here was asked for by one scenario line (validate cannot know
     a host's build-time links): the error names that line and exits 2, not 3."""
     for name, node in feature_nodes(plan):
-        node_routes(ctx, name, node)
+        node_routes(ctx, name, node, built)
         node_sysctls(ctx, name, node)
 
 
-def node_routes(ctx: BuildContext, name: str, node: Any) -> None:
+def node_routes(ctx: BuildContext, name: str, node: Any, built: Built) -> None:
+    """The node's stack (runtime/netns/stack.py) around its routes: extra addresses first
+    (a route's src must be held), then routes, tables and rules, static neighbours."""
     ipr = ctx.ipr[name]
-    for route in node.routes:
-        ctx.step = f"adding route {route} in {name}"
-        where = route.location or node.location
-        kwargs: dict[str, Any] = {"dst": str(route.dst)}
-        if route.via is not None:
-            kwargs["gateway"] = str(route.via)
-        if route.dev is not None:
-            found = ipr.link_lookup(ifname=route.dev)
-            if not found:
-                names = sorted(str(link.get_attr("IFLA_IFNAME")) for link in ipr.get_links())
-                raise refused(where, f"route {route}: {name} has no interface {route.dev!r}",
-                              f"Its interfaces: {', '.join(names)}")
-            kwargs["oif"] = found[0]
-        try:
-            ipr.route("add", **kwargs)
-        except NetlinkError as exc:
-            if exc.code not in SCENARIO_ERRNOS:
-                raise
-            raise refused(where, f"route {route} in {name}: the kernel refused it: "
-                                 f"{describe(exc)}", _ROUTE_HINTS.get(exc.code)) from exc
+    try:
+        ctx.step = f"adding addresses in {name}"
+        node_stack.addresses(ipr, name, node.stack)
+        extra_ifaces(built, name, node.stack.addresses)
+        for route in node.routes:
+            ctx.step = f"adding route {route} in {name}"
+            node_stack.add_route(ipr, name, route, where=node.location)
+        ctx.step = f"adding routing tables and rules in {name}"
+        node_stack.tables_and_rules(ipr, name, node.stack)
+        ctx.step = f"adding static neighbours in {name}"
+        node_stack.neighbours(ipr, name, node.stack)
+    except node_stack.Refused as exc:
+        raise refused(exc.where, exc.message, exc.hint) from exc
+
+
+def extra_ifaces(built: Built, name: str, addresses: tuple[ExtraAddress, ...]) -> None:
+    """An extra address is one more Interface record on its device (same name), so
+    probes, responders and diagnosis find the node holding it; on lo it is on no LAN."""
+    ifaces = built.ifaces.setdefault(name, [])
+    for a in addresses:
+        first = next((i for i in ifaces if i.ifname == a.dev), None)
+        if first is None:
+            built.add_if(name, BuiltIf(a.dev, a.dev, a.ip, a.network,
+                                       "loopback" if a.dev == "lo" else "veth"))
+        else:
+            built.add_if(name, BuiltIf(a.dev, first.network, a.ip, a.network, first.kind,
+                                       parent=first.parent, mode=first.mode))
 
 
 def node_sysctls(ctx: BuildContext, name: str, node: Any) -> None:
