@@ -153,18 +153,29 @@ def diagnose_all(
         live.close()
 
 
+# Expected silences without a `reason:` diagnosed per run (see _budget).
+MAX_EXPECTED_SILENCES = 250
+
+
 def _diagnose_with(live: LiveState, plan: Plan, topology: Topology,
                    pairs: Sequence[tuple[Expectation, ProbeResult]]) -> dict[str, Diagnosis]:
     rules = [factory() for factory in registered().values()]
     cases: list[tuple[Case, list[Explained]]] = []
     # Every rule reads the state the run's probes left first; only then are probes sent
     # again for the walk (a re-sent probe turns an INCOMPLETE neighbour FAILED, say).
-    for exp, result in pairs:
-        if result.observation is Observation.ANSWERED:
-            continue
+    silent = [(exp, result) for exp, result in pairs
+              if result.observation is not Observation.ANSWERED]
+    chosen, skipped = _budget(silent)
+    for exp, result in chosen:
         case = Case(expectation=exp, result=result, plan=plan, topology=topology, live=live)
         cases.append((case, _explain(rules, case, pairs)))
     out: dict[str, Diagnosis] = {}
+    if skipped:
+        note = (f"not diagnosed: this run diagnosed {MAX_EXPECTED_SILENCES} of its "
+                f"{MAX_EXPECTED_SILENCES + len(skipped)} expected silences (every target has "
+                "some), and every unexpected one; this probe got the silence it expected")
+        for exp, _ in skipped:
+            out[exp.id] = Diagnosis(findings=(), path=PacketPath(hops=(), note=note))
     # Re-sends are few (MAX_RESENDS), so they go to the probes a user must act on first:
     # a silent probe that was expected to answer, or one whose expected reason must be
     # confirmed, before the expected silences of a big mesh.
@@ -224,6 +235,30 @@ def _explain(rules: Sequence[Rule], case: Case,
             continue
         found.append(explained)
     return found
+
+
+def _budget(silent: list[tuple[Expectation, ProbeResult]]) -> tuple[
+        list[tuple[Expectation, ProbeResult]], list[tuple[Expectation, ProbeResult]]]:
+    """Which silent probes to diagnose. Every unexpected silence and every one whose
+    `reason:` must be confirmed; of the expected silences without a reason (a big mesh's
+    dead endpoints: thousands, each costing its rules' netlink reads) at most
+    MAX_EXPECTED_SILENCES, taken target by target in turn so each target is explained."""
+    must = [p for p in silent if _resend_rank(p[0]) < 2]
+    optional = [p for p in silent if _resend_rank(p[0]) == 2]
+    if len(optional) <= MAX_EXPECTED_SILENCES:
+        return silent, []
+    by_target: dict[str, list[tuple[Expectation, ProbeResult]]] = {}
+    for p in optional:
+        by_target.setdefault(p[0].target.node, []).append(p)
+    picked: list[tuple[Expectation, ProbeResult]] = []
+    queues = list(by_target.values())
+    depth = 0
+    while len(picked) < MAX_EXPECTED_SILENCES:
+        picked += [q[depth] for q in queues if depth < len(q)][
+            : MAX_EXPECTED_SILENCES - len(picked)]
+        depth += 1
+    chosen_ids = {id(p) for p in picked}
+    return must + picked, [p for p in optional if id(p) not in chosen_ids]
 
 
 def _resend_rank(exp: Expectation) -> int:

@@ -105,7 +105,26 @@ class LiveState:
         self._sockets: dict[str, IPRoute] = {}
         self.window = window or ProbeWindow()
         self.timeout = timeout
-        self.reprobe = reprobe
+        # Reads that a diagnosis repeats for every silent probe are kept for the run: routes
+        # (nothing changes them while it is diagnosed) and neighbour tables (until a probe is
+        # sent again: a re-send moves neighbour states, so it empties that cache).
+        self._routes: dict[tuple[str, str, str | None, str | None], RouteAnswer] = {}
+        self._neigh: dict[str, dict[str, tuple[str, str | None]]] = {}
+        self._tables: dict[tuple[str, str], list[str]] = {}
+        self.reprobe = None if reprobe is None else self._forgetting_neighbours(reprobe)
+
+    def _forgetting_neighbours(self, reprobe: ReprobeFn) -> ReprobeFn:
+        def sent_again(tasks: Sequence[ProbeTask], timeout: float) -> list[ProbeResult]:
+            self._forget_moving()
+            try:
+                return reprobe(tasks, timeout)
+            finally:
+                self._forget_moving()
+        return sent_again
+
+    def _forget_moving(self) -> None:
+        self._neigh.clear()
+        self._tables.clear()
 
     def _netlink(self, netns: str) -> AbstractContextManager[IPRoute]:
         """This run's one netlink socket into `netns`, opened on first use (not closed by
@@ -132,21 +151,22 @@ class LiveState:
         return next((li for li in self.links(netns) if li.ifname == ifname), None)
 
     def neighbour_state(self, netns: str, address: str) -> str | None:
-        try:
-            with self._netlink(netns) as ipr:
-                for msg in ipr.get_neighbours():
-                    if msg.get_attr("NDA_DST") == address:
-                        state = int(msg["state"])
-                        return "|".join(n for bit, n in _NUD.items() if state & bit) or str(state)
-        except (OSError, NetlinkError) as exc:
-            log.debug("neighbours of %s: %s", netns, exc)
-        return None
+        entry = self.neighbours(netns).get(address)
+        return None if entry is None else entry[0]
 
     def route_lookup(
         self, netns: str, dst: str, *, src: str | None = None, iif: str | None = None
     ) -> RouteAnswer:
         """`ip route get DST [from SRC] [iif DEV]`: with `iif`, the kernel judges a packet
         arriving on DEV, reverse-path filter included (strict rp_filter answers EXDEV)."""
+        key = (netns, dst, src, iif)
+        if key not in self._routes:
+            self._routes[key] = self._route_get(netns, dst, src=src, iif=iif)
+        return self._routes[key]
+
+    def _route_get(
+        self, netns: str, dst: str, *, src: str | None, iif: str | None
+    ) -> RouteAnswer:
         kwargs: dict[str, Any] = {"dst": dst}
         words = f"route get {dst}"
         if src:
@@ -214,7 +234,9 @@ class LiveState:
 
     def neighbours(self, netns: str) -> dict[str, tuple[str, str | None]]:
         """address -> (NUD state, MAC) of the neighbour table."""
-        out: dict[str, tuple[str, str | None]] = {}
+        if netns in self._neigh:
+            return self._neigh[netns]
+        out = self._neigh[netns] = {}
         try:
             with self._netlink(netns) as ipr:
                 for msg in ipr.get_neighbours():
@@ -304,7 +326,14 @@ class LiveState:
                       noise=noise)
 
     def iptables(self, netns: str, chain: str) -> list[str]:
-        """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule)."""
+        """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule), read
+        once per namespace and chain until a probe is sent again (its counts move then)."""
+        key = (netns, chain)
+        if key not in self._tables:
+            self._tables[key] = self._iptables(netns, chain)
+        return self._tables[key]
+
+    def _iptables(self, netns: str, chain: str) -> list[str]:
         try:
             out = subprocess.run(
                 ["nsenter", f"--net={netns}", "--", "iptables", "-w", "5", "-L", chain,

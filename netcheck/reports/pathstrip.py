@@ -56,6 +56,8 @@ def verdict_lines(verdict: Verdict, *, unicode: bool = True, detail: bool = Fals
     path = verdict.path
     if path is None:
         return []
+    if not path.hops:  # not walked: only why
+        return [f"path: ({path.note})"] if path.note else []
     lines = [f"path: {strip_text(path, unicode=unicode)}"]
     lines.extend(f"  {f.id}: confirmed by {f.confirmed_by}" for f in verdict.findings
                  if f.confirmed_by)
@@ -73,7 +75,7 @@ def passing_lines(record: RunRecord, *, unicode: bool = True) -> list[str]:
     """The paths of verdicts that passed (an expected-unreachable probe's silence, now
     explained); failing ones carry theirs in their own lines."""
     return [f"{v.expectation_id} {line}" for v in record.verdicts
-            if v.outcome is Outcome.PASS and v.path is not None
+            if v.outcome is Outcome.PASS and v.path is not None and v.path.hops
             for line in verdict_lines(v, unicode=unicode)[:1]]
 
 
@@ -102,6 +104,8 @@ def html_fragment(verdict: Verdict) -> Markup:
     confirmed = [Markup("<div>{}: confirmed by {}</div>").format(f.id, f.confirmed_by)
                  for f in verdict.findings if f.confirmed_by]
     note = Markup('<div class="ps-note">{}</div>').format(path.note) if path.note else ""
+    if not path.hops:
+        return Markup('<div class="pathstrip">{}</div>').format(note)
     return Markup('<div class="pathstrip"><div>Where the packet died:</div>'
                   '<div class="ps-hops">{}</div>{}{}</div>').format(
         Markup("").join(parts), Markup("").join(confirmed), note)
