@@ -42,7 +42,7 @@ from netcheck.model.plan import (
     subnet_within,
 )
 from netcheck.runtime.naming import RESERVED_NODES
-from netcheck.scenario import values
+from netcheck.scenario import overlay, values
 from netcheck.scenario.checks import (
     AddressBook,
     Claim,
@@ -860,6 +860,8 @@ class Resolver:
         networks = self.networks()
         endpoints = self.endpoints(lab, {n.name: n for n in networks})
         lab = self.with_implied_uplinks(lab)
+        lab = overlay.vxlans(lab, self.spec.lab.hosts, {n.name: n for n in networks},
+                             endpoints, self.err, self.ctx.location)
         services = self.services(lab, {n.name: n for n in networks})
         targets = self.named_targets()
         facts = node_facts(lab, {n.name: n for n in networks}, endpoints)
