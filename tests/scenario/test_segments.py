@@ -43,3 +43,10 @@ def test_a_router_with_a_leg_on_both_is_refused_with_the_line(fail: Fail) -> Non
 def test_a_host_with_uplinks_on_both_is_refused(fail: Fail) -> None:
     err = fail(text(second="- {ifname: eth1, lan: v20, ip: 192.168.50.13}"))
     assert "host 'host1' has uplinks on both" in str(err)
+
+
+def test_hairpin_is_per_uplink_and_leaves_the_lan_alone(load: Load) -> None:
+    plan = load(text().replace("{ifname: eth0, lan: v10, ip: 192.168.50.11}",
+                               "{ifname: eth0, lan: v10, ip: 192.168.50.11, hairpin: true}"))
+    assert [u.hairpin for h in plan.lab.hosts for u in h.uplinks] == [True, False]
+    assert not any(lan.hairpin for lan in plan.lab.lans)
