@@ -377,6 +377,10 @@ def _bus_detail(name: str, plan: Plan | None, record: RunRecord) -> str:
                 parts.append(str(lan.subnet))
                 if lan.mtu != 1500:
                     parts.append(f"mtu {lan.mtu}")
+                ports = [f"{h.name}:{u.ifname}" for h in plan.lab.hosts for u in h.uplinks
+                         if u.lan == name and u.hairpin and not lan.hairpin]
+                if lan.hairpin or ports:
+                    parts.append("hairpin " + (", ".join(ports) if ports else "on"))
                 return " · ".join(parts)
     if record.topology is not None:
         for node in record.topology.nodes.values():
