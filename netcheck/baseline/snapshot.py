@@ -64,6 +64,13 @@ class HostSnapshot:
 # --- reading ------------------------------------------------------------------------------------
 
 
+_VXLAN_ATTRS = (
+    ("IFLA_VXLAN_PORT", "dstport"), ("IFLA_VXLAN_GROUP", "remote"),
+    ("IFLA_VXLAN_GROUP6", "remote"), ("IFLA_VXLAN_LOCAL", "local"),
+    ("IFLA_VXLAN_LOCAL6", "local"),
+)
+
+
 def _attr(msg: Any, name: str) -> Any:
     return msg.get_attr(name)
 
@@ -91,6 +98,11 @@ def _links(ipr: Any) -> tuple[dict[str, dict[str, str]], dict[int, str]]:
                     value = data.get_attr(key)
                     if value is not None:
                         attrs["mode" if key.endswith("MODE") else "vni"] = str(value)
+                # A raw VXLAN's ends and port: a diff names a changed remote or dstport.
+                for key, field in _VXLAN_ATTRS:
+                    value = data.get_attr(key)
+                    if value is not None and kind == "vxlan":
+                        attrs[field] = str(value)
         master = _attr(msg, "IFLA_MASTER")
         if master:
             attrs["master"] = names.get(int(master), str(master))

@@ -62,6 +62,20 @@ class LinkInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VxlanInfo:
+    """A VXLAN device's attributes as the kernel reports them (IFLA_VXLAN_*)."""
+
+    ifname: str
+    vni: int | None
+    port: int | None  # UDP destination port; the kernel listens on the same one
+    remote: str | None  # IFLA_VXLAN_GROUP(6): the unicast remote (or a multicast group)
+    local: str | None
+    dev: str | None  # the underlay device (IFLA_VXLAN_LINK), by name
+    master: str | None  # the bridge it is a port of, by name
+    mtu: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RouteAnswer:
     """The kernel's answer to a route lookup: the route, or the error it gave."""
 
@@ -324,6 +338,41 @@ class LiveState:
         return Resent(result=results[0] if results else None, deltas=deltas,
                       drops=tuple(drops), traced=traced, problems=tuple(problems),
                       noise=noise)
+
+    def vxlans(self, netns: str) -> list[VxlanInfo]:
+        """The VXLAN devices of `netns` with their id, port, remote, local, dev and master."""
+        out: list[VxlanInfo] = []
+        try:
+            with IPRoute(netns=netns, flags=0) as ipr:
+                msgs = list(ipr.get_links())
+        except (OSError, NetlinkError) as exc:
+            log.debug("vxlan links of %s: %s", netns, exc)
+            return out
+        names = {int(m["index"]): str(m.get_attr("IFLA_IFNAME")) for m in msgs}
+        for msg in msgs:
+            info = msg.get_attr("IFLA_LINKINFO")
+            if info is None or info.get_attr("IFLA_INFO_KIND") != "vxlan":
+                continue
+            data = info.get_attr("IFLA_INFO_DATA")
+
+            def attr(name: str, data: Any = data) -> Any:
+                return None if data is None else data.get_attr(name)
+
+            link, master = attr("IFLA_VXLAN_LINK"), msg.get_attr("IFLA_MASTER")
+            remote = attr("IFLA_VXLAN_GROUP") or attr("IFLA_VXLAN_GROUP6")
+            local = attr("IFLA_VXLAN_LOCAL") or attr("IFLA_VXLAN_LOCAL6")
+            vni, port = attr("IFLA_VXLAN_ID"), attr("IFLA_VXLAN_PORT")
+            out.append(VxlanInfo(
+                ifname=names[int(msg["index"])],
+                vni=None if vni is None else int(vni),
+                port=None if port is None else int(port),
+                remote=None if remote is None else str(remote),
+                local=None if local is None else str(local),
+                dev=names.get(int(link)) if link else None,
+                master=names.get(int(master)) if master else None,
+                mtu=int(msg.get_attr("IFLA_MTU") or 0),
+            ))
+        return out
 
     def iptables(self, netns: str, chain: str) -> list[str]:
         """`iptables -L CHAIN -n -v -x` lines inside `netns` (packet counts per rule), read

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netcheck.diagnose import live_factory
-from netcheck.diagnose.live import LinkInfo, LiveState, ReprobeFn, Resent, RouteAnswer
+from netcheck.diagnose.live import (
+    LinkInfo,
+    LiveState,
+    ReprobeFn,
+    Resent,
+    RouteAnswer,
+    VxlanInfo,
+)
 from netcheck.diagnose.tracefs import Drop
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.codec import decode, encode, record_from_dict, record_to_dict
@@ -55,6 +62,10 @@ def _resent(data: Any) -> Resent:
     return got
 
 
+def _vxlans(data: Any) -> list[VxlanInfo]:
+    return [decode(VxlanInfo, item, "vxlans") for item in data]
+
+
 def _pair(data: Any) -> tuple[Any, Any]:
     return (data[0], data[1])
 
@@ -76,6 +87,7 @@ _READS: dict[str, Callable[[Any], Any]] = {
     "iptables": _plain,
     "hairpin": _plain,
     "resend": _resent,
+    "vxlans": _vxlans,
 }
 
 

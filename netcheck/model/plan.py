@@ -296,6 +296,9 @@ class Uplink:
     # up | down (`ip link set down` in the host) | no-carrier (the switch port is down:
     # the cable is unplugged).
     state: str = "up"
+    # The switch port this uplink is wired to reflects frames back out of itself
+    # (`bridge link set dev PORT hairpin on`); the LAN's `hairpin` turns it on for every port.
+    hairpin: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,6 +317,29 @@ class Shim:
     routes: tuple[IPNetwork, ...]
 
 
+VXLAN_PORT = 4789  # the IANA port, Docker's; the kernel's own default would be 8472
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vxlan:
+    """A raw VXLAN device on a lab host, as a user builds it between two Docker hosts:
+
+        ip link add NAME type vxlan id VNI remote REMOTE local LOCAL dstport PORT dev DEV
+        ip link set NAME mtu MTU master br-NET up      # master: the network's bridge
+    """
+
+    name: str
+    vni: int
+    remote: IPAddress  # the peer's underlay address
+    remote_host: str | None  # the lab host holding `remote`
+    local: IPAddress | None = None  # None: the address of `dev`
+    dev: str | None = None  # the underlay uplink
+    port: int = VXLAN_PORT  # UDP destination port (dstport); also the port it listens on
+    mtu: int | None = None  # None: the kernel's (dev's MTU minus the 50-byte encapsulation)
+    master: str | None = None  # a bridge network: the device becomes a port of its bridge
+    location: Location | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Host:
     """A container host. In the lab it is a namespace; `docker_url` points at a real daemon."""
@@ -330,6 +356,7 @@ class Host:
     firewall: tuple[FirewallRule, ...] = ()
     shims: tuple[Shim, ...] = ()
     stack: NodeStack = field(default_factory=NodeStack)
+    vxlans: tuple[Vxlan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -342,6 +342,13 @@ def _order(nodes: list[_Node]) -> list[_Node]:
     return out
 
 
+def _vxlan_ports(plan: Plan, network: str) -> list[str]:
+    """Raw VXLAN devices that are ports of this network's bridges, as iproute2 words."""
+    return [f"vxlan {h.name}:{vx.name} id {vx.vni} remote {vx.remote_host or vx.remote} "
+            f"dstport {vx.port}" + (f" mtu {vx.mtu}" if vx.mtu else "")
+            for h in plan.lab.hosts for vx in h.vxlans if vx.master == network]
+
+
 def _bus_detail(name: str, plan: Plan | None, record: RunRecord) -> str:
     parts: list[str] = []
     if plan is not None:
@@ -362,6 +369,7 @@ def _bus_detail(name: str, plan: Plan | None, record: RunRecord) -> str:
                 parts += [str(s.subnet) for s in net.subnets]
                 if net.internal:
                     parts.append("internal")
+                parts += _vxlan_ports(plan, name)
                 return " · ".join(parts)
         for lan in plan.lab.lans:
             if lan.name == name:
@@ -369,6 +377,10 @@ def _bus_detail(name: str, plan: Plan | None, record: RunRecord) -> str:
                 parts.append(str(lan.subnet))
                 if lan.mtu != 1500:
                     parts.append(f"mtu {lan.mtu}")
+                ports = [f"{h.name}:{u.ifname}" for h in plan.lab.hosts for u in h.uplinks
+                         if u.lan == name and u.hairpin and not lan.hairpin]
+                if lan.hairpin or ports:
+                    parts.append("hairpin " + (", ".join(ports) if ports else "on"))
                 return " · ".join(parts)
     if record.topology is not None:
         for node in record.topology.nodes.values():

@@ -42,7 +42,7 @@ from netcheck.model.plan import (
     subnet_within,
 )
 from netcheck.runtime.naming import RESERVED_NODES
-from netcheck.scenario import values
+from netcheck.scenario import overlay, segments, values
 from netcheck.scenario.checks import (
     AddressBook,
     Claim,
@@ -129,11 +129,7 @@ class Resolver:
                     self.err((*path, "vlan"),
                              f"vlan {spec.vlan} is already used by lan '{vlans[spec.vlan]}'")
                 vlans.setdefault(spec.vlan, name)
-            for other in out:
-                if overlaps(spec.subnet, other.subnet):
-                    self.err((*path, "subnet"),
-                             f"{spec.subnet} overlaps lan '{other.name}' ({other.subnet})",
-                             "LANs of one lab need disjoint subnets")
+            # Overlapping subnets are checked once the lab's nodes are known (segments.py).
             out.append(Lan(name=name, subnet=spec.subnet, gateway=spec.gateway, vlan=spec.vlan,
                            hairpin=spec.hairpin, mtu=spec.mtu, location=self.ctx.location(path)))
         return tuple(out)
@@ -207,7 +203,7 @@ class Resolver:
                     self.claim_lab_ip(up.ip, f"host '{name}' ({up.ifname})", (*up_path, "ip"),
                                       up.duplicate)
                 uplinks.append(Uplink(ifname=up.ifname, lan=up.lan, ip=up.ip, mtu=up.mtu,
-                                      state=up.state))
+                                      state=up.state, hairpin=up.hairpin))
                 if lan is not None:
                     subnets.setdefault(up.ifname, []).append(lan.subnet)
             if spec.docker is not None and not _DOCKER_URL.match(spec.docker):
@@ -855,11 +851,14 @@ class Resolver:
                             stack=self.router_stack(router_spec, lans))
         lab = Lab(lans=lans, router=router, machines=self.machines(lans_by_name),
                   hosts=self.hosts(lans_by_name))
+        segments.check_overlaps(lab, self.err)
         self.register_nodes(lab)
         self.check_firewall_peers(lab)
         networks = self.networks()
         endpoints = self.endpoints(lab, {n.name: n for n in networks})
         lab = self.with_implied_uplinks(lab)
+        lab = overlay.vxlans(lab, self.spec.lab.hosts, {n.name: n for n in networks},
+                             endpoints, self.err, self.ctx.location)
         services = self.services(lab, {n.name: n for n in networks})
         targets = self.named_targets()
         facts = node_facts(lab, {n.name: n for n in networks}, endpoints)

@@ -347,6 +347,10 @@ class UplinkSpec(Spec):
         "up", description="up, down (ip link set down) or no-carrier (cable unplugged)"
     )
     duplicate: Duplicate = False
+    hairpin: bool = Field(
+        False, description="the switch port of this uplink sends frames back out of itself "
+        "(bridge link set dev PORT hairpin on; reflective relay, for macvlan vepa)",
+    )
 
 
 class ShimSpec(Spec):
@@ -356,6 +360,36 @@ class ShimSpec(Spec):
     ip: IP = Field(description="a spare address for the shim (added as /32 or /128)")
     routes: Annotated[list[CIDR], Field(min_length=1)] = Field(
         description="what the host reaches through the shim: the containers' ip_range"
+    )
+
+
+class VxlanSpec(Spec):
+    """A raw VXLAN device on the host: ip link add NAME type vxlan id VNI remote REMOTE
+    [local LOCAL] dstport PORT dev DEV, then mtu MTU master br-NET."""
+
+    vni: Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=16777215)] = Field(
+        description="the VXLAN network identifier (ip link ... type vxlan id VNI)"
+    )
+    remote: str = Field(
+        description="the peer (remote): another lab host's name or its underlay address"
+    )
+    local: IP | None = Field(
+        None, description="the source address of the encapsulated packets; default: dev's"
+    )
+    dev: IfName | None = Field(
+        None, description="the underlay uplink; default: the uplink on the remote's LAN"
+    )
+    port: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=65535)] = Field(
+        4789, description="UDP destination port (dstport), also the port it listens on; "
+        "default 4789 (IANA, Docker's); Linux's own default would be 8472",
+    )
+    mtu: Mtu | None = Field(
+        None, description="the VXLAN device's MTU; default: dev's MTU minus 50, as the kernel "
+        "sets it",
+    )
+    master: str | None = Field(
+        None, description="a bridge network on this host: the device becomes a port of its "
+        "bridge, so the containers on it share one L2 with the remote host's",
     )
 
 
@@ -372,6 +406,10 @@ class HostSpec(NodeFeatures):
     listen: list[PortText] = []
     default_route: bool = Field(True, description="false: no default route via the first "
                                                   "uplink LAN's gateway")
+    vxlan: dict[IfName, VxlanSpec] = Field(
+        {}, description="raw VXLAN devices between lab hosts, by interface name (overlay "
+        "without swarm)",
+    )
 
 
 class LabSpec(Spec):

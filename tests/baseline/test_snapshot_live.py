@@ -73,3 +73,25 @@ def test_host_snapshot_reads_the_root_namespace() -> None:
     root = snap.namespaces["host"]
     assert "lo" in root.links
     assert "net.ipv4.ip_forward" in root.sysctls
+
+
+def test_a_vxlan_device_is_snapshotted_with_its_ends_and_port(netns: str) -> None:
+    from pyroute2 import IPRoute
+
+    def vxlan(port: int) -> None:
+        with IPRoute(netns=netns, flags=0) as ipr:
+            for idx in ipr.link_lookup(ifname="vx42"):
+                ipr.link("del", index=idx)
+            ipr.link("add", ifname="vx42", kind="vxlan", vxlan_id=42, vxlan_port=port,
+                     vxlan_group="10.136.0.9", vxlan_local="10.136.0.2",
+                     vxlan_link=ipr.link_lookup(ifname="trunk0.136")[0])
+
+    vxlan(4789)
+    before = snapshot_netns(netns)
+    assert {k: before.links["vx42"][k] for k in ("kind", "vni", "dstport", "remote", "local")} \
+        == {"kind": "vxlan", "vni": "42", "dstport": "4789", "remote": "10.136.0.9",
+            "local": "10.136.0.2"}
+    vxlan(8472)
+    after = snapshot_netns(netns)
+    texts = [c.text for c in diff_snapshots(_host("lab", before), _host("lab", after))]
+    assert any("vx42" in t and "dstport" in t and "8472" in t for t in texts), texts

@@ -279,3 +279,20 @@ def test_layout_lists_groups_and_links(
         ("web", "web.1"),
         ("web", "web.2"),
     ]
+
+
+def test_a_network_joined_by_raw_vxlan_names_each_device_on_its_bus(
+    record_factory: Callable[..., RunRecord]
+) -> None:
+    plan = load_plan(ROOT / "scenarios" / "multihost" / "vxlan-vni-mismatch.yaml")
+    topo = layout(record_factory(topology=None, verdicts=()), plan)
+    buses = {b.name: b.detail for b in topo.buses}
+    assert buses["ovl_a"] == ("bridge · 192.168.71.0/24 · vxlan a1:vx42 id 42 remote a2 "
+                              "dstport 4789 · vxlan a2:vx42 id 43 remote a1 dstport 4789")
+
+
+def test_a_lan_names_the_ports_that_hairpin(record_factory: Callable[..., RunRecord]) -> None:
+    plan = load_plan(ROOT / "scenarios" / "faults" / "vepa-hairpin-port.yaml")
+    topo = layout(record_factory(topology=None, verdicts=()), plan)
+    assert {b.name: b.detail for b in topo.buses}["lan"] == \
+        "LAN · 10.65.0.0/24 · hairpin host1:eth0"

@@ -20,6 +20,7 @@ from netcheck.diagnose.rules.port_closed import PortClosed
 from netcheck.diagnose.rules.rp_filter import RpFilter
 from netcheck.diagnose.rules.rp_filter_arp import RpFilterArp
 from netcheck.diagnose.rules.static_neighbour import StaticNeighbour
+from netcheck.diagnose.rules.vxlan_mismatch import VxlanPortMismatch, VxlanVniMismatch
 
 RULES: tuple[type[Rule], ...] = (
     MacvlanHostIsolation,
@@ -34,6 +35,8 @@ RULES: tuple[type[Rule], ...] = (
     NoRoute,
     NoForwarding,
     NoGateway,
+    VxlanVniMismatch,
+    VxlanPortMismatch,
     MtuBlackhole,
     DuplicateIp,
     StaticNeighbour,

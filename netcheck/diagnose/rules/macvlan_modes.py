@@ -167,7 +167,8 @@ class MacvlanVepa:
             evidence=evidence,
             fix=f"turn on hairpin (reflective relay) on the switch port of {sib.host.name} "
                 f"{sib.parent} (Linux bridge: bridge link set dev <port> hairpin on; in the "
-                "lab: lans.<lan>.hairpin: true), or use macvlan_mode: bridge",
+                "lab: hairpin: true on the uplink, or lans.<lan>.hairpin: true for every "
+                "port), or use macvlan_mode: bridge",
         )
         return Explained(finding=finding,
                          strength=Strength.STATE if hairpin is None else Strength.LOOKUP)

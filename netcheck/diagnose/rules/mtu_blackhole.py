@@ -13,8 +13,9 @@ import logging
 
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.rules._common import on_link, probe_line, source_node, target_node
+from netcheck.diagnose.rules._vxlan import describe, path_vxlans
 from netcheck.model.plan import ProbeKind, ProbeSpec
-from netcheck.model.results import Finding, Observation
+from netcheck.model.results import Finding, Node, Observation
 from netcheck.model.sites import ProbeSite
 from netcheck.probes.base import ProbeTask
 from netcheck.runtime.naming import SWITCH, netns_path
@@ -52,10 +53,15 @@ class MtuBlackhole:
         ]
         mtus = self._path_mtus(case, r.source_interface)
         evidence.extend(mtus)
+        overlay = self._overlay(case, src, r.source_interface)
+        cause = "a link on the path has a smaller MTU than the endpoints"
+        if overlay is not None:
+            cause, line = overlay
+            evidence.append(line)
         return Finding(
             id=self.id,
             summary=f"packets above {packet} bytes from {r.source} to {r.target} are dropped "
-                    "silently: a link on the path has a smaller MTU than the endpoints",
+                    f"silently: {cause}",
             evidence=tuple(evidence),
             fix=f"set the endpoints' MTU to {packet} (Docker: -o "
                 f"com.docker.network.driver.mtu={packet}), or raise the MTU of the small link",
@@ -104,6 +110,21 @@ class MtuBlackhole:
                 break
         log.debug("DF search %s: %s passes, %s fails", r.probe_id, known_pass, high)
         return known_pass
+
+    def _overlay(self, case: Case, src: Node, src_if: str | None) -> tuple[str, str] | None:
+        """The source's MTU against the VXLAN device its path crosses, both read live."""
+        crossed = path_vxlans(case)
+        near = on_link(src, case.result.target_address)
+        iface = src_if or (near.ifname if near is not None else None)
+        link = case.live.link(src.netns, iface) if iface and src.site.netns else None
+        if not crossed or link is None:
+            return None
+        host, vx = min(crossed, key=lambda hv: hv[1].mtu)
+        if link.mtu <= vx.mtu:
+            return None
+        return (f"{src.name} {link.ifname} MTU {link.mtu} is above the path MTU {vx.mtu} of "
+                f"VXLAN device {host.name} {vx.ifname}",
+                f"the path crosses {describe(host, vx)}")
 
     def _path_mtus(self, case: Case, src_if: str | None) -> list[str]:
         lines: list[str] = []

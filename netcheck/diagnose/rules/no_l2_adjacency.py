@@ -15,6 +15,7 @@ from netcheck.diagnose.rules._common import (
     source_node,
     target_node,
 )
+from netcheck.diagnose.rules._vxlan import tunnel
 from netcheck.model.plan import NodeKind, ProbeKind, ProbeSpec
 from netcheck.model.results import Finding, Node, Observation
 from netcheck.probes.base import ProbeTask
@@ -44,8 +45,8 @@ class NoL2Adjacency:
             if state is None or not ("INCOMPLETE" in state[0] or "FAILED" in state[0]):
                 return None
         src_seg, dst_seg = segment(case, src, src_if), segment(case, dst, dst_if)
-        if src_seg == dst_seg:
-            return None
+        if src_seg == dst_seg or tunnel(case) is not None:
+            return None  # one segment, or two joined by a VXLAN tunnel (vxlan_mismatch.py)
         link = case.live.link(dst.netns, dst_if.ifname)
         if link is None or link.operstate not in ("UP", "UNKNOWN"):
             return None

@@ -42,7 +42,7 @@ from netcheck.runtime.naming import (
     check_run_id,
     netns_name,
 )
-from netcheck.runtime.netns import nsfs
+from netcheck.runtime.netns import nsfs, vxlan
 from netcheck.runtime.netns.context import BuildContext, BuildStep, Built, describe
 from netcheck.runtime.netns.layout import EndpointLayout, resolve
 from netcheck.runtime.netns.steps import endpoints, lab, nodes, teardown
@@ -61,7 +61,9 @@ LAB_STEPS: tuple[BuildStep, ...] = (
     lab.switch_bridges, lab.router_legs, lab.machines, lab.host_uplinks,
 )
 ENDPOINT_STEPS: tuple[BuildStep, ...] = (endpoints.host_bridges, endpoints.endpoints)
-NODE_STEPS: tuple[BuildStep, ...] = (nodes.default_routes, nodes.node_features)
+NODE_STEPS: tuple[BuildStep, ...] = (
+    vxlan.devices, nodes.default_routes, nodes.node_features,
+)
 # After every link is up (their MACs read back): what must see the lab up once first.
 SETTLE_STEPS: tuple[BuildStep, ...] = (nodes.link_states, nodes.firewall)
 

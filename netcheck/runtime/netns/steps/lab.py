@@ -76,11 +76,12 @@ def host_uplinks(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: B
             lan = plan.lab.lan(uplink.lan)
             tagged = trunks.member(host.name, uplink.ifname)
             if tagged is not None:
-                index = wire_tagged(ctx, built, plan, *tagged, mtu=uplink.mtu)
+                index = wire_tagged(ctx, built, plan, *tagged, mtu=uplink.mtu,
+                                    hairpin=uplink.hairpin)
             else:
                 index = wire(
                     ctx, built, lan, f"{host.name}-{uplink.ifname}", host.name, uplink.ifname,
-                    mtu=uplink.mtu,
+                    mtu=uplink.mtu, hairpin=uplink.hairpin,
                 )
             built.uplink_index[(host.name, uplink.ifname)] = index
             if uplink.ip is not None:
@@ -128,7 +129,7 @@ def build_shim(
 
 def wire(
     ctx: BuildContext, built: Built, lan: Lan, port_wanted: str, node: str, inner: str,
-    *, mtu: int | None = None,
+    *, mtu: int | None = None, hairpin: bool = False,
 ) -> int:
     """A veth from the LAN's bridge in the switch to `inner` in `node`; both ends up.
 
@@ -146,7 +147,7 @@ def wire(
     )
     port_index = sw.link_lookup(ifname=port)[0]
     sw.link("set", index=port_index, ifalias=ctx.alias)
-    if lan.hairpin:
+    if lan.hairpin or hairpin:  # the LAN's ports, or this port alone
         ctx.step = f"setting hairpin mode on switch port {port}"
         sw.brport("set", index=port_index, mode=1)
     return ctx.up(node, inner)
@@ -154,7 +155,7 @@ def wire(
 
 def wire_tagged(
     ctx: BuildContext, built: Built, plan: Plan, trunk: Trunk, member: TrunkMember,
-    *, mtu: int | None,
+    *, mtu: int | None, hairpin: bool = False,
 ) -> int:
     """A tagged sub-interface `member` of the host's 802.1q trunk (see trunks.py).
 
@@ -191,7 +192,7 @@ def wire_tagged(
     )
     sub_index = sw.link_lookup(ifname=sub)[0]
     sw.link("set", index=sub_index, ifalias=ctx.alias)
-    if lan.hairpin:
+    if lan.hairpin or hairpin:
         sw.brport("set", index=sub_index, mode=1)
     built.switch_port[(trunk.host, member.ifname)] = sub
     host = ctx.ipr[trunk.host]
