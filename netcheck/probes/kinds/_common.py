@@ -1,4 +1,4 @@
-"""What the routed (L3) kinds share: ICMP error texts, evidence, results, one classifier.
+"""What the routed (L3) kinds share: ICMP error texts, evidence, one classifier.
 
 Imports scapy: the kind modules import it when they craft or classify, never at import.
 """
@@ -19,7 +19,8 @@ from scapy.layers.inet6 import (
 from scapy.packet import Packet as ScapyPacket
 
 from netcheck.model.results import Observation, Packet, ProbeResult
-from netcheck.probes.base import ProbeTask, result_for
+from netcheck.probes.base import ProbeTask
+from netcheck.probes.kinds._results import in_ms, result, rtt, since, ts
 from netcheck.probes.kinds.base import destination
 from netcheck.probes.route import RouteInfo
 
@@ -93,15 +94,6 @@ def port_of(task: ProbeTask) -> int:
 # --- evidence ---------------------------------------------------------------------------------
 
 
-def ts(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def since(when: float | None, t0: float) -> float | None:
-    """A timestamp as seconds into the batch (`t0`), as evidence shows it."""
-    return None if when is None else round(when - t0, 6)
-
-
 def packet_time(pkt: ScapyPacket, *, sent: bool) -> float | None:
     return ts(getattr(pkt, "sent_time", None) if sent else getattr(pkt, "time", None))
 
@@ -121,29 +113,8 @@ def l3_evidence(pkt: ScapyPacket, t0: float, *, sent: bool) -> Packet:
 # --- results ----------------------------------------------------------------------------------
 
 
-def rtt(t_sent: float | None, t_recv: float | None) -> float | None:
-    if t_sent is None or t_recv is None:
-        return None
-    return round(max(t_recv - t_sent, 0.0) * 1000.0, 3)
-
-
 def rtt_ms(sent: ScapyPacket, reply: ScapyPacket) -> float | None:
     return rtt(ts(getattr(sent, "sent_time", None)), ts(getattr(reply, "time", None)))
-
-
-def in_ms(ms: float | None) -> str:
-    return f" in {ms:.2f} ms" if ms is not None else ""
-
-
-def result(
-    task: ProbeTask, route: RouteInfo | None, observation: Observation, detail: str, **kw: Any
-) -> ProbeResult:
-    return result_for(
-        task, observation, detail,
-        source_interface=route.ifname if route is not None else None,
-        source_address=route.src if route is not None else None,
-        **kw,
-    )
 
 
 def icmp_error_text(pkt: ScapyPacket) -> tuple[str, bool] | None:

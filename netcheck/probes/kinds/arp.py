@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from netcheck.model.results import Observation, Packet, ProbeResult
 from netcheck.probes.base import ProbeTask
+from netcheck.probes.kinds._results import in_ms, result, since
 from netcheck.probes.kinds.base import BaseKind, Kind
 from netcheck.probes.route import RouteInfo
 
@@ -65,7 +66,7 @@ class Arp(BaseKind):
         from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, IPv6
         from scapy.layers.l2 import ARP, Ether
 
-        from netcheck.probes.kinds._common import l3_evidence, packet_time, since
+        from netcheck.probes.kinds._common import l3_evidence, packet_time
 
         if ARP in pkt:
             src, dst = str(pkt[ARP].hwsrc), str(pkt[ARP].pdst)
@@ -81,7 +82,7 @@ class Arp(BaseKind):
         self, task: ProbeTask, route: RouteInfo, sent: ScapyPacket,
         replies: Sequence[ScapyPacket], *, timeout: float, t0: float,
     ) -> ProbeResult:
-        from netcheck.probes.kinds._common import in_ms, result, rtt_ms
+        from netcheck.probes.kinds._common import rtt_ms
 
         proto = "NDP" if isinstance(task.target_address, ipaddress.IPv6Address) else "ARP"
         dst = task.target_address

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from netcheck.model.plan import Expectation
 from netcheck.model.results import Observation, ProbeResult
 from netcheck.probes.base import ProbeTask
+from netcheck.probes.kinds._results import result
 from netcheck.probes.kinds.base import BaseKind, Kind, destination
 from netcheck.probes.route import RouteInfo
 
@@ -82,7 +83,6 @@ def _read(
     from scapy.layers.dns import DNS
     from scapy.layers.inet import UDP
 
-    from netcheck.probes.kinds._common import result
 
     if UDP not in reply:
         return None

@@ -6,12 +6,14 @@ larger than the local MTU is refused by the sender's stack (TOO_BIG, packets.py)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from netcheck.model.results import Observation, Packet, ProbeResult
 from netcheck.probes.base import ProbeTask
-from netcheck.probes.kinds.base import BaseKind, Kind, destination
+from netcheck.probes.kinds._results import in_ms, result, rtt, since
+from netcheck.probes.kinds.base import BaseKind, Kind
 from netcheck.probes.route import RouteInfo
 
 if TYPE_CHECKING:
@@ -29,19 +31,25 @@ def echo_payload(size: int | None) -> bytes:
 class Icmp(BaseKind):
     word = "icmp"
 
+    @functools.cached_property
+    def _ipv4_echo(self) -> Callable[..., Probe]:
+        """wire.ipv4_echo, imported on first use (wire.py loads scapy): an import on every
+        call cost the byte-level path ~1 us per probe."""
+        from netcheck.probes.wire import ipv4_echo
+
+        return ipv4_echo
+
     def craft_wire(
         self, task: ProbeTask, route: RouteInfo, *, sport: int, ident: int, seq: int, isn: int
     ) -> Probe | None:
         if route.src is None or route.src.version != 4:
             return None
-        dst = destination(task)
+        dst = task.target_address  # an echo goes to the target itself
         payload = echo_payload(task.probe.size)
         # Without a payload scapy's summary has no "/ Raw": leave that rare shape to scapy.
         if dst.version != 4 or not payload:
             return None
-        from netcheck.probes.wire import ipv4_echo
-
-        return ipv4_echo(
+        return self._ipv4_echo(
             src=str(route.src),
             dst=str(dst),
             ident=ident,
@@ -76,8 +84,6 @@ class Icmp(BaseKind):
         result `classify` would give, without dissecting anything."""
         if probe.summary is None or any(r.echo_key is None for r in replies):
             return None
-        from netcheck.probes.kinds._common import result, rtt, since
-
         sent_ev = (
             Packet(
                 summary=probe.summary,
@@ -100,12 +106,11 @@ class Icmp(BaseKind):
         )
         who = received[0].src
         ms = rtt(probe.sent_time, replies[0].time)
-        in_ms = f" in {ms:.2f} ms" if ms is not None else ""
         return result(
             task,
             route,
             Observation.ANSWERED,
-            f"echo reply from {who}{in_ms}",
+            f"echo reply from {who}{in_ms(ms)}",
             sent=sent_ev,
             received=received,
             rtt_ms=ms,
@@ -120,23 +125,21 @@ class Icmp(BaseKind):
 
         return classify_l3(
             task, route, sent, replies, timeout=timeout, t0=t0,
-            waiting_for="echo reply", where=str(destination(task)), port_closed=False,
+            waiting_for="echo reply", where=str(task.target_address), port_closed=False,
             read=_read,
         )
 
 
 def _read(
-    task: ProbeTask, route: RouteInfo, reply: ScapyPacket, who: str, in_ms: str,
+    task: ProbeTask, route: RouteInfo, reply: ScapyPacket, who: str, took: str,
     kw: dict[str, Any],
 ) -> ProbeResult | None:
     from scapy.layers.inet import ICMP
     from scapy.layers.inet6 import ICMPv6EchoReply
 
-    from netcheck.probes.kinds._common import result
-
     if (ICMP in reply and reply[ICMP].type == 0) or ICMPv6EchoReply in reply:
         kw["answered_by"] = (who,)
-        return result(task, route, Observation.ANSWERED, f"echo reply from {who}{in_ms}", **kw)
+        return result(task, route, Observation.ANSWERED, f"echo reply from {who}{took}", **kw)
     return None
 
 

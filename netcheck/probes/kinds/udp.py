@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from netcheck.model.results import Observation, ProbeResult
 from netcheck.probes.base import ProbeTask
+from netcheck.probes.kinds._results import result
 from netcheck.probes.kinds.base import BaseKind, Kind, destination
 from netcheck.probes.route import RouteInfo
 
@@ -50,7 +51,6 @@ def _read(
 ) -> ProbeResult | None:
     from scapy.layers.inet import UDP
 
-    from netcheck.probes.kinds._common import result
 
     if UDP not in reply:
         return None

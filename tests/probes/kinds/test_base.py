@@ -32,6 +32,7 @@ from netcheck.probes.kinds import (
     registered,
     unregister,
 )
+from netcheck.probes.kinds._results import result
 from netcheck.probes.route import RouteInfo, RouteLookup
 from netcheck.probes.wire import Reply
 from tests.probes.kinds._helpers import DST, IDS, SRC, T0, received, route, task
@@ -82,8 +83,6 @@ class Hop(BaseKind):
         self, task: ProbeTask, route: RouteInfo, sent: ScapyPacket,
         replies: Sequence[ScapyPacket], *, timeout: float, t0: float,
     ) -> ProbeResult:
-        from netcheck.probes.kinds._common import result
-
         ev = (self.evidence(sent, t0, sent=True),)
         if not replies:
             return result(task, route, Observation.SILENT, "no hop back", sent=ev)
