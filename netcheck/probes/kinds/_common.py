@@ -18,9 +18,10 @@ from scapy.layers.inet6 import (
 )
 from scapy.packet import Packet as ScapyPacket
 
-from netcheck.model.results import Observation, Packet, ProbeResult
+from netcheck.model.results import Observation, ProbeResult
 from netcheck.probes.base import ProbeTask
-from netcheck.probes.kinds._results import in_ms, result, rtt, since, ts
+from netcheck.probes.kinds._evidence import l3_evidence
+from netcheck.probes.kinds._results import in_ms, result, rtt, ts
 from netcheck.probes.kinds.base import destination
 from netcheck.probes.route import RouteInfo
 
@@ -89,25 +90,6 @@ def port_of(task: ProbeTask) -> int:
     if task.probe.port is None:
         raise ValueError(f"{task.probe_id}: {task.probe.kind.value} probe without a port")
     return task.probe.port
-
-
-# --- evidence ---------------------------------------------------------------------------------
-
-
-def packet_time(pkt: ScapyPacket, *, sent: bool) -> float | None:
-    return ts(getattr(pkt, "sent_time", None) if sent else getattr(pkt, "time", None))
-
-
-def l3_evidence(pkt: ScapyPacket, t0: float, *, sent: bool) -> Packet:
-    """A routed packet: its IP/IPv6 addresses."""
-    src: str | None = None
-    dst: str | None = None
-    if IP in pkt:
-        src, dst = str(pkt[IP].src), str(pkt[IP].dst)
-    elif IPv6 in pkt:
-        src, dst = str(pkt[IPv6].src), str(pkt[IPv6].dst)
-    when = since(packet_time(pkt, sent=sent), t0)
-    return Packet(summary=pkt.summary(), src=src, dst=dst, time=when)
 
 
 # --- results ----------------------------------------------------------------------------------

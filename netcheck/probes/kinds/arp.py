@@ -66,7 +66,7 @@ class Arp(BaseKind):
         from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, IPv6
         from scapy.layers.l2 import ARP, Ether
 
-        from netcheck.probes.kinds._common import l3_evidence, packet_time
+        from netcheck.probes.kinds._evidence import l3_evidence, packet_time
 
         if ARP in pkt:
             src, dst = str(pkt[ARP].hwsrc), str(pkt[ARP].pdst)

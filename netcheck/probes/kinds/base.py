@@ -96,7 +96,7 @@ class BaseKind:
         return None
 
     def evidence(self, pkt: ScapyPacket, t0: float, *, sent: bool) -> Packet:
-        from netcheck.probes.kinds._common import l3_evidence
+        from netcheck.probes.kinds._evidence import l3_evidence
 
         return l3_evidence(pkt, t0, sent=sent)
 
