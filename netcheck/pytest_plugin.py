@@ -384,6 +384,7 @@ class Lab:
 
         from netcheck.engine.plan_tasks import build_tasks
         from netcheck.probes import run_probes
+        from netcheck.probes.kinds import kind_for
 
         spec = kind if isinstance(kind, ProbeSpec) else _parse_probe(kind)
         node, _, via = target.partition("@")
@@ -405,7 +406,7 @@ class Lab:
         tasks, unresolved = build_tasks([exp], self.topology, {})
         if unresolved:
             raise UsageError(f"{exp.id}: {unresolved[0].reason}")
-        if spec.kind.value in ("tcp", "udp"):
+        if kind_for(spec.kind).needs_listener:
             self._listen()
         return run_probes(tasks, self._timeout)[0]
 

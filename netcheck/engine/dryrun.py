@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from netcheck.model.plan import Driver, Expectation, IPAddress, Plan
+from netcheck.probes.kinds import kind_for
 from netcheck.runtime.naming import LOCAL_HOST, SWITCH, netns_name, netns_path, object_name
 from netcheck.runtime.netns.layout import EndpointLayout, resolve
 from netcheck.runtime.state import state_path
@@ -139,7 +140,7 @@ def _docker_objects(plan: Plan, run_id: str, exps: Sequence[Expectation]) -> lis
     sources = list(dict.fromkeys(e.source for e in exps if e.source in remote))
     answer = list(dict.fromkeys(
         e.target.node for e in exps
-        if e.probe.kind.value in ("tcp", "udp") and e.target.node in remote
+        if kind_for(e.probe.kind).needs_listener and e.target.node in remote
         and e.target.node in listen
     ))
     out += [f"create probe sidecar for {n} on {remote[n]} (network_mode=container:"
@@ -191,7 +192,8 @@ def _probe_line(plan: Plan, exp: Expectation, runtime: str, run_id: str,
         pick = near or [a for _, a in theirs]
         dst = pick[0] if pick else None
     dst_text = str(dst) if dst is not None else "address known once built"
-    if exp.probe.kind.value == "dns" and not exp.target.literal and exp.target.node == exp.source:
+    asks_server = kind_for(exp.probe.kind).asks_server
+    if asks_server and not exp.target.literal and exp.target.node == exp.source:
         dst_text = "any answer"  # no `to`: nothing to hold in the answer
     if exp.source_address is not None:
         src_text = str(exp.source_address)
@@ -204,7 +206,7 @@ def _probe_line(plan: Plan, exp: Expectation, runtime: str, run_id: str,
         on_link = [a for n, a in mine if dst is not None and a.version == dst.version
                    and any(net == n and dst in sub and a in sub for net, sub in subnets)]
         src_text = str(on_link[0]) if on_link else "chosen by the kernel's route"
-    if exp.probe.kind.value == "dns":
+    if asks_server:
         server = (str(exp.dns_server_address) if exp.dns_server_address is not None
                   else exp.dns_server or "the source's resolver")
         dst_text += f", asking {server}"

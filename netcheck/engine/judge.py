@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netcheck.model.plan import Expectation, ProbeKind
+from netcheck.model.plan import Expectation
 from netcheck.model.results import Finding, Observation, Outcome, ProbeResult, Verdict
+from netcheck.probes.kinds import kind_for
 
 # Observation-level reasons a user may name in `reason:` without any diagnosis rule.
 _OBSERVATION_REASONS: dict[Observation, tuple[str, ...]] = {
@@ -65,7 +66,8 @@ def judge(
 
     if exp.reachable:
         if result.observation is Observation.ANSWERED:
-            wrong = _wrong_dns_answer(exp, result)
+            # The kind may hold more against an answer (dns with `to:`: the wrong address).
+            wrong = kind_for(exp.probe.kind).wrong_answer(exp, result)
             if wrong:
                 return verdict(Outcome.FAIL, wrong)
             return verdict(Outcome.PASS, f"reachable: {result.detail}")
@@ -93,18 +95,6 @@ def judge(
         f"unreachable as expected, but not for the expected reason {exp.reason!r}: "
         f"observed {observed}; reasons found: {because}",
     )
-
-
-def _wrong_dns_answer(exp: Expectation, result: ProbeResult) -> str | None:
-    """A dns expectation with `to` wants that node's address among the answers."""
-    if exp.probe.kind is not ProbeKind.DNS or exp.target.node == exp.source:
-        return None
-    want = str(result.target_address)
-    if want in result.answered_by:
-        return None
-    got = ", ".join(result.answered_by) or "no address"
-    whose = "" if exp.target.literal and exp.target.node == want else f"{exp.target.node}'s "
-    return f"{exp.probe.qname} resolved to {got}, not to {whose}{want}"
 
 
 def not_tested(exp: Expectation, reason: str, *, skip: bool) -> Verdict:

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 from netcheck.errors import UsageError
 from netcheck.model.addressing import shares_subnet, target_address
-from netcheck.model.plan import Expectation, IPAddress, ProbeKind
+from netcheck.model.plan import Expectation, IPAddress
 from netcheck.model.results import Node, Topology
 from netcheck.probes.base import ListenTask, ProbeTask
+from netcheck.probes.kinds import kind_for
 
 
 def select(expectations: Sequence[Expectation], patterns: Iterable[str]) -> list[Expectation]:
@@ -131,7 +132,7 @@ def build_tasks(
             error(exp, source_address)
             continue
         dns_server: IPAddress | None = None
-        if exp.probe.kind is ProbeKind.DNS:
+        if kind_for(exp.probe.kind).asks_server:
             dns_server = _dns_server(exp, view, nodes)
             if dns_server is None:
                 error(exp, f"{exp.source} has no DNS resolver to ask")
@@ -161,15 +162,12 @@ def _dns_server(exp: Expectation, src: Node, nodes: Mapping[str, Node]) -> IPAdd
     return src.resolver
 
 
-_NEEDS_LISTENER = (ProbeKind.TCP, ProbeKind.UDP)
-
-
 def listener_targets(tasks: Iterable[ProbeTask]) -> set[str]:
     """Nodes that tcp/udp probes aim at: ICMP, ARP and DNS are answered by the kernel or
     Docker, and a responder costs a process per namespace. A literal target that is a lab
     node's address gets that node's own `listen:` ports: what really listens there."""
     return {t.target_node for t in tasks
-            if t.probe.kind in _NEEDS_LISTENER and t.target_node is not None}
+            if kind_for(t.probe.kind).needs_listener and t.target_node is not None}
 
 
 def without_listener(
@@ -181,7 +179,7 @@ def without_listener(
     lost: list[Unresolved] = []
     for task in tasks:
         node = task.target_node
-        if node is not None and node in failed and task.probe.kind in _NEEDS_LISTENER:
+        if node is not None and node in failed and kind_for(task.probe.kind).needs_listener:
             lost.append(
                 Unresolved(
                     expectation_id=task.probe_id,

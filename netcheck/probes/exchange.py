@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,6 +266,40 @@ def l2_socket(ifname: str, errors: SendErrors) -> Any:
 # --- the exchange ------------------------------------------------------------------------------
 
 
+class _Matcher:
+    """Which sent probe a reply answers: the fast path's key, else scapy's matching.
+
+    Scapy's table (`hashret()` buckets of the probes) is built on the first reply the fast
+    path does not know, so a batch of plain echoes never dissects a probe.
+    """
+
+    __slots__ = ("_fast", "_probes", "_waiting")
+
+    def __init__(self, probes: Sequence[Probe]) -> None:
+        self._probes = probes
+        self._fast = {p.echo_key: p for p in probes if p.echo_key is not None}
+        self._waiting: dict[bytes, list[Probe]] | None = None
+
+    def find(self, reply: Reply, answered: Container[int] = ()) -> Probe | None:
+        """The probe `reply` answers; scapy's candidates whose id is in `answered` are passed
+        over (the next candidate may be the one). A fast key names its probe outright."""
+        if reply.echo_key is not None:
+            probe = self._fast.get(reply.echo_key)
+            if probe is not None:
+                return probe
+        pkt = reply.packet()
+        if pkt is None:
+            return None
+        if self._waiting is None:
+            self._waiting = {}
+            for p in self._probes:
+                self._waiting.setdefault(p.hashret(), []).append(p)
+        for cand in self._waiting.get(pkt.hashret(), ()):
+            if id(cand) not in answered and pkt.answers(cand.packet()):
+                return cand
+        return None
+
+
 def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool) -> Exchange:
     """Send all `probes` on `sock`, then match replies until `timeout` after the last send.
 
@@ -274,9 +308,9 @@ def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool)
     early once every probe is answered.
     """
     out = Exchange()
-    fast = {p.echo_key: p for p in probes if p.echo_key is not None}
-    # Scapy's matching table, built on the first reply the fast path does not know.
-    waiting: dict[bytes, list[Probe]] | None = None
+    matcher = _Matcher(probes)
+    # Without `multi` a probe answered already is passed over by scapy's matching.
+    answered: Container[int] = () if multi else out.answers
     started = time.time()
     for p in probes:
         sock.send(p)
@@ -295,25 +329,9 @@ def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool)
             answers.append(reply)
 
     def match(reply: Reply) -> None:
-        nonlocal waiting
-        if reply.echo_key is not None:
-            probe = fast.get(reply.echo_key)
-            if probe is not None:
-                record(probe, reply)
-                return
-        pkt = reply.packet()
-        if pkt is None:
-            return
-        if waiting is None:
-            waiting = {}
-            for p in probes:
-                waiting.setdefault(p.hashret(), []).append(p)
-        for probe in waiting.get(pkt.hashret(), ()):
-            if not multi and id(probe) in out.answers:
-                continue  # answered already: the next candidate may be the one
-            if pkt.answers(probe.packet()):
-                record(probe, reply)
-                return
+        probe = matcher.find(reply, answered)
+        if probe is not None:
+            record(probe, reply)
 
     raw_l3 = isinstance(sock, L3RawSocket)
 
@@ -354,8 +372,7 @@ def exchange_paced(
     `timeout` after its last send at the latest, however many rounds the pacer made.
     """
     out = Exchange()
-    fast = {p.echo_key: p for p in probes if p.echo_key is not None}
-    waiting: dict[bytes, list[Probe]] | None = None
+    matcher = _Matcher(probes)
     deadlines: dict[int, float] = {}  # id(probe) -> its send time + timeout
     order: deque[tuple[float, int]] = deque()  # (deadline, id(probe)) still open, in order
     started = time.time()
@@ -382,22 +399,7 @@ def exchange_paced(
         apply(pacer.after_send())
 
     def match(reply: Reply) -> None:
-        nonlocal waiting
-        probe: Probe | None = None
-        if reply.echo_key is not None:
-            probe = fast.get(reply.echo_key)
-        if probe is None:
-            pkt = reply.packet()
-            if pkt is None:
-                return
-            if waiting is None:
-                waiting = {}
-                for p in probes:
-                    waiting.setdefault(p.hashret(), []).append(p)
-            for cand in waiting.get(pkt.hashret(), ()):
-                if id(cand) not in out.answers and pkt.answers(cand.packet()):
-                    probe = cand
-                    break
+        probe = matcher.find(reply, out.answers)
         if probe is None:
             return
         due = deadlines.get(id(probe))

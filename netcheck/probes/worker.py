@@ -23,7 +23,7 @@ from scapy.config import conf
 from scapy.layers.inet import UDP
 from scapy.supersocket import L3RawSocket, L3RawSocket6
 
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import ProbeResult
 from netcheck.probes._netns import enter_netns
 from netcheck.probes.base import BatchInfo, Pacing, ProbeTask, WorkerReport
@@ -34,14 +34,9 @@ from netcheck.probes.exchange import (
     l2_socket,
     l3_socket,
 )
+from netcheck.probes.kinds import destination, kind_for
 from netcheck.probes.neigh import NUD_KEEP, NUD_VALID, NeighSocket
-from netcheck.probes.packets import (
-    classify_probe,
-    craft_probe,
-    error_result,
-    query_server,
-    send_error_result,
-)
+from netcheck.probes.packets import classify_probe, craft_probe, error_result, send_error_result
 from netcheck.probes.route import RouteError, RouteInfo, RouteLookup
 from netcheck.probes.schedule import Key, NeighbourPacer, QuotaTokens
 from netcheck.probes.wire import Probe, Reply
@@ -167,19 +162,17 @@ def _plan_batches(
     routes: dict[int, RouteInfo] = {}
     for i, task in enumerate(tasks):
         try:
-            route = lookup.get(query_server(task), task.source_address)
+            route = lookup.get(destination(task), task.source_address)
         except RouteError as exc:
             results[i] = error_result(task, f"could not send: {exc}")
             continue
         if task.source_address is not None:
             # Pinned: the packet carries that address whatever the route prefers.
             route = replace(route, src=task.source_address)
-        kind = task.probe.kind
-        if kind is ProbeKind.ARP and not route.on_link:
-            why = f"via {route.gateway}" if route.gateway else "a local address"
-            results[i] = error_result(
-                task, f"target not on-link for ARP ({task.target_address} is {why})", route
-            )
+        kind = kind_for(task.probe.kind)
+        unfit = kind.route_error(task, route)
+        if unfit is not None:
+            results[i] = error_result(task, unfit, route)
             continue
         try:
             pkt = craft_probe(
@@ -189,13 +182,13 @@ def _plan_batches(
             results[i] = error_result(task, f"could not build the probe: {exc}", route)
             continue
         routes[i] = route
-        if kind is ProbeKind.ARP:
+        if kind.link_layer:
             name = f"l2:{route.ifname}"
             if name not in batches:
                 ifname = route.ifname
                 batches[name] = _Batch(name=name, open_socket=_opener(l2=ifname), multi=True)
         else:
-            v6 = ":" in str(query_server(task))
+            v6 = ":" in str(destination(task))
             name = "ipv6" if v6 else "ipv4"
             # One socket per pinned source address: bound to it, so the kernel routes the
             # probes as it would an application's socket bound there (`ip route get DST
@@ -232,7 +225,7 @@ def _pace(
             if route.local or route.ifname == "lo":
                 batch.keys.append(None)
             else:
-                hop = route.gateway or query_server(tasks[i])
+                hop = route.gateway or destination(tasks[i])
                 batch.keys.append((route.ifindex, str(hop)))
 
 
@@ -301,7 +294,7 @@ def probe_namespace(
     reset_scapy()
     results: list[ProbeResult | None] = [None] * len(tasks)
     lookup = RouteLookup()
-    lookup.prefetch((query_server(t), t.source_address) for t in tasks)
+    lookup.prefetch((destination(t), t.source_address) for t in tasks)
     batches, routes = _plan_batches(tasks, lookup, results)
     if pacing is not None and gauge is not None:
         _pace(batches, tasks, routes, pacing, gauge)

@@ -17,7 +17,8 @@ from netcheck.model.plan import ProbeKind, ProbeSpec
 from netcheck.model.results import Observation
 from netcheck.model.sites import NamespacePath
 from netcheck.probes.base import ProbeTask
-from netcheck.probes.packets import classify, craft, icmp_error_text, send_error_result
+from netcheck.probes.kinds._common import icmp_error_text
+from netcheck.probes.packets import classify, craft, send_error_result
 from netcheck.probes.route import RouteInfo
 
 SRC = "10.0.0.1"

@@ -21,7 +21,8 @@ from scapy.supersocket import L3RawSocket
 from netcheck.model.plan import ProbeKind, ProbeSpec
 from netcheck.model.results import Observation
 from netcheck.probes.exchange import exchange
-from netcheck.probes.packets import ECHO_PAYLOAD, classify, classify_probe, craft, craft_probe
+from netcheck.probes.kinds.icmp import ECHO_PAYLOAD
+from netcheck.probes.packets import classify, classify_probe, craft, craft_probe
 from netcheck.probes.route import RouteInfo
 from netcheck.probes.wire import Probe, Reply, checksum, echo_reply_key, recv_reply
 from tests.probes.test_packets import DST, ROUTE, SRC, T0, task, udp_as_raw
