@@ -346,7 +346,8 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
     resent: Resent | None = None
     kind = r.probe.kind
     if not resend:
-        notes.append(f"not re-sent: only the first {MAX_RESENDS} silent probes of a run are")
+        notes.append(f"not re-sent: a run re-sends at most {MAX_RESENDS} silent probes, "
+                     "unexpected silences first, and only a few of its expected ones")
     else:
         spaces = sorted({p for s in (*forward, *back) if (p := _netns(s.node)) is not None})
         resent = case.live.resend(case.topology.run_id, _task(case, src, dst), spaces)
