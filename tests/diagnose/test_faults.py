@@ -215,6 +215,17 @@ def check_macvlan_vepa(record: RunRecord) -> None:
         assert f.fix is not None and "ip route add" not in f.fix
 
 
+def check_vepa_hairpin_port(record: RunRecord) -> None:
+    # Hairpin is read per switch port: host1's port reflects (a1 and a2 meet, no finding),
+    # host2's on the same LAN does not (b1 -> b2 named macvlan-vepa from that port's flag).
+    all_pass(record)
+    assert verdict(record, "icmp:a1->a2").outcome is Outcome.PASS
+    text = evidence(finding(verdict(record, "icmp:b1->b2"), "macvlan-vepa"))
+    assert "parent host2 eth0" in text
+    assert "hairpin off (bridge port flag)" in text
+    assert "host1" not in text
+
+
 def check_no_gateway(record: RunRecord) -> None:
     all_pass(record)
     f = finding(verdict(record, "icmp:m1->t"), "no-gateway")
@@ -303,6 +314,7 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
     "rp-filter-transit": check_rp_transit,
     "macvlan-private": check_macvlan_private,
     "macvlan-vepa": check_macvlan_vepa,
+    "vepa-hairpin-port": check_vepa_hairpin_port,
     "no-gateway": check_no_gateway,
     "arp-ignore": check_arp_ignore,
     "macvlan-host-isolation": check_isolation,
