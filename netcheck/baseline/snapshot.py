@@ -8,6 +8,7 @@ forked child that enters it. Docker networks are read when a daemon answers.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -188,13 +189,23 @@ def _rules(ipr: Any) -> tuple[str, ...]:
 _NUD_STATIC = {0x80: "PERMANENT", 0x40: "NOARP"}
 
 
+def _kernel_made(dst: str) -> bool:
+    """The kernel's own NOARP entries: multicast groups (ff02::1:ffXX:XXXX follows each
+    run's random MAC) and 0.0.0.0 on lo. A diff naming them would report noise."""
+    try:
+        address = ipaddress.ip_address(dst)
+    except ValueError:
+        return False
+    return address.is_multicast or address.is_unspecified
+
+
 def _neighbours(ipr: Any, names: Mapping[int, str]) -> tuple[str, ...]:
     lines = set()
     for msg in ipr.get_neighbours():
         state = int(msg["state"])
         words = [w for bit, w in _NUD_STATIC.items() if state & bit]
         dst = _attr(msg, "NDA_DST")
-        if not words or dst is None:
+        if not words or dst is None or _kernel_made(str(dst)):
             continue
         mac = _attr(msg, "NDA_LLADDR")
         dev = names.get(int(msg["ifindex"]), msg["ifindex"])

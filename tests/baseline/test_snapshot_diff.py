@@ -156,3 +156,36 @@ def test_neighbours_round_trip_and_old_documents_load() -> None:
         ns.neighbours
     del data["namespaces"]["m"]["neighbours"]  # a snapshot written before the field
     assert decode_dataclass(HostSnapshot, data, "snapshot").namespaces["m"].neighbours == ()
+
+
+class _Msg(dict):  # type: ignore[type-arg]
+    """A netlink neighbour message as pyroute2 gives it: fields by key, attrs by get_attr."""
+
+    def __init__(self, state: int, dst: str, mac: str) -> None:
+        super().__init__(state=state, ifindex=2)
+        self.attrs = {"NDA_DST": dst, "NDA_LLADDR": mac}
+
+    def get_attr(self, name: str) -> str | None:
+        return self.attrs.get(name)
+
+
+class _Ipr:
+    def __init__(self, msgs: list[_Msg]) -> None:
+        self.msgs = msgs
+
+    def get_neighbours(self) -> list[_Msg]:
+        return self.msgs
+
+
+def test_the_kernels_own_multicast_entries_are_no_static_neighbours() -> None:
+    # ff02::1:ffXX:XXXX follows each run's random MAC: recording it made every diff of two
+    # identical labs report neighbour changes.
+    from netcheck.baseline.snapshot import _neighbours
+
+    got = _neighbours(_Ipr([
+        _Msg(0x40, "ff02::1:ffab:c7e6", "33:33:ff:ab:c7:e6"),
+        _Msg(0x40, "0.0.0.0", "00:00:00:00:00:00"),
+        _Msg(0x02, "10.0.0.9", "02:00:00:00:00:09"),  # learned: churns, not recorded
+        _Msg(0x80, "10.0.0.1", "02:00:00:00:00:01"),
+    ]), {2: "eth0"})
+    assert got == ("10.0.0.1 dev eth0 lladdr 02:00:00:00:00:01 PERMANENT",)
