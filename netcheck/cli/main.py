@@ -539,10 +539,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Said when Ctrl-C lands before a command started (importing, parsing): a user should not
+# have to guess whether anything is left to clean up.
+EARLY_INTERRUPT = "interrupted before anything was built: nothing to tear down\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while parsing arguments: nothing was built yet
+        sys.stderr.write(EARLY_INTERRUPT)
         return 130
 
 

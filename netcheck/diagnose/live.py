@@ -318,17 +318,19 @@ class LiveState:
                 if moved:
                     noise[path] = moved
         recorder = DropRecorder(run_id)
-        traced = recorder.start()
-        if recorder.problem:
-            problems.append(recorder.problem)
         drops: list[Drop] = []
+        # One try from the start: a Ctrl-C landing between start() and the re-send must
+        # still remove the trace instance (and its mount) this re-send made.
         try:
+            traced = recorder.start()
+            if recorder.problem:
+                problems.append(recorder.problem)
             # The kernel counts and drops within microseconds on a lab's veths; the wait
             # is only for an answer, which a silent probe does not get anyway.
             results = self.reprobe([task], wait)
-        finally:
             if traced:
                 drops = recorder.stop()
+        finally:
             recorder.close()
         deltas = {}
         for path, was in before.items():

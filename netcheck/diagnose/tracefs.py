@@ -176,6 +176,9 @@ class DropRecorder:
             log.info("kernel drop reasons not recorded: %s", self.problem)
             self.close()
             return False
+        except BaseException:  # Ctrl-C/SIGTERM half way: what was made goes with it
+            self.close()
+            raise
 
     def stop(self) -> list[Drop]:
         if self._instance is None:

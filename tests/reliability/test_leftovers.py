@@ -111,7 +111,7 @@ def test_exception_during_diagnose(
     def broken(*args: object, **kwargs: object) -> None:
         raise Injected("injected in diagnose")
 
-    monkeypatch.setattr(netcheck.diagnose, "diagnose", broken)
+    monkeypatch.setattr(netcheck.diagnose, "diagnose_all", broken)  # what the engine calls
     with pytest.raises(Injected):
         _run_with(runs.failing_quickstart())
 

@@ -8,8 +8,10 @@ these, so it can be driven alone against recorded sockets.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -62,6 +64,17 @@ class BuildContext:
         self.ipr: dict[str, Any] = {}  # node key -> pyroute2 IPRoute in that namespace
         self.step = "starting"
         self.features: KernelFeatures | None = None
+
+    @contextlib.contextmanager
+    def netns_fd(self, node: str) -> Iterator[int]:
+        """An fd of the node's namespace for one link request (`net_ns_fd`). Given a path,
+        pyroute2 opens it itself and closes it in a clean-up callback behind a bare
+        `except:`, which swallowed a SIGTERM landing there: the run went on and exited 0."""
+        fd = os.open(self.path(node), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
     def path(self, node: str) -> str:
         return netns_path(self.run_id, node, self.netns_dir)

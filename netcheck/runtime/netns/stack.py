@@ -10,6 +10,7 @@ runtime turns it into a ScenarioBuildError (exit 2) there.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from typing import Any
 
@@ -62,8 +63,8 @@ def _call(where: Location | None, what: str, fn: Any, *args: Any, **kwargs: Any)
         if exc.code not in SCENARIO_ERRNOS:
             raise
         name = errno.errorcode.get(exc.code, str(exc.code))
-        raise Refused(where, f"{what}: the kernel refused it: {name}",
-                      _HINTS.get(exc.code)) from exc
+        raise Refused(where, f"{what}: the kernel refused it: {os.strerror(exc.code)} "
+                             f"({name})", _HINTS.get(exc.code)) from exc
 
 
 def route_kwargs(ipr: IPRoute, node: str, route: Route, table: int | None = None,

@@ -85,10 +85,29 @@ def attach(
 ) -> None:
     """One attachment: a macvlan/ipvlan child of the host's uplink or a veth into the
     host's bridge, named `att.ifname` inside the endpoint, up, with its addresses."""
-    host = ctx.ipr[ep.host]
-    path = ctx.path(ep.name)
     ctx.step = f"attaching {ep.name}:{att.ifname} to network {att.network}"
-    common: dict[str, Any] = {"net_ns_fd": path}
+    with ctx.netns_fd(ep.name) as ns:
+        _create_link(ctx, built, ep, index, att, ns)
+    ctx.up(ep.name, att.ifname)
+    for address, subnet in (
+        (att.address, att.subnet), *((m.address, m.subnet) for m in att.more)
+    ):
+        ctx.address(ep.name, att.ifname, address, subnet.subnet)
+        built.add_if(ep.name, BuiltIf(
+            att.ifname, att.network, address, subnet.subnet,
+            "veth" if att.driver is Driver.BRIDGE else att.driver.value,
+            parent=f"{ep.host}:{att.parent}" if att.parent else None,
+            mode=att.mode,
+        ))
+
+
+def _create_link(
+    ctx: BuildContext, built: Built, ep: EndpointSpec, index: int, att: AttachmentSpec,
+    ns: int,
+) -> None:
+    """The attachment's link, born in the endpoint's namespace (`ns`, an fd)."""
+    host = ctx.ipr[ep.host]
+    common: dict[str, Any] = {"net_ns_fd": ns}
     if att.mtu:
         common["mtu"] = att.mtu
     if att.mac:
@@ -124,17 +143,6 @@ def attach(
         )
         host_index = host.link_lookup(ifname=host_end)[0]
         host.link("set", index=host_index, ifalias=ctx.alias)
-    ctx.up(ep.name, att.ifname)
-    for address, subnet in (
-        (att.address, att.subnet), *((m.address, m.subnet) for m in att.more)
-    ):
-        ctx.address(ep.name, att.ifname, address, subnet.subnet)
-        built.add_if(ep.name, BuiltIf(
-            att.ifname, att.network, address, subnet.subnet,
-            "veth" if att.driver is Driver.BRIDGE else att.driver.value,
-            parent=f"{ep.host}:{att.parent}" if att.parent else None,
-            mode=att.mode,
-        ))
 
 
 def endpoint_routes(built: Built, ep: EndpointSpec) -> None:

@@ -140,11 +140,11 @@ def wire(
     built.switch_used.add(port)
     built.switch_port[(node, inner)] = port
     ctx.step = f"creating veth {port} (switch, LAN {lan.name}) to {node}:{inner}"
-    sw.link(
-        "add", ifname=port, kind="veth", master=built.lan_bridge[lan.name], state="up",
-        mtu=lan.mtu,
-        peer={"ifname": inner, "net_ns_fd": ctx.path(node), "mtu": mtu or lan.mtu},
-    )
+    with ctx.netns_fd(node) as ns:
+        sw.link(
+            "add", ifname=port, kind="veth", master=built.lan_bridge[lan.name], state="up",
+            mtu=lan.mtu, peer={"ifname": inner, "net_ns_fd": ns, "mtu": mtu or lan.mtu},
+        )
     port_index = sw.link_lookup(ifname=port)[0]
     sw.link("set", index=port_index, ifalias=ctx.alias)
     if lan.hairpin or hairpin:  # the LAN's ports, or this port alone
@@ -175,11 +175,11 @@ def wire_tagged(
         sw_used.add(port)
         wire_mtu = max(plan.lab.lan(m.lan).mtu for m in trunk.members)
         ctx.step = f"creating trunk veth {port} (switch) to {trunk.host}:{trunk.ifname}"
-        sw.link(
-            "add", ifname=port, kind="veth", state="up", mtu=wire_mtu,
-            peer={"ifname": trunk.ifname, "net_ns_fd": ctx.path(trunk.host),
-                  "mtu": wire_mtu},
-        )
+        with ctx.netns_fd(trunk.host) as ns:
+            sw.link(
+                "add", ifname=port, kind="veth", state="up", mtu=wire_mtu,
+                peer={"ifname": trunk.ifname, "net_ns_fd": ns, "mtu": wire_mtu},
+            )
         sw.link("set", index=sw.link_lookup(ifname=port)[0], ifalias=ctx.alias)
         ctx.up(trunk.host, trunk.ifname)
         built.trunk_port[(trunk.host, trunk.ifname)] = port
