@@ -175,7 +175,7 @@ def _diagnose_with(live: LiveState, plan: Plan, topology: Topology,
     if skipped:
         note = (f"not diagnosed: this run diagnosed {MAX_EXPECTED_SILENCES} of its "
                 f"{MAX_EXPECTED_SILENCES + len(skipped)} expected silences (every target has "
-                "some), and every unexpected one; this probe got the silence it expected")
+                "some), and every unexpected one; this probe got no answer, as expected")
         for exp, _ in skipped:
             out[exp.id] = Diagnosis(findings=(), path=PacketPath(hops=(), note=note))
     # Re-sends are few (MAX_RESENDS), so they go to the probes a user must act on first:

@@ -120,8 +120,8 @@ class LiveState:
         self.window = window or ProbeWindow()
         self.timeout = timeout
         # Reads that a diagnosis repeats for every silent probe are kept for the run: routes
-        # (nothing changes them while it is diagnosed) and neighbour tables (until a probe is
-        # sent again: a re-send moves neighbour states, so it empties that cache).
+        # (nothing changes them while it is diagnosed), neighbour tables and iptables counts
+        # (until a probe is sent again: a re-send moves both, so it empties those caches).
         self._routes: dict[tuple[str, str, str | None, str | None], RouteAnswer] = {}
         self._neigh: dict[str, dict[str, tuple[str, str | None]]] = {}
         self._tables: dict[tuple[str, str], list[str]] = {}
