@@ -7,6 +7,7 @@ IPRoute here and built for real in the VM tier.
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,11 +141,13 @@ class RecordingIPRoute:
 
 
 def recorded_runtime(
-    *uplinks: Uplink,
+    netns_dir: Path, *uplinks: Uplink,
 ) -> tuple[BuildContext, RecordingIPRoute, RecordingIPRoute, Plan, TrunkPlan]:
-    """A build context whose switch and host1 namespaces record netlink calls."""
+    """A build context whose switch and host1 namespaces record netlink calls. The
+    namespace files are plain files here: the build only opens them to hand an fd over."""
     plan_lab = lab(*uplinks)
-    rt = BuildContext("abc123", "/nonexistent")
+    rt = BuildContext("abc123", str(netns_dir))
+    Path(rt.path("host1")).touch()
     sw, host = RecordingIPRoute(), RecordingIPRoute()
     rt.ipr = {"sw": sw, "host1": host}
     plan = Plan(name="t", source="t.yaml", description=None, lab=plan_lab, networks=(),
@@ -152,8 +155,10 @@ def recorded_runtime(
     return rt, sw, host, plan, plan_trunks(plan_lab, {"vlan"})
 
 
-def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> None:
+def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends(
+        tmp_path: Path) -> None:
     rt, sw, host, plan, trunks = recorded_runtime(
+        tmp_path,
         Uplink(ifname="trunk0.100", lan="v100"), Uplink(ifname="trunk0.200", lan="v200")
     )
 
@@ -185,8 +190,9 @@ def test_wire_tagged_makes_one_trunk_veth_and_vlan_devices_on_both_ends() -> Non
     assert all(len(name) <= 15 for name in used)
 
 
-def test_wire_tagged_hangs_vlans_on_the_plain_uplinks_switch_port() -> None:
+def test_wire_tagged_hangs_vlans_on_the_plain_uplinks_switch_port(tmp_path: Path) -> None:
     rt, sw, host, plan, trunks = recorded_runtime(
+        tmp_path,
         Uplink(ifname="eth0", lan="lan"), Uplink(ifname="eth0.100", lan="v100")
     )
     sw.index["host1-eth0"] = 40  # what wire made for the plain uplink
