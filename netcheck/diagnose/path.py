@@ -20,14 +20,19 @@ because a later one was.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.live import Resent, RouteAnswer
-from netcheck.diagnose.rules._common import holding, source_address, source_node, target_node
+from netcheck.diagnose.rules._common import (
+    holding,
+    ip_or_none,
+    source_address,
+    source_node,
+    target_node,
+)
 from netcheck.diagnose.tracefs import Drop
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Hop, HopState, Node, Observation, PacketPath
@@ -91,15 +96,6 @@ class Step:
     lookup: str | None = None  # the route lookup made there, as evidence
 
 
-def _ip(text: str | None) -> IPAddress | None:
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
 def _holder(case: Case, address: IPAddress, skip: set[str]) -> tuple[Node, str] | None:
     for node in case.topology.nodes.values():
         if node.name in skip:
@@ -122,7 +118,7 @@ def route(case: Case, start: Node, src: IPAddress, dst: IPAddress, end: Node | N
     for _ in range(MAX_HOPS):
         if answer.errno:
             break
-        hop = _ip(answer.gateway) or dst
+        hop = ip_or_none(answer.gateway) or dst
         found = _holder(case, hop, visited)
         if found is None:
             steps.append(Step(node=None, name=str(hop), iif=None, direction=direction,

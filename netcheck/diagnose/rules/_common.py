@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -125,3 +126,13 @@ def firewall_hits(case: Case, node: Node, chains: tuple[str, ...]) -> list[Firew
             hits.append(FirewallHit(node=node.name, chain=chain, line=" ".join(line.split()),
                                     target=m["target"], packets=int(m["pkts"])))
     return hits
+
+
+def ip_or_none(text: str | None) -> IPAddress | None:
+    """An address the kernel printed (a gateway, a route's source), or None if it is none."""
+    if text is None:
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None

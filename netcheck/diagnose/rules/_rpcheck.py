@@ -16,12 +16,17 @@ alone is not proof of an rp_filter drop; it is one in two shapes:
 from __future__ import annotations
 
 import errno
-import ipaddress
 from dataclasses import dataclass
 
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.live import RouteAnswer
-from netcheck.diagnose.rules._common import holding, source_address, source_node, target_node
+from netcheck.diagnose.rules._common import (
+    holding,
+    ip_or_none,
+    source_address,
+    source_node,
+    target_node,
+)
 from netcheck.diagnose.tracefs import Drop
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Interface, Node
@@ -49,15 +54,6 @@ class RpDrop:
     why: str = "mismatch"  # "mismatch" or "no-route" (see the module doc)
     transit: bool = False  # the node forwards the packet (a router on the path)
     arp_judge: bool = False  # dst is the node's gateway address: it judges the source's ARP
-
-
-def _ip(text: str | None) -> IPAddress | None:
-    if text is None:
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
 
 
 def _check(case: Case, node: Node, iface: Interface, dst: IPAddress, src: IPAddress,
@@ -119,7 +115,7 @@ def _walk(case: Case, start: Node, src: IPAddress, dst: IPAddress, end: Node,
     nodes holding each gateway) and check every node that forwards the packet."""
     out: list[RpDrop] = []
     seen = {start.name, end.name}
-    gw = _ip(case.live.route_lookup(start.netns, str(dst), src=str(src)).gateway)
+    gw = ip_or_none(case.live.route_lookup(start.netns, str(dst), src=str(src)).gateway)
     for n in range(MAX_HOPS):
         if gw is None:
             break
@@ -138,7 +134,7 @@ def _walk(case: Case, start: Node, src: IPAddress, dst: IPAddress, end: Node,
         if found is not None:
             out.append(found)
             break
-        gw = _ip(case.live.route_lookup(node.netns, str(dst), src=str(src), iif=iface.ifname)
+        gw = ip_or_none(case.live.route_lookup(node.netns, str(dst), src=str(src), iif=iface.ifname)
                  .gateway)
     return out
 
