@@ -15,9 +15,9 @@ import logging
 import platform
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from netcheck.errors import NetcheckError, RuntimeBuildError, ScenarioErrors
 from netcheck.image import DEFAULT_IMAGE, ensure_image
@@ -25,13 +25,13 @@ from netcheck.model.plan import (
     Attachment,
     Driver,
     Endpoint,
+    Host,
     Network,
     NodeKind,
     Plan,
     Service,
 )
 from netcheck.model.results import (
-    DockerEnvironment,
     Interface,
     Node,
     ServiceRecord,
@@ -41,9 +41,10 @@ from netcheck.model.results import (
 from netcheck.model.sites import ProbeSite, RemoteContainer
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
-from netcheck.runtime.docker import adopt, ipam
+from netcheck.runtime.docker import adopt, build, ipam
 from netcheck.runtime.docker import services as swarm_services
 from netcheck.runtime.docker import teardown as steps
+from netcheck.runtime.docker.build import Build
 from netcheck.runtime.docker.client import daemon_url, make_client
 from netcheck.runtime.docker.daemon import RUN_DIR, LabDaemon, start_all
 from netcheck.runtime.docker.handles import DaemonHandle, api_message, parallel
@@ -112,122 +113,143 @@ class DockerRuntime:
         self.timings[phase] = time.monotonic() - start
 
     def _build(self, plan: Plan, progress: ProgressFn) -> BuildResult:
-        unavailable, skipped_nets = self._unavailable(plan)
-        unavailable.update(swarm_services.unavailable(plan, unbuildable_networks(plan.networks)))
-        lab_hosts = [h for h in plan.lab.hosts if h.docker_url is None]
-        facts: dict[str, str] = {"kernel": platform.release()}
-        nodes: dict[str, Node] = {}
-        lab_netns: Mapping[str, str] = {}
+        b = Build(plan=plan, progress=progress)
+        for phase, step in self.BUILD_STEPS:
+            t = time.monotonic()
+            step(self, b)
+            if phase is not None:
+                self._timed(phase, t)
+        b.facts.update(build.timing_facts(self.timings))
+        assert b.docker is not None  # the environment step ran
+        seen = {name: fn.network for (_key, name), fn in sorted(b.found.items(), reverse=True)}
+        topo = Topology(run_id=self.run_id, runtime=self.name, nodes=b.nodes, facts=b.facts,
+                        networks=seen, services=b.running, docker=b.docker,
+                        lab_netns=b.lab_netns)
+        return BuildResult(topology=topo, unavailable=b.unavailable)
 
-        t = time.monotonic()
-        if plan.lab.lans or lab_hosts or plan.lab.machines or plan.lab.router:
-            progress("building the lab underlay")
-            underlay = self._build_underlay(plan, progress)
-            nodes.update(underlay.nodes)
-            facts.update(underlay.facts)
-            lab_netns = underlay.lab_netns
-        else:
+    # --- the build steps, in BUILD_STEPS order --------------------------------------------
+
+    def _plan_step(self, b: Build) -> None:
+        """What this run cannot build, and which hosts get a lab dockerd."""
+        b.unavailable, b.skipped = build.unavailable(
+            b.plan, lambda: ipvlan_missing(self.run_id))
+        b.unavailable.update(
+            swarm_services.unavailable(b.plan, unbuildable_networks(b.plan.networks)))
+        b.lab_hosts = build.lab_hosts(b.plan)
+        b.facts["kernel"] = platform.release()
+
+    def _underlay_step(self, b: Build) -> None:
+        """The lab's namespaces (netns runtime), or just the run's state file."""
+        if not build.needs_underlay(b.plan):
             self._mark_owner()
-        self._timed("underlay", t)
+            return
+        b.progress("building the lab underlay")
+        underlay = self._build_underlay(b.plan, b.progress)
+        b.nodes.update(underlay.nodes)
+        b.facts.update(underlay.facts)
+        b.lab_netns = underlay.lab_netns
 
-        t = time.monotonic()
-        self._connect_daemons(plan, lab_hosts, nodes, progress)
-        self._timed("daemons", t)
+    def _daemons_step(self, b: Build) -> None:
+        if b.lab_hosts:
+            self._start_lab_daemons(b.plan, b.lab_hosts, b.nodes, b.progress)
+        self._connect_real_daemons(b.plan, lab=bool(b.lab_hosts))
+
+    def _environment_step(self, b: Build) -> None:
         first = next(iter(self._daemons.values()))
-        version = first.client.version()
-        docker_env = DockerEnvironment(
-            server_version=str(version.get("Version", "?")),
-            api_version=str(version.get("ApiVersion", "?")),
-            mode="lab" if lab_hosts else "host",
-        )
-        # The same as display text, for the reports' facts.
-        facts["docker.server_version"] = docker_env.server_version
-        facts["docker.api_version"] = docker_env.api_version
-        facts["docker.mode"] = docker_env.mode
-        for d in self._daemons.values():
-            if d.lab is not None and d.lab.ready_s is not None:
-                facts[f"docker.{d.key}.daemon_ready_s"] = f"{d.lab.ready_s:.2f}"
+        b.docker = build.environment(first.client.version(), lab=bool(b.lab_hosts))
+        ready = {d.key: d.lab.ready_s for d in self._daemons.values()
+                 if d.lab is not None and d.lab.ready_s is not None}
+        b.facts.update(build.environment_facts(b.docker, ready))
 
-        endpoints = [ep for ep in plan.endpoints if ep.name not in unavailable]
-        placement = {ep.name: self._daemon_key(ep, plan) for ep in endpoints}
-        existing = [ep for ep in endpoints if ep.container is not None]
-        endpoints = [ep for ep in endpoints if ep.container is None]
-        # What already exists is read before anything is created: an absent network or a
-        # stopped container fails the run with nothing built.
+    def _read_step(self, b: Build) -> None:
+        """Where each endpoint runs, and what already exists, read before anything is
+        created: an absent network or a stopped container fails the run with nothing built."""
+        wanted = [ep for ep in b.plan.endpoints if ep.name not in b.unavailable]
+        keys = list(self._daemons)
+        b.placement = {ep.name: build.daemon_key(ep, keys) for ep in wanted}
+        b.existing = [ep for ep in wanted if ep.container is not None]
+        b.endpoints = [ep for ep in wanted if ep.container is None]
         clients = {k: d.client for k, d in self._daemons.items()}
-        found = adopt.read_external(plan, endpoints, existing, placement, clients, self._where)
-        for (key, name), fn in found.items():
+        b.found = adopt.read_external(b.plan, b.endpoints, b.existing, b.placement, clients,
+                                      self._where)
+        for (key, name), fn in b.found.items():
             self._external_names[(key, name)] = fn.docker_name
-        plan = plan.with_networks({n: f.network for (_k, n), f in found.items()})
-        errors = adopt.check_fixed_ips(endpoints, {n: f for (_k, n), f in found.items()})
+        b.plan = b.plan.with_networks({n: f.network for (_k, n), f in b.found.items()})
+        errors = adopt.check_fixed_ips(b.endpoints, {n: f for (_k, n), f in b.found.items()})
         if errors:
             raise ScenarioErrors(errors)
-        adopted = adopt.read_existing(existing, placement, found, clients, self._where)
-        networks = [n for n in plan.networks if n.name not in skipped_nets and not n.external]
-        homes = self._network_homes(plan, networks, endpoints, placement)
-        services = [s for s in plan.services if s.name not in unavailable]
-        # A service pinned to a host needs that host in the swarm.
-        pinned = {s.host for s in services if s.host is not None and s.host in self._daemons}
+        b.adopted = adopt.read_existing(b.existing, b.placement, b.found, clients, self._where)
+
+    def _place_step(self, b: Build) -> None:
+        """Which daemons each network goes on, and who joins the swarm."""
+        b.networks = [n for n in b.plan.networks if n.name not in b.skipped and not n.external]
         order = list(self._daemons)
-        self._overlay_members = sorted({*self._overlay_members, *pinned}, key=order.index)
+        b.homes, members = build.network_homes(b.networks, b.endpoints, b.placement, order)
+        b.services = [s for s in b.plan.services if s.name not in b.unavailable]
+        # A service pinned to a host needs that host in the swarm.
+        pinned = {s.host for s in b.services if s.host is not None and s.host in self._daemons}
+        self._overlay_members = sorted({*members, *pinned}, key=order.index)
 
-        if not lab_hosts:
-            self._refuse_uplink_parents(networks, homes)
-        self._check_conflicts(plan, networks, homes)
+    def _check_step(self, b: Build) -> None:
+        if not b.lab_hosts:
+            self._refuse_uplink_parents(b.networks, b.homes)
+        self._check_conflicts(b.plan, b.networks, b.homes)
 
-        t = time.monotonic()
-        if any(n.driver is Driver.OVERLAY for n in networks):
-            progress("joining swarm")
-            self._ensure_swarm(networks, homes)
-        self._timed("swarm", t)
+    def _swarm_step(self, b: Build) -> None:
+        if any(n.driver is Driver.OVERLAY for n in b.networks):
+            b.progress("joining swarm")
+            self._ensure_swarm(b.networks, b.homes)
 
-        t = time.monotonic()
-        self._ensure_images(plan, endpoints, placement, existing)
-        self._timed("images", t)
+    def _images_step(self, b: Build) -> None:
+        self._ensure_images(b.plan, b.endpoints, b.placement, b.existing)
 
-        t = time.monotonic()
-        progress(f"creating {len(networks)} network(s)")
-        for net in networks:
-            for key in homes[net.name]:
+    def _networks_step(self, b: Build) -> None:
+        b.progress(f"creating {len(b.networks)} network(s)")
+        for net in b.networks:
+            for key in b.homes[net.name]:
                 self._create_network(self._daemons[key], net)
-        self._timed("networks", t)
 
-        t = time.monotonic()
-        progress(f"starting {len(endpoints)} container(s)")
-        infos = parallel(
-            lambda ep: (ep, self._start_container(plan, ep, self._daemons[placement[ep.name]])),
-            endpoints,
+    def _containers_step(self, b: Build) -> None:
+        b.progress(f"starting {len(b.endpoints)} container(s)")
+        b.started = parallel(
+            lambda ep: (ep, self._start_container(b.plan, ep,
+                                                  self._daemons[b.placement[ep.name]])),
+            b.endpoints,
         )
-        self._timed("containers", t)
 
-        for ep, info in infos:
-            node = self._endpoint_node(plan, ep, placement[ep.name], info, facts)
-            nodes[ep.name] = node
-        for ep, (info, networks_of) in adopted.items():
-            key = placement[ep.name]
-            nodes[ep.name] = self._existing_node(ep, key, info, networks_of)
-            facts[f"endpoint.{ep.name}.container"] = (
-                f"{str(info.get('Name', '')).lstrip('/')} {str(info['Id'])[:12]} (existing)"
-            )
-        for (key, name), fn in sorted(found.items()):
-            where = f"@{key}" if key else ""
-            facts[f"network.{name}.docker{where}"] = (
-                f"{fn.docker_name} {fn.docker_id[:12]} (external, {fn.network.driver_name})"
-            )
+    def _nodes_step(self, b: Build) -> None:
+        """The topology's nodes for the containers made and adopted, as Docker has them."""
+        for ep, info in b.started:
+            b.nodes[ep.name] = self._endpoint_node(b.plan, ep, b.placement[ep.name], info,
+                                                   b.facts)
+        for ep, (info, networks_of) in b.adopted.items():
+            b.nodes[ep.name] = self._existing_node(ep, b.placement[ep.name], info, networks_of)
+            b.facts[f"endpoint.{ep.name}.container"] = build.adopted_fact(info)
+        b.facts.update(build.external_facts(b.found))
 
-        running: dict[str, ServiceRecord] = {}
-        t = time.monotonic()
-        if services:
-            progress(f"starting {len(services)} swarm service(s)")
-            nodes.update(self._start_services(plan, services, homes, facts, running))
-        self._timed("services", t)
-        for phase, secs in self.timings.items():
-            facts[f"docker.build.{phase}_s"] = f"{secs:.2f}"
-        seen = {name: fn.network for (_key, name), fn in sorted(found.items(), reverse=True)}
-        topo = Topology(run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts,
-                        networks=seen, services=running, docker=docker_env,
-                        lab_netns=lab_netns)
-        return BuildResult(topology=topo, unavailable=unavailable)
+    def _services_step(self, b: Build) -> None:
+        if b.services:
+            b.progress(f"starting {len(b.services)} swarm service(s)")
+            b.nodes.update(self._start_services(b.plan, b.services, b.homes, b.facts,
+                                                b.running))
+
+    # The build, in order: (phase timed in `timings` and the facts, or None; step).
+    BUILD_STEPS: ClassVar[tuple[tuple[str | None, Callable[[DockerRuntime, Build], None]],
+                                ...]] = (
+        (None, _plan_step),
+        ("underlay", _underlay_step),
+        ("daemons", _daemons_step),
+        (None, _environment_step),
+        (None, _read_step),
+        (None, _place_step),
+        (None, _check_step),
+        ("swarm", _swarm_step),
+        ("images", _images_step),
+        ("networks", _networks_step),
+        ("containers", _containers_step),
+        (None, _nodes_step),
+        ("services", _services_step),
+    )
 
     # --- what already exists (read only: runtime/docker/adopt.py) -------------------------
 
@@ -262,83 +284,60 @@ class DockerRuntime:
         state.write(state.for_this_process(self.run_id, self.name, ()))
         self._state_written = True
 
-    def _unavailable(self, plan: Plan) -> tuple[dict[str, str], set[str]]:
-        unavailable: dict[str, str] = {}
-        skipped: set[str] = set()
-        ipvlan_nets = {n.name for n in plan.networks if n.driver is Driver.IPVLAN}
-        if ipvlan_nets:
-            reason = ipvlan_missing(self.run_id)
-            if reason is not None:
-                skipped |= ipvlan_nets
-                for ep in plan.endpoints:
-                    hit = sorted({a.network for a in ep.attachments} & ipvlan_nets)
-                    if hit:
-                        unavailable[ep.name] = f"{reason}; needed by network {hit[0]!r}"
-        for net_name, reason in unbuildable_networks(plan.networks).items():
-            skipped.add(net_name)
-            for ep in plan.endpoints:
-                if ep.name not in unavailable and any(
-                    a.network == net_name for a in ep.attachments
-                ):
-                    unavailable[ep.name] = f"{reason}; needed by network {net_name!r}"
-        return unavailable, skipped
-
     def _build_underlay(self, plan: Plan, progress: ProgressFn) -> Topology:
         # Through the registry: the netns runtime registers itself when imported.
         importlib.import_module("netcheck.runtime.netns")
         # A host with a Docker URL is a real machine elsewhere, not a lab namespace.
-        lab = dataclasses.replace(
-            plan.lab, hosts=tuple(h for h in plan.lab.hosts if h.docker_url is None)
-        )
+        lab = dataclasses.replace(plan.lab, hosts=tuple(build.lab_hosts(plan)))
         underlay_plan = dataclasses.replace(
             plan, lab=lab, networks=(), endpoints=(), expectations=(), services=()
         )
         self._underlay = registered()["netns"](self.options)
         return self._underlay.build(underlay_plan, progress).topology
 
-    def _connect_daemons(
-        self, plan: Plan, lab_hosts: list[Any], nodes: Mapping[str, Node], progress: ProgressFn
+    def _start_lab_daemons(
+        self, plan: Plan, lab_hosts: list[Host], nodes: Mapping[str, Node], progress: ProgressFn
     ) -> None:
-        if lab_hosts:
-            pool = ipam.lab_pool(plan)
-            bip = ipam.lab_bip(plan)
-            wants_bridge = self._hosts_with_default_bridge(plan)
-            bridged = wants_bridge | self._hosts_with_bridges(plan)
-            if any(s.publish for s in plan.services):
-                # Published ports (mesh or host mode) are DNATs in Docker's iptables rules,
-                # on every swarm node.
-                bridged |= {h.name for h in lab_hosts}
-            labs: list[LabDaemon] = []
-            for host in lab_hosts:
-                node = nodes.get(host.name)
-                if node is None:
-                    raise RuntimeBuildError(f"the lab underlay has no namespace for {host.name!r}")
-                labs.append(
-                    LabDaemon(
-                        run_id=self.run_id,
-                        host=host.name,
-                        netns=node.netns,
-                        default_pool=pool,
-                        bip=bip if host.name in wants_bridge else None,
-                        iptables=host.name in bridged,
-                    )
+        """One dockerd in each lab host's namespace, started together."""
+        pool = ipam.lab_pool(plan)
+        bip = ipam.lab_bip(plan)
+        wants_bridge = build.hosts_with_default_bridge(plan)
+        bridged = build.iptables_hosts(plan)
+        labs: list[LabDaemon] = []
+        for host in lab_hosts:
+            node = nodes.get(host.name)
+            if node is None:
+                raise RuntimeBuildError(f"the lab underlay has no namespace for {host.name!r}")
+            labs.append(
+                LabDaemon(
+                    run_id=self.run_id,
+                    host=host.name,
+                    netns=node.netns,
+                    default_pool=pool,
+                    bip=bip if host.name in wants_bridge else None,
+                    iptables=host.name in bridged,
                 )
-            progress(f"starting {len(labs)} lab dockerd(s)")
-            for lab in labs:
-                self._daemons[lab.host] = DaemonHandle(key=lab.host, url=lab.url, client=None,
-                                                       lab=lab)
-            start_all(labs)
-            for lab in labs:
-                d = self._daemons[lab.host]
-                d.client = make_client(lab.url)
-                addrs = [u.ip for u in plan.lab.host(lab.host).uplinks if u.ip is not None]
-                d.advertise = str(addrs[0]) if addrs else None
+            )
+        progress(f"starting {len(labs)} lab dockerd(s)")
+        for lab in labs:
+            self._daemons[lab.host] = DaemonHandle(key=lab.host, url=lab.url, client=None,
+                                                   lab=lab)
+        start_all(labs)
+        for lab in labs:
+            d = self._daemons[lab.host]
+            d.client = make_client(lab.url)
+            addrs = [u.ip for u in plan.lab.host(lab.host).uplinks if u.ip is not None]
+            d.advertise = str(addrs[0]) if addrs else None
+
+    def _connect_real_daemons(self, plan: Plan, *, lab: bool) -> None:
+        """The hosts' real daemons (a Docker URL), or without any host the configured one;
+        each must answer."""
         for host in plan.lab.hosts:
             if host.docker_url is not None:
                 self._daemons[host.name] = DaemonHandle(
                     key=host.name, url=host.docker_url, client=make_client(host.docker_url)
                 )
-        if not lab_hosts and not any(h.docker_url for h in plan.lab.hosts):
+        if not lab and not any(h.docker_url for h in plan.lab.hosts):
             url = daemon_url(self.options.docker_host)
             self._daemons[DEFAULT_KEY] = DaemonHandle(
                 key=DEFAULT_KEY, url=url, client=make_client(self.options.docker_host)
@@ -352,68 +351,6 @@ class DockerRuntime:
                         f"no Docker daemon answers at {d.url}: {api_message(exc)}. "
                         "Start one (scripts/start-dockerd.sh) or pass --docker-host"
                     ) from exc
-
-    def _hosts_with_default_bridge(self, plan: Plan) -> set[str]:
-        hosts = {h.name for h in plan.lab.hosts if h.docker_url is None}
-        out: set[str] = set()
-        for ep in plan.endpoints:
-            if any(ipam.is_default_bridge(a.network, plan) for a in ep.attachments):
-                out.add(ep.host if ep.host is not None else next(iter(sorted(hosts)), ""))
-        return out
-
-    @staticmethod
-    def _hosts_with_bridges(plan: Plan) -> set[str]:
-        lab = sorted(h.name for h in plan.lab.hosts if h.docker_url is None)
-        bridges = {n.name for n in plan.networks if n.driver is Driver.BRIDGE}
-        out: set[str] = set()
-        for ep in plan.endpoints:
-            if any(a.network in bridges for a in ep.attachments):
-                out.add(ep.host if ep.host is not None else (lab[0] if lab else ""))
-        return out
-
-    def _daemon_key(self, ep: Endpoint, plan: Plan) -> str:
-        if ep.host is not None:
-            if ep.host not in self._daemons:
-                raise RuntimeBuildError(
-                    f"endpoint {ep.name!r}: host {ep.host!r} is not a Docker host of this run"
-                )
-            return ep.host
-        if len(self._daemons) == 1:
-            return next(iter(self._daemons))
-        raise RuntimeBuildError(
-            f"endpoint {ep.name!r} names no host and the lab has {len(self._daemons)}: "
-            "set `host:` on it"
-        )
-
-    def _network_homes(
-        self,
-        plan: Plan,
-        networks: list[Network],
-        endpoints: list[Endpoint],
-        placement: Mapping[str, str],
-    ) -> dict[str, list[str]]:
-        """Which daemons each network is created on (overlay: the swarm manager only)."""
-        homes: dict[str, list[str]] = {}
-        order = list(self._daemons)
-        for net in networks:
-            keys = {
-                placement[ep.name]
-                for ep in endpoints
-                if any(a.network == net.name for a in ep.attachments)
-            }
-            ordered = [k for k in order if k in keys] or order
-            homes[net.name] = ordered[:1] if net.driver is Driver.OVERLAY else ordered
-        # The overlay's other hosts must be swarm members too.
-        self._overlay_members = sorted(
-            {
-                placement[ep.name]
-                for ep in endpoints
-                for a in ep.attachments
-                if any(a.network == n.name and n.driver is Driver.OVERLAY for n in networks)
-            },
-            key=order.index,
-        )
-        return homes
 
     def _refuse_uplink_parents(
         self, networks: list[Network], homes: Mapping[str, list[str]]
