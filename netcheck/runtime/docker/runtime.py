@@ -41,7 +41,7 @@ from netcheck.model.results import (
 from netcheck.model.sites import ProbeSite, RemoteContainer
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
-from netcheck.runtime.docker import adopt, build, ipam
+from netcheck.runtime.docker import adopt, build, ipam, vxlan
 from netcheck.runtime.docker import services as swarm_services
 from netcheck.runtime.docker import teardown as steps
 from netcheck.runtime.docker.build import Build
@@ -209,6 +209,10 @@ class DockerRuntime:
             for key in b.homes[net.name]:
                 self._create_network(self._daemons[key], net)
 
+    def _vxlan_step(self, b: Build) -> None:
+        """Raw VXLAN devices join their network's bridge, now that the lab dockerds made it."""
+        vxlan.enslave_all(b.plan, self._daemons, b.nodes)
+
     def _containers_step(self, b: Build) -> None:
         b.progress(f"starting {len(b.endpoints)} container(s)")
         b.started = parallel(
@@ -246,6 +250,7 @@ class DockerRuntime:
         ("swarm", _swarm_step),
         ("images", _images_step),
         ("networks", _networks_step),
+        (None, _vxlan_step),
         ("containers", _containers_step),
         (None, _nodes_step),
         ("services", _services_step),
@@ -288,7 +293,10 @@ class DockerRuntime:
         # Through the registry: the netns runtime registers itself when imported.
         importlib.import_module("netcheck.runtime.netns")
         # A host with a Docker URL is a real machine elsewhere, not a lab namespace.
-        lab = dataclasses.replace(plan.lab, hosts=tuple(build.lab_hosts(plan)))
+        # Its VXLAN devices join Docker's bridges later (_vxlan_step): none exists yet.
+        lab = dataclasses.replace(
+            plan.lab, hosts=tuple(vxlan.underlay_host(h) for h in build.lab_hosts(plan))
+        )
         underlay_plan = dataclasses.replace(
             plan, lab=lab, networks=(), endpoints=(), expectations=(), services=()
         )
