@@ -67,10 +67,11 @@ def devices(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: Built)
             if vx.master is not None:
                 master = built.bridge_index.get((host.name, vx.master))
                 if master is None:
+                    # (The docker runtime hands its underlay no master: Docker's bridge
+                    # comes later, runtime/docker/vxlan.py.)
                     raise refused(vx.location, f"vxlan {host.name}:{vx.name}: network "
-                                  f"{vx.master} has no bridge on {host.name} in this runtime",
-                                  "Raw VXLAN devices are built by the netns runtime "
-                                  "(--runtime netns)")
+                                  f"{vx.master} has no bridge on {host.name}",
+                                  f"Is an endpoint on {host.name} built on {vx.master}?")
             ctx.step = (f"creating vxlan {host.name}:{vx.name} (id {vx.vni} remote "
                         f"{vx.remote} local {local} dstport {vx.port} dev {dev})")
             try:
