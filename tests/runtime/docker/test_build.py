@@ -27,8 +27,10 @@ from netcheck.model.plan import (
 )
 from netcheck.model.results import DockerEnvironment, Interface, Node
 from netcheck.model.sites import NamespacePath
+from netcheck.runtime.base import RuntimeOptions
 from netcheck.runtime.docker import build, vxlan
 from netcheck.runtime.docker.adopt import FoundNetwork
+from netcheck.runtime.docker.build import Build
 from netcheck.runtime.docker.handles import DaemonHandle
 from netcheck.runtime.docker.runtime import DockerRuntime
 from netcheck.runtime.netns.context import refused
@@ -185,3 +187,30 @@ def test_a_master_network_missing_on_the_host_is_refused_at_its_line() -> None:
         vxlan.enslave_all(_plan(hosts=(H1,)), {"h1": d}, {})
     assert "vxlan h1:vx42: network ovl was not created on h1" in str(got.value)
     assert type(got.value) is type(refused(None, "x"))
+
+
+def test_read_and_place_steps_alone_over_stand_in_daemons() -> None:
+    # No external network and no existing container: nothing is asked of the daemons.
+    rt = DockerRuntime(RuntimeOptions(run_id="abc123"))
+    for key in ("h1", "h2", "h3"):
+        rt._daemons[key] = DaemonHandle(key=key, url=f"unix:///x/{key}", client=None)
+    plan = _plan(
+        networks=(Network(name="ov", driver=Driver.OVERLAY),
+                  Network(name="br", driver=Driver.BRIDGE),
+                  Network(name="iv", driver=Driver.IPVLAN, parent="eth0")),
+        endpoints=(_ep("a", "ov", host="h2"), _ep("b", "br", host="h1"),
+                   _ep("gone", "iv", host="h1")),
+        hosts=(Host(name="h1"), Host(name="h2"), Host(name="h3")),
+        services=(Service(name="web", networks=("ov",), host="h3"),),
+    )
+    b = Build(plan=plan, progress=lambda _: None, unavailable={"gone": "no ipvlan"},
+              skipped={"iv"})
+    DockerRuntime._read_step(rt, b)
+    assert b.placement == {"a": "h2", "b": "h1"}
+    assert [ep.name for ep in b.endpoints] == ["a", "b"] and b.existing == []
+    assert b.found == {} and b.adopted == {}
+    DockerRuntime._place_step(rt, b)
+    assert [n.name for n in b.networks] == ["ov", "br"]
+    assert b.homes == {"ov": ["h2"], "br": ["h1"]}
+    assert rt._overlay_members == ["h2", "h3"]  # h3: the service pinned there
+    assert [s.name for s in b.services] == ["web"]
