@@ -22,10 +22,10 @@ def test_netlink_fd_of_an_existing_namespace_sees_its_links_only(tmp_path: Path)
     try:
         nsfs.create_many([nsfs.NsSpec(path=path)], created, share_dir=False)
         with IPRoute(fileno=created.pop(path)) as builder:
-            builder.link("add", ifname="nctest0", kind="dummy")
+            builder.link("add", ifname="nctest0", kind="veth", peer="nctest1")
         with IPRoute(fileno=nsfs.netlink_fd(path)) as ipr:
             names = sorted(str(link.get_attr("IFLA_IFNAME")) for link in ipr.get_links())
-        assert names == ["lo", "nctest0"]  # not this machine's links
+        assert names == ["lo", "nctest0", "nctest1"]  # not this machine's links
         with pytest.raises(OSError):
             nsfs.netlink_fd(str(tmp_path / "ns" / "missing"))
     finally:
