@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("errors", "sigmask", "_forkserver_quiet", "runtime.naming",
               "runtime.linkkinds")),
     ("model and files", ("model", "textfile")),
-    ("leaf services", ("probes", "image")),
+    ("leaf services", ("probes", "image", "nsenter")),
     ("lab and evidence", ("runtime", "diagnose")),
     ("rule book", ("engine.judge",)),
     ("scenario", ("scenario",)),

@@ -17,10 +17,11 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from netcheck.diagnose import counters
-from netcheck.diagnose.nsread import netlink_fd, read_sysctls
+from netcheck.diagnose.nsread import read_sysctls
 from netcheck.diagnose.tracefs import Drop, DropRecorder
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.results import ProbeResult
+from netcheck.nsenter import netlink_fd
 
 if TYPE_CHECKING:
     from netcheck.probes.base import ProbeTask

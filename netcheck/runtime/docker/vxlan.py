@@ -21,8 +21,8 @@ from pyroute2 import IPRoute
 
 from netcheck.model.plan import Host, Plan, Vxlan
 from netcheck.model.results import Node
+from netcheck.nsenter import netlink_fd
 from netcheck.runtime.docker.handles import DaemonHandle
-from netcheck.runtime.netns import nsfs
 from netcheck.runtime.netns.context import refused
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
@@ -71,7 +71,7 @@ def _index(ipr: IPRoute, name: str) -> int | None:
 def enslave(host: str, netns: str, devices: Mapping[str, str], vxlans: list[Vxlan]) -> None:
     """Make each device a port of its network's bridge (`devices`: network -> bridge name)
     in the lab host's namespace."""
-    ipr = IPRoute(fileno=nsfs.netlink_fd(netns))
+    ipr = IPRoute(fileno=netlink_fd(netns))
     try:
         for vx in vxlans:
             assert vx.master is not None

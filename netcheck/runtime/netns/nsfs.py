@@ -16,9 +16,10 @@ import errno
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from netcheck.nsenter import in_netns
 from netcheck.sigmask import signals_blocked
 
 CLONE_NEWNET = 0x40000000
@@ -162,43 +163,9 @@ def create_many(
         raise errors[0]
 
 
-def _in_existing(path: str, work: Callable[[], None]) -> None:
-    """Run `work` on a helper thread that entered the existing namespace at `path` first;
-    its error, or the entering's, is raised here."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                _check(_libc.setns(fd, CLONE_NEWNET), "setns", path)
-            finally:
-                os.close(fd)
-            work()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="netcheck-netns", daemon=True)
-    with signals_blocked():
-        thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
 def write_sysctls(path: str, sysctls: Mapping[str, str]) -> None:
     """Write sysctls inside an existing namespace (a helper thread enters it, then exits)."""
-    _in_existing(path, lambda: _write_sysctls(sysctls, path))
-
-
-def netlink_fd(path: str) -> int:
-    """The fd of a NETLINK_ROUTE socket made inside an existing namespace: it talks to
-    that namespace for as long as it lives (hand it to IPRoute(fileno=...), whose close
-    closes it). No process is forked."""
-    got: list[int] = []
-    _in_existing(path, lambda: got.append(
-        socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE).detach()))
-    return got[0]
+    in_netns(path, lambda: _write_sysctls(sysctls, path))
 
 
 def remove(path: str) -> bool:
