@@ -60,8 +60,8 @@ from netcheck.scenario.schema import (
     HostSpec,
     MachineSpec,
     NetworkSpec,
-    RouterSpec,
     RoutersItemSpec,
+    RouterSpec,
     ScenarioSpec,
     SubnetSpec,
 )
@@ -896,8 +896,8 @@ class Resolver:
                 holder = self.gateway_holder.get(lan_name)
                 if holder is not None:
                     self.err(where, f"router '{spec.name}' and router '{holder[0]}' (line "
-                                    f"{holder[1]}) both claim lan '{lan_name}''s gateway "
-                                    f"{address}",
+                                    f"{holder[1]}) both claim the gateway {address} of lan "
+                                    f"'{lan_name}'",
                              f"One router holds a LAN's gateway; give this leg another "
                              f"address of {lan.subnet}: lans: {{{lan_name}: <address>}}")
                     continue
