@@ -86,6 +86,18 @@ def check_no_route(record: RunRecord) -> None:
     assert "ENETUNREACH" in text
 
 
+def check_router_no_route(record: RunRecord) -> None:
+    """Routers in series: the second one drops the replies it has no route for."""
+    all_pass(record)
+    for exp_id in ("icmp:mc->mb", "tcp/80:mc->mb"):
+        f = finding(verdict(record, exp_id), "no-route")
+        assert f.summary.startswith("r2 forwards mb's replies to 10.62.3.10"), f.summary
+        text = evidence(f)
+        assert "r2: route get 10.62.3.10 from 10.62.2.10 iif b: error ENETUNREACH" in text
+        assert "r2: Ip.InNoRoutes +" in text
+    assert not verdict(record, "icmp:ma->mb").findings
+
+
 def check_no_forwarding(record: RunRecord) -> None:
     all_pass(record)
     text = evidence(finding(verdict(record, "icmp:m1->m2"), "no-forwarding"))
@@ -305,6 +317,7 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
     "rp-filter-arp": check_rp_arp,
     "no-l2-adjacency": check_l2,
     "no-route": check_no_route,
+    "router-no-route": check_router_no_route,
     "no-forwarding": check_no_forwarding,
     "mtu-blackhole": check_mtu,
     "duplicate-ip": check_duplicate,
