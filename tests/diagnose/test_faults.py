@@ -94,7 +94,7 @@ def check_router_no_route(record: RunRecord) -> None:
         assert f.summary.startswith("r2 forwards mb's replies to 10.62.3.10"), f.summary
         text = evidence(f)
         assert "r2: route get 10.62.3.10 from 10.62.2.10 iif b: error ENETUNREACH" in text
-        assert "r2: Ip.InNoRoutes +" in text
+        assert "r2: IpExt.InNoRoutes +" in text
     assert not verdict(record, "icmp:ma->mb").findings
 
 

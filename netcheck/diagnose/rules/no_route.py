@@ -11,7 +11,7 @@ it is not this rule's: that is rp-filter.
 A third: a router on the way (any node the kernel's lookups forward through, one of several
 routers in series) has no route for the request or for the reply. Walked by the kernel's
 own lookups (`ip route get DST from SRC iif LEG` in each hop); said only when that hop's
-lookup fails and its Ip.InNoRoutes counter moved while the probes ran (it got packets it
+lookup fails and its IpExt.InNoRoutes counter moved while the probes ran (it got packets it
 could not route), and for the reply when the target's counters show the request got in.
 """
 
@@ -36,7 +36,7 @@ from netcheck.model.results import Finding, Node, Observation
 _NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
 _MAX_HOPS = 8
 # A forwarding node counts a packet it has no route for here (ip_error: ENETUNREACH).
-_HOP_NO_ROUTE = "Ip.InNoRoutes"
+_HOP_NO_ROUTE = "IpExt.InNoRoutes"
 # Counters in the target's namespace that move only when the request got in.
 _ARRIVED = {
     ProbeKind.ICMP: ("Icmp.InEchos",),
@@ -52,7 +52,7 @@ class NoRoute:
         " own counters show the request got in (Icmp.InEchos, Udp.InDatagrams, Ip.OutNoRoutes), "
         "no rp_filter drop, and the packet-path walk observing the re-sent request at the target;"
         " or a router on the way (by the kernel's lookups hop by hop, with iif) whose lookup "
-        "fails while its Ip.InNoRoutes counter moved"
+        "fails while its IpExt.InNoRoutes counter moved"
     )
     remedy = "a default gateway or a route to the other subnet (on each router on the way)"
 
@@ -120,9 +120,16 @@ class NoRoute:
         """A forwarding hop on the request's or the reply's way with no route onwards."""
         r = case.result
         assert r.target_address is not None
+        if only_internal(case):
+            return None  # an --internal network has no way out on purpose: docker-internal
         w = case.live.window
         for start, frm, to, direction in ((src, s_addr, r.target_address, "request"),
                                           (dst, r.target_address, s_addr, "reply")):
+            if not any(lan.subnet.version == to.version and to in lan.subnet
+                       for lan in case.plan.lab.lans):
+                # Only a lab LAN's address: a Docker network's leaves its host NATed (by
+                # Docker), so a router on the LAN has no route to it and needs none.
+                continue
             found = self._walk(case, start, frm, to)
             if found is None:
                 continue
