@@ -98,6 +98,18 @@ def check_router_no_route(record: RunRecord) -> None:
     assert not verdict(record, "icmp:ma->mb").findings
 
 
+def check_no_default_route(record: RunRecord) -> None:
+    all_pass(record)
+    for src in ("m1", "h1"):
+        f = finding(verdict(record, f"icmp:{src}->db"), "no-default-route")
+        text = evidence(f)
+        assert f.summary.startswith(f"{src} has no default route"), f.summary
+        assert "error ENETUNREACH" in text
+        assert "main table (ip route, read live): 10.63.1.0/24 dev eth0" in text
+        assert "default" not in text.split("read live):")[1].split("\n")[0]
+    assert not verdict(record, "icmp:m3->db").findings
+
+
 def check_no_forwarding(record: RunRecord) -> None:
     all_pass(record)
     text = evidence(finding(verdict(record, "icmp:m1->m2"), "no-forwarding"))
@@ -318,6 +330,7 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
     "no-l2-adjacency": check_l2,
     "no-route": check_no_route,
     "router-no-route": check_router_no_route,
+    "no-default-route": check_no_default_route,
     "no-forwarding": check_no_forwarding,
     "mtu-blackhole": check_mtu,
     "duplicate-ip": check_duplicate,

@@ -11,6 +11,7 @@ from netcheck.diagnose.rules.filtered import Filtered
 from netcheck.diagnose.rules.macvlan_isolation import MacvlanHostIsolation
 from netcheck.diagnose.rules.macvlan_modes import MacvlanPrivate, MacvlanVepa
 from netcheck.diagnose.rules.mtu_blackhole import MtuBlackhole
+from netcheck.diagnose.rules.no_default_route import NoDefaultRoute
 from netcheck.diagnose.rules.no_forwarding import NoForwarding
 from netcheck.diagnose.rules.no_gateway import NoGateway
 from netcheck.diagnose.rules.no_l2_adjacency import NoL2Adjacency
@@ -32,6 +33,7 @@ RULES: tuple[type[Rule], ...] = (
     ArpFilter,
     NoL2Adjacency,
     DockerInternal,
+    NoDefaultRoute,
     NoRoute,
     NoForwarding,
     NoGateway,

@@ -30,6 +30,7 @@ from netcheck.diagnose.rules._common import (
 )
 from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
 from netcheck.diagnose.rules.docker_internal import only_internal
+from netcheck.diagnose.rules.no_default_route import lacks_default
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Finding, Node, Observation
 
@@ -64,6 +65,8 @@ class NoRoute:
         if r.observation is Observation.ERROR and "route" in r.detail:
             if only_internal(case):
                 return None  # Docker gave it no way out on purpose: docker-internal
+            if lacks_default(case):
+                return None  # a lab node off its own subnets: no-default-route reads why
             lookup = case.live.route_lookup(src.netns, str(r.target_address))
             return Finding(
                 id=self.id,
