@@ -100,14 +100,37 @@ def check_router_no_route(record: RunRecord) -> None:
 
 def check_no_default_route(record: RunRecord) -> None:
     all_pass(record)
-    for src in ("m1", "h1"):
-        f = finding(verdict(record, f"icmp:{src}->db"), "no-default-route")
+    for exp_id in ("icmp:db->m1", "icmp:db->h1", "tcp/80:db->m1"):
+        f = finding(verdict(record, exp_id), "no-default-route")
         text = evidence(f)
-        assert f.summary.startswith(f"{src} has no default route"), f.summary
+        node = exp_id.split("->")[1]
+        assert f.summary.startswith(f"{node} has no default route"), f.summary
+        assert f"{node}: route get 10.63.2.20 from 10.63.1." in text
         assert "error ENETUNREACH" in text
-        assert "main table (ip route, read live): 10.63.1.0/24 dev eth0" in text
-        assert "default" not in text.split("read live):")[1].split("\n")[0]
-    assert not verdict(record, "icmp:m3->db").findings
+        table = text.split("main table (ip route, read live): ")[1].split("\n")[0]
+        assert table.startswith("10.63.1.0/24 dev eth0") and "default" not in table
+        assert "ip route add default via 10.63.1.1" in f.fix
+    assert not verdict(record, "icmp:db->m3").findings
+
+
+def test_a_node_without_a_default_route_probing_off_subnet_is_explained(
+    tmp_path: Path, no_leftovers: None,
+) -> None:
+    """Probing from m1 itself: the kernel refuses the route lookup, nothing is sent (a
+    "could not test" error, never a pass), and the error still names the missing default
+    with the table read live."""
+    text = (FAULTS / "no-default-route.yaml").read_text()
+    path = tmp_path / "from-m1.yaml"
+    path.write_text(text.split("expectations:")[0]
+                    + "expectations:\n  - {from: m1, to: db, probe: icmp}\n")
+    record = run_plan(load_plan(str(path), {}),
+                      RunOptions(runtime="netns", run_id=new_run_id()))
+    (v,) = record.verdicts
+    assert v.outcome is Outcome.ERROR and v.message.startswith("could not test")
+    f = finding(v, "no-default-route")
+    assert f.summary.startswith("m1 has no default route: 10.63.2.20 is off its subnets")
+    assert "m1: main table (ip route, read live): 10.63.1.0/24 dev eth0" in evidence(f)
+    assert [x.id for x in v.findings] == ["no-default-route"]
 
 
 def check_no_forwarding(record: RunRecord) -> None:

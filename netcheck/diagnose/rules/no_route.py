@@ -30,7 +30,7 @@ from netcheck.diagnose.rules._common import (
 )
 from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
 from netcheck.diagnose.rules.docker_internal import only_internal
-from netcheck.diagnose.rules.no_default_route import lacks_default
+from netcheck.diagnose.rules.no_default_route import lacks_default, misses_default_back
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Finding, Node, Observation
 
@@ -82,6 +82,8 @@ class NoRoute:
         back = case.live.route_lookup(dst.netns, str(s_addr), src=str(r.target_address))
         if back.errno not in _NO_ROUTE:
             return self.hop_without_route(case, src, dst, s_addr)
+        if misses_default_back(case):
+            return None  # a lab node that skips its LAN's gateway: no-default-route's
         w = case.live.window
         iface = holding(dst, r.target_address)
         if w.delta(dst.netns, RP_COUNTER) or (
