@@ -21,6 +21,7 @@ from netcheck.diagnose.rules.port_closed import PortClosed
 from netcheck.diagnose.rules.rp_filter import RpFilter
 from netcheck.diagnose.rules.rp_filter_arp import RpFilterArp
 from netcheck.diagnose.rules.static_neighbour import StaticNeighbour
+from netcheck.diagnose.rules.unrouted_address import UnroutedServiceAddress
 from netcheck.diagnose.rules.vxlan_mismatch import VxlanPortMismatch, VxlanVniMismatch
 
 RULES: tuple[type[Rule], ...] = (
@@ -34,6 +35,7 @@ RULES: tuple[type[Rule], ...] = (
     NoL2Adjacency,
     DockerInternal,
     NoDefaultRoute,
+    UnroutedServiceAddress,
     NoRoute,
     NoForwarding,
     NoGateway,

@@ -22,7 +22,6 @@ import errno
 from netcheck.diagnose.base import Case, Explained, Strength
 from netcheck.diagnose.rules._common import (
     holding,
-    ip_or_none,
     probe_line,
     source_address,
     source_node,
@@ -31,13 +30,12 @@ from netcheck.diagnose.rules._common import (
 from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
 from netcheck.diagnose.rules.docker_internal import only_internal
 from netcheck.diagnose.rules.no_default_route import lacks_default, misses_default_back
+from netcheck.diagnose.rules.unrouted_address import HOP_NO_ROUTE, first_hop_without_route
 from netcheck.model.plan import IPAddress, ProbeKind
 from netcheck.model.results import Finding, Node, Observation
 
 _NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
-_MAX_HOPS = 8
-# A forwarding node counts a packet it has no route for here (ip_error: ENETUNREACH).
-_HOP_NO_ROUTE = "IpExt.InNoRoutes"
+
 # Counters in the target's namespace that move only when the request got in.
 _ARRIVED = {
     ProbeKind.ICMP: ("Icmp.InEchos",),
@@ -135,14 +133,14 @@ class NoRoute:
                 # Only a lab LAN's address: a Docker network's leaves its host NATed (by
                 # Docker), so a router on the LAN has no route to it and needs none.
                 continue
-            found = self._walk(case, start, frm, to)
+            found = first_hop_without_route(case, start, frm, to)
             if found is None:
                 continue
             hop, lookups = found
-            dropped = w.delta(hop.netns, _HOP_NO_ROUTE)
+            dropped = w.delta(hop.netns, HOP_NO_ROUTE)
             if not dropped:
                 continue  # the lookup fails, but nothing says a packet got there
-            evidence = [*lookups, f"{hop.name}: {_HOP_NO_ROUTE} +{dropped} while the probes "
+            evidence = [*lookups, f"{hop.name}: {HOP_NO_ROUTE} +{dropped} while the probes "
                                   "ran (packets it had no route for)"]
             if direction == "reply":
                 arrived = [f"{n} +{m}" for n in _ARRIVED.get(r.probe.kind, ())
@@ -163,28 +161,4 @@ class NoRoute:
             arrives = (dst.name,) if direction == "reply" else (hop.name,)
             return Explained(finding=finding, strength=Strength.LOOKUP, arrives=arrives,
                              at=hop.name)
-        return None
-
-    def _walk(self, case: Case, start: Node, frm: IPAddress,
-              to: IPAddress) -> tuple[Node, list[str]] | None:
-        """The first node past `start` whose lookup for `to` (arriving on the leg holding
-        the previous hop's gateway) fails, and the lookups on the way, as evidence."""
-        answer = case.live.route_lookup(start.netns, str(to), src=str(frm))
-        lookups = [f"{start.name}: {answer.text}"]
-        visited = {start.name}
-        for _ in range(_MAX_HOPS):
-            hop_ip = ip_or_none(answer.gateway)
-            if answer.errno or hop_ip is None:
-                return None  # on-link at last (or the start's own failure: not a hop's)
-            holder = next(((n, i) for n in case.topology.nodes.values()
-                           if n.name not in visited and (i := holding(n, hop_ip)) is not None),
-                          None)
-            if holder is None or holding(holder[0], to) is not None:
-                return None
-            node, iface = holder
-            visited.add(node.name)
-            answer = case.live.route_lookup(node.netns, str(to), src=str(frm), iif=iface.ifname)
-            lookups.append(f"{node.name}: {answer.text}")
-            if answer.errno in _NO_ROUTE:
-                return node, lookups
         return None
