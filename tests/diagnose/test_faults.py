@@ -133,6 +133,19 @@ def test_a_node_without_a_default_route_probing_off_subnet_is_explained(
     assert [x.id for x in v.findings] == ["no-default-route"]
 
 
+def check_unrouted_service_address(record: RunRecord) -> None:
+    all_pass(record)
+    for exp_id in ("icmp:client->192.0.2.53", "tcp/53:client->192.0.2.53"):
+        f = finding(verdict(record, exp_id), "unrouted-service-address")
+        assert f.summary == ("192.0.2.53 is dns1's service address on lo, and router has no "
+                             "route to it"), f.summary
+        text = evidence(f)
+        assert "dns1 lo holds 192.0.2.53" in text
+        assert "router: route get 192.0.2.53 from 10.64.2.10 iif b: error ENETUNREACH" in text
+        assert "ip route add 192.0.2.53/32 via 10.64.1.53" in f.fix
+    assert not verdict(record, "icmp:client->192.0.2.54").findings
+
+
 def check_no_forwarding(record: RunRecord) -> None:
     all_pass(record)
     text = evidence(finding(verdict(record, "icmp:m1->m2"), "no-forwarding"))
@@ -354,6 +367,7 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
     "no-route": check_no_route,
     "router-no-route": check_router_no_route,
     "no-default-route": check_no_default_route,
+    "unrouted-service-address": check_unrouted_service_address,
     "no-forwarding": check_no_forwarding,
     "mtu-blackhole": check_mtu,
     "duplicate-ip": check_duplicate,
