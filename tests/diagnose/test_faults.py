@@ -337,6 +337,16 @@ def check_addresses(record: RunRecord) -> None:
     all_pass(record)
     f = finding(verdict(record, "tcp/53:c2->svc"), "filtered")
     assert "10.62.0.22" in evidence(f) or "c2" in f.summary
+    # odd2's address off LAN b's subnet: the router has no route back (odd's is routed).
+    f = finding(verdict(record, "icmp:odd2->svc"), "off-subnet-no-route-back")
+    assert f.summary == ("odd2's 192.168.9.6 is off lan b's 10.62.0.0/24, and router has no "
+                         "route back to it"), f.summary
+    text = evidence(f)
+    assert "odd2 eth0 holds 192.168.9.6/32 on lan b (10.62.0.0/24)" in text
+    assert "router: route get 192.168.9.6 from 10.61.0.10 iif a: error ENETUNREACH" in text
+    assert "router: IpExt.InNoRoutes +" in text
+    assert "ip route add 192.168.9.6/32 dev b" in f.fix
+    assert not verdict(record, "icmp:odd->svc").findings
 
 
 def check_static_neighbour(record: RunRecord) -> None:

@@ -16,6 +16,7 @@ from netcheck.diagnose.rules.no_forwarding import NoForwarding
 from netcheck.diagnose.rules.no_gateway import NoGateway
 from netcheck.diagnose.rules.no_l2_adjacency import NoL2Adjacency
 from netcheck.diagnose.rules.no_route import NoRoute
+from netcheck.diagnose.rules.off_subnet_no_route_back import OffSubnetNoRouteBack
 from netcheck.diagnose.rules.parent_down import ParentDown
 from netcheck.diagnose.rules.port_closed import PortClosed
 from netcheck.diagnose.rules.rp_filter import RpFilter
@@ -36,6 +37,7 @@ RULES: tuple[type[Rule], ...] = (
     DockerInternal,
     NoDefaultRoute,
     UnroutedServiceAddress,
+    OffSubnetNoRouteBack,
     NoRoute,
     NoForwarding,
     NoGateway,
