@@ -319,8 +319,6 @@ class NetnsRuntime:
         facts["netns"] = ",".join(netns_name(self.run_id, k) for k in keys)  # display text
         if plan.lab.router is not None:
             facts["router_forward"] = "1" if plan.lab.router.forward else "0"
-        for router in plan.lab.routers:  # routers: one fact each, so a diff names the router
-            facts[f"router_forward.{router.name}"] = "1" if router.forward else "0"
         facts.update(built.trunk_facts)
         return Topology(
             run_id=self.run_id, runtime=self.name, nodes=nodes, facts=facts,
