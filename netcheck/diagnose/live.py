@@ -279,6 +279,31 @@ class LiveState:
             log.debug("routes of %s: %s", netns, exc)
         return out
 
+    def routes(self, netns: str, family: int = 4) -> list[str]:
+        """The main table as `ip route` prints it: `default via GW dev IF`, `DST/LEN dev IF
+        scope link`, one line each (family 4 or 6)."""
+        names = {li.index: li.ifname for li in self.links(netns)}
+        out: list[str] = []
+        try:
+            with self._netlink(netns) as ipr:
+                af = socket.AF_INET if family == 4 else socket.AF_INET6
+                for msg in ipr.get_routes(family=af, table=254):
+                    dst = msg.get_attr("RTA_DST")
+                    words = [f"{dst}/{msg['dst_len']}" if dst is not None else "default"]
+                    via = msg.get_attr("RTA_GATEWAY")
+                    if via:
+                        words.append(f"via {via}")
+                    oif = msg.get_attr("RTA_OIF")
+                    if oif is not None:
+                        words.append(f"dev {names.get(oif, oif)}")
+                    pref = msg.get_attr("RTA_PREFSRC")
+                    if pref:
+                        words.append(f"src {pref}")
+                    out.append(" ".join(words))
+        except (OSError, NetlinkError) as exc:
+            log.debug("routes of %s: %s", netns, exc)
+        return out
+
     def hairpin(self, netns: str, ifindex: int) -> bool | None:
         """The bridge port's hairpin flag (IFLA_BRPORT_MODE): may a frame leave by the
         port it came in on? None when `ifindex` is no bridge port or unreadable."""

@@ -71,7 +71,7 @@ _ANSWERED = {
 _DROPS = {
     "TcpExt.IPReversePathFilter": "reverse-path filter",
     "Ip.InAddrErrors": "not its address and not forwarding",
-    "Ip.InNoRoutes": "no route to forward it",
+    "IpExt.InNoRoutes": "no route to forward it",
     "Ip.OutNoRoutes": "no route for the packet it sends",
     "Ip.InDiscards": "discarded on input",
     "Ip.OutDiscards": "discarded on output",
@@ -82,7 +82,7 @@ _DROPS = {
 _NOISE_FUNCS = ("ip6_mc_input",)
 # The counter that ties a traced drop reason to one namespace.
 _REASON_COUNTER = {"IP_RPFILTER": "TcpExt.IPReversePathFilter",
-                   "IP_INADDRERRORS": "Ip.InAddrErrors", "IP_INNOROUTES": "Ip.InNoRoutes"}
+                   "IP_INADDRERRORS": "Ip.InAddrErrors", "IP_INNOROUTES": "IpExt.InNoRoutes"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -84,6 +84,7 @@ _READS: dict[str, Callable[[Any], Any]] = {
     "conf_effective": _pair,
     "neighbours": _neighbours,
     "routes_via": _plain,
+    "routes": _plain,
     "iptables": _plain,
     "hairpin": _plain,
     "resend": _resent,

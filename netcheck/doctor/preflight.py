@@ -87,7 +87,7 @@ def run_preflight(plan: Plan, runtime: str) -> list[CheckResult]:
     out: list[CheckResult] = []
     uses_firewall = any(m.firewall for m in plan.lab.machines) or any(
         h.firewall for h in plan.lab.hosts
-    ) or (plan.lab.router is not None and bool(plan.lab.router.firewall))
+    ) or any(r.firewall for r in plan.lab.all_routers)
     if uses_firewall and runtime in ("netns", "auto"):
         found = shutil.which("iptables") is not None and shutil.which("nsenter") is not None
         out.append(CheckResult(

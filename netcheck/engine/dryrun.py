@@ -44,19 +44,17 @@ def _lab_objects(plan: Plan, run_id: str, hosts: Sequence[str]) -> list[str]:
     lab = plan.lab
     if lab.lans:
         out.append(f"create netns {netns_path(run_id, SWITCH)} (the lab switch)")
-    if lab.router is not None:
-        out.append(f"create netns {netns_path(run_id, lab.router.name)} (router)")
+    out += [f"create netns {netns_path(run_id, r.name)} (router)" for r in lab.all_routers]
     out += [f"create netns {netns_path(run_id, m.name)} (machine)" for m in lab.machines]
     out += [f"create netns {netns_path(run_id, h)} (host)" for h in hosts]
     sw = netns_name(run_id, SWITCH)
     for lan in lab.lans:
         vlan = f", vlan {lan.vlan}" if lan.vlan is not None else ""
         out.append(f"create bridge for LAN {lan.name} in {sw} ({lan.subnet}{vlan})")
-    if lab.router is not None:
-        for lan in lab.lans:
-            if lan.gateway is not None:
-                out.append(f"create veth {lab.router.name}:{lan.name} to LAN {lan.name} "
-                           f"({lan.gateway}/{lan.subnet.prefixlen})")
+    for router in lab.all_routers:
+        for leg in lab.legs(router):
+            out.append(f"create veth {router.name}:{leg.lan} to LAN {leg.lan} "
+                       f"({leg.ip}/{lab.lan(leg.lan).subnet.prefixlen})")
     for m in lab.machines:
         prefix = lab.lan(m.lan).subnet.prefixlen
         out.append(f"create veth {m.name}:eth0 to LAN {m.lan} ({m.ip}/{prefix})")

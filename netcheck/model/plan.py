@@ -59,7 +59,7 @@ class NodeKind(StrEnum):
     ENDPOINT = "endpoint"  # a container
     MACHINE = "machine"  # a plain machine on a lab LAN (a NAS, a database server)
     HOST = "host"  # a container host
-    ROUTER = "router"  # the lab router
+    ROUTER = "router"  # a lab router (`router:` or one of `routers:`)
     SERVICE = "service"  # a swarm service: a probe target only (its VIP or its tasks)
 
 
@@ -162,20 +162,39 @@ class ExtraAddress:
         return f"{self.ip}/{self.prefixlen} dev {self.dev}"
 
 
+class NudState(StrEnum):
+    """The state a static neighbour entry is added in (`ip neigh add ... nud STATE`)."""
+
+    PERMANENT = "permanent"  # never aged, never re-resolved
+    NOARP = "noarp"  # valid, never resolved; removed when the interface goes
+    REACHABLE = "reachable"  # valid until reachable_time passes, then aged like a learned one
+    STALE = "stale"  # used, but the kernel confirms it (delay, probe) at the first send
+    DELAY = "delay"  # used; confirmed after delay_first_probe_time
+    PROBE = "probe"  # being confirmed now: unicast ARP/NS to the MAC
+
+    @property
+    def static(self) -> bool:
+        """The kernel never re-resolves it (ip neigh shows PERMANENT / NOARP)."""
+        return self in (NudState.PERMANENT, NudState.NOARP)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Neighbour:
-    """A static neighbour entry: `ip neigh replace IP lladdr MAC dev DEV nud permanent`
-    (or `nud reachable` when not permanent: the kernel ages it and probes again)."""
+    """A static neighbour entry: `ip neigh replace IP lladdr MAC dev DEV nud STATE`
+    (permanent by default; any other state the kernel ages and may resolve again)."""
 
     ip: IPAddress
     mac: str
     dev: str
-    permanent: bool = True
+    state: NudState = NudState.PERMANENT
     location: Location | None = field(default=None, compare=False)
 
+    @property
+    def permanent(self) -> bool:
+        return self.state is NudState.PERMANENT
+
     def __str__(self) -> str:
-        nud = "permanent" if self.permanent else "reachable"
-        return f"{self.ip} lladdr {self.mac} dev {self.dev} nud {nud}"
+        return f"{self.ip} lladdr {self.mac} dev {self.dev} nud {self.state.value}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,6 +254,15 @@ class Lan:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RouterLeg:
+    """A router's interface on one LAN (named after the LAN) and the address it holds."""
+
+    lan: str
+    ip: IPAddress
+    location: Location | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Router:
     name: str = "router"
     forward: bool = True  # net.ipv4.ip_forward on the router
@@ -249,6 +277,9 @@ class Router:
     stack: NodeStack = field(default_factory=NodeStack)
     # The LANs it has a leg on (None: every LAN with a gateway).
     lans: tuple[str, ...] | None = None
+    # Its legs with their addresses (a `routers:` entry); None: one leg per LAN of `lans`
+    # that has a gateway, holding that gateway (the `router:` key). See Lab.legs.
+    legs: tuple[RouterLeg, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -362,9 +393,23 @@ class Host:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Lab:
     lans: tuple[Lan, ...] = ()
-    router: Router | None = None
+    router: Router | None = None  # `router:`: the lab router
     machines: tuple[Machine, ...] = ()
     hosts: tuple[Host, ...] = ()
+    routers: tuple[Router, ...] = ()  # `routers:`: more routers, each with its own legs
+
+    @property
+    def all_routers(self) -> tuple[Router, ...]:
+        """Every forwarding router of the lab: `router:` first, then `routers:`."""
+        return (*((self.router,) if self.router is not None else ()), *self.routers)
+
+    def legs(self, router: Router) -> tuple[RouterLeg, ...]:
+        """The router's legs, in LAN order for `router:` (each holds its LAN's gateway)."""
+        if router.legs is not None:
+            return router.legs
+        return tuple(RouterLeg(lan=lan.name, ip=lan.gateway) for lan in self.lans
+                     if lan.gateway is not None
+                     and (router.lans is None or lan.name in router.lans))
 
     def lan(self, name: str) -> Lan:
         for lan in self.lans:
@@ -647,7 +692,7 @@ class Plan:
             return NodeKind.MACHINE
         if any(h.name == name for h in self.lab.hosts):
             return NodeKind.HOST
-        if self.lab.router is not None and self.lab.router.name == name:
+        if any(r.name == name for r in self.lab.all_routers):
             return NodeKind.ROUTER
         if any(s.name == name for s in self.services):
             return NodeKind.SERVICE

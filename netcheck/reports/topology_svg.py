@@ -155,9 +155,9 @@ def _nodes_from_record(record: RunRecord) -> list[_Node]:
 def _nodes_from_plan(plan: Plan) -> list[_Node]:
     out: list[_Node] = []
     lab = plan.lab
-    if lab.router is not None:
-        atts = tuple((lan.name, str(lan.gateway or "")) for lan in lab.lans if lan.gateway)
-        out.append(_Node(name=lab.router.name, kind="router", host=None, attachments=atts))
+    for router in lab.all_routers:
+        atts = tuple((leg.lan, str(leg.ip)) for leg in lab.legs(router))
+        out.append(_Node(name=router.name, kind="router", host=None, attachments=atts))
     for h in lab.hosts:
         atts = tuple((u.lan, str(u.ip) if u.ip else u.ifname) for u in h.uplinks)
         out.append(_Node(name=h.name, kind="host", host=None, attachments=atts))

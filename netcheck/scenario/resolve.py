@@ -35,6 +35,7 @@ from netcheck.model.plan import (
     PublishMode,
     Route,
     Router,
+    RouterLeg,
     Service,
     Shim,
     Subnet,
@@ -59,6 +60,7 @@ from netcheck.scenario.schema import (
     HostSpec,
     MachineSpec,
     NetworkSpec,
+    RoutersItemSpec,
     RouterSpec,
     ScenarioSpec,
     SubnetSpec,
@@ -87,6 +89,8 @@ class Resolver:
         # host -> VLAN sub-interface uplinks its networks' parents imply (check_parent)
         self.implied: dict[str, dict[str, Uplink]] = {}
         self.mtu_checked: set[tuple[str, str]] = set()
+        # LAN -> the router holding its gateway, and that router's line (lab.routers checks)
+        self.gateway_holder: dict[str, tuple[str, int]] = {}
 
     def err(self, path: Path, message: str, hint: str | None = None) -> None:
         self.ctx.error(path, message, hint)
@@ -114,7 +118,11 @@ class Resolver:
             path: Path = ("lab", "lans", name)
             if spec.gateway is not None:
                 self.check_host_ip(spec.gateway, spec.subnet, (*path, "gateway"), f"lan '{name}'")
-                if legs is None or name in legs:
+                if router is not None and (legs is None or name in legs):
+                    self.gateway_holder[name] = (router.name, self.ctx.line(("lab", "router")))
+                # Without router: each of routers: claims the addresses its legs hold.
+                if (router is not None or not self.spec.lab.routers) and (
+                        legs is None or name in legs):
                     self.claim_lab_ip(spec.gateway, f"the gateway of lan '{name}'",
                                       (*path, "gateway"))
             elif legs is not None and name not in legs:
@@ -320,6 +328,7 @@ class Resolver:
         owners += [(("lab", "hosts", h.name), h.firewall) for h in lab.hosts]
         if lab.router is not None:
             owners.append((("lab", "router"), lab.router.firewall))
+        owners += [(("lab", "routers", i), r.firewall) for i, r in enumerate(lab.routers)]
         for path, rules in owners:
             for index, rule in enumerate(rules):
                 if rule.peer is None or rule.peer in self.nodes:
@@ -340,6 +349,10 @@ class Resolver:
                          and (lab.router.lans is None or lan.name in lab.router.lans))
             candidates.append((lab.router.name, NodeInfo(kind=NodeKind.ROUTER, path=path,
                                                          vias=vias)))
+        for index, r in enumerate(lab.routers):
+            candidates.append((r.name, NodeInfo(kind=NodeKind.ROUTER,
+                                                path=("lab", "routers", index, "name"),
+                                                vias=tuple(leg.lan for leg in lab.legs(r)))))
         for m in lab.machines:
             candidates.append((m.name, NodeInfo(kind=NodeKind.MACHINE,
                                                 path=("lab", "machines", m.name), vias=(m.lan,))))
@@ -369,7 +382,7 @@ class Resolver:
                 self.err(info.path,
                          f"'{name}' is already the name of a {earlier.kind.value} "
                          f"(line {self.ctx.line(earlier.path)})",
-                         "Endpoints, services, machines, hosts and the router share one set "
+                         "Endpoints, services, machines, hosts and routers share one set "
                          "of names")
                 continue
             self.nodes[name] = info
@@ -830,6 +843,69 @@ class Resolver:
                              held=[lan.gateway for lan in legs if lan.gateway is not None],
                              claim=self.claim_stack_ip)
 
+    def routers(self, lans: dict[str, Lan]) -> tuple[Router, ...]:
+        """`routers:`: each router's legs (a LAN's gateway, or an address of its own)."""
+        out: list[Router] = []
+        for index, spec in enumerate(self.spec.lab.routers):
+            path: Path = ("lab", "routers", index)
+            legs = self.router_legs(path, spec, lans)
+            subnets = {leg.lan: [lans[leg.lan].subnet] for leg in legs}
+            stack = resolve_stack(self.ctx, path, spec, spec.name, devs=None, subnets=subnets,
+                                  held=[leg.ip for leg in legs], claim=self.claim_stack_ip)
+            onlink = (*(lans[leg.lan].subnet for leg in legs),
+                      *(a.network for a in stack.addresses))
+            self.check_routes(path, spec.routes, None, onlink)
+            for table in stack.tables:
+                self.check_routes((*path, "tables", table.id), list(table.routes), None,
+                                  onlink, key=None)
+            out.append(Router(name=spec.name, forward=spec.forward,
+                              location=self.ctx.location(path), sysctls=dict(spec.sysctls),
+                              sysctl_locations=self.sysctl_locations(path, spec.sysctls),
+                              routes=self.located_routes(path, spec.routes),
+                              firewall=tuple(spec.firewall), stack=stack,
+                              lans=tuple(leg.lan for leg in legs), legs=legs))
+        return tuple(out)
+
+    def router_legs(self, path: Path, spec: RoutersItemSpec,
+                    lans: dict[str, Lan]) -> tuple[RouterLeg, ...]:
+        given: list[tuple[str, IPAddress | None, Path]]
+        if isinstance(spec.lans, list):
+            given = [(n, None, (*path, "lans", i)) for i, n in enumerate(spec.lans)]
+        else:
+            given = [(n, ip, (*path, "lans", n)) for n, ip in spec.lans.items()]
+        legs: list[RouterLeg] = []
+        for lan_name, ip, where in given:
+            lan = self.known_lan(lans, lan_name, where)
+            if lan is None:
+                continue
+            if any(leg.lan == lan_name for leg in legs):
+                self.err(where, f"router '{spec.name}' has two legs on lan '{lan_name}'",
+                         "One leg per LAN: give it a second address under addresses:")
+                continue
+            if ip is None and lan.gateway is None:
+                self.err(where, f"lan '{lan_name}' has no gateway for router '{spec.name}' "
+                                "to hold", f"Give the leg an address of its own: lans: "
+                                           f"{{{lan_name}: {first_host(lan.subnet)}}}")
+                continue
+            address = lan.gateway if ip is None else ip
+            assert address is not None
+            if ip is not None and not self.check_host_ip(ip, lan.subnet, where,
+                                                         f"lan '{lan_name}'"):
+                continue
+            if address == lan.gateway:
+                holder = self.gateway_holder.get(lan_name)
+                if holder is not None:
+                    self.err(where, f"router '{spec.name}' and router '{holder[0]}' (line "
+                                    f"{holder[1]}) both claim the gateway {address} of lan "
+                                    f"'{lan_name}'",
+                             f"One router holds a LAN's gateway; give this leg another "
+                             f"address of {lan.subnet}: lans: {{{lan_name}: <address>}}")
+                    continue
+                self.gateway_holder[lan_name] = (spec.name, self.ctx.line(where))
+            self.claim_lab_ip(address, f"router '{spec.name}' (lan '{lan_name}')", where)
+            legs.append(RouterLeg(lan=lan_name, ip=address, location=self.ctx.location(where)))
+        return tuple(legs)
+
     # --- the plan --------------------------------------------------------------------------
 
     def run(self) -> Plan:
@@ -849,8 +925,8 @@ class Resolver:
                             firewall=tuple(router_spec.firewall),
                             lans=None if router_spec.lans is None else tuple(router_spec.lans),
                             stack=self.router_stack(router_spec, lans))
-        lab = Lab(lans=lans, router=router, machines=self.machines(lans_by_name),
-                  hosts=self.hosts(lans_by_name))
+        lab = Lab(lans=lans, router=router, routers=self.routers(lans_by_name),
+                  machines=self.machines(lans_by_name), hosts=self.hosts(lans_by_name))
         segments.check_overlaps(lab, self.err)
         self.register_nodes(lab)
         self.check_firewall_peers(lab)

@@ -31,6 +31,7 @@ from netcheck.model.plan import (
     IPNetwork,
     IpvlanMode,
     MacvlanMode,
+    NudState,
     Port,
     ProbeSpec,
     PublishedPort,
@@ -266,14 +267,24 @@ class RuleSpec(Spec):
     priority: Priority | None = Field(None, description="lower first; default: the kernel's")
 
 
+NudWord = Annotated[NudState, PlainValidator(_wrap(stackvalues.parse_nud)), WithJsonSchema(
+    {"enum": [s.value for s in NudState],
+     "description": "nud STATE: permanent (default), noarp, reachable, stale, delay, probe"}
+)]
+
+
 class NeighbourSpec(Spec):
-    """A static neighbour entry, as `ip neigh replace IP lladdr MAC dev DEV nud permanent`."""
+    """A static neighbour entry, as `ip neigh replace IP lladdr MAC dev DEV nud STATE`."""
 
     ip: IP
     mac: Mac
     dev: IfName | None = Field(None, description="default: the interface on ip's subnet")
-    permanent: bool = Field(True, description="nud permanent; false: nud reachable (ages, "
-                                              "then the kernel asks again)")
+    state: NudWord | None = Field(
+        None, description="the entry's state (ip neigh ... nud STATE): permanent (the "
+                          "default) and noarp stay; reachable, stale, delay, probe age and "
+                          "the kernel may resolve the address again")
+    permanent: bool | None = Field(None, description="true: nud permanent; false: nud "
+                                                     "reachable (the same as state:)")
 
 
 TablesSpec = Annotated[
@@ -299,7 +310,7 @@ class NodeFeatures(Spec):
                         "on lo, one off the LAN's subnet (give it an on-link route)"
     )
     neighbours: list[NeighbourSpec] = Field(
-        [], description="static ARP/ND entries (ip neigh replace ... nud permanent)"
+        [], description="static ARP/ND entries (ip neigh replace ... nud STATE)"
     )
 
 
@@ -322,6 +333,31 @@ class RouterSpec(NodeFeatures):
     lans: list[str] | None = Field(
         None, description="the LANs the router has a leg on (default: every LAN with a "
                           "gateway); another LAN's gateway may be another node's address"
+    )
+
+
+RouterLegs = Annotated[
+    list[str] | dict[str, IP | None],
+    Field(min_length=1),
+    WithJsonSchema({"anyOf": [
+        {"type": "array", "items": {"type": "string"}, "minItems": 1,
+         "description": "LAN names: a leg on each, holding the LAN's gateway"},
+        {"type": "object", "minProperties": 1,
+         "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+         "description": "LAN name -> the leg's address on it (empty: the LAN's gateway)"},
+    ]}),
+]
+
+
+class RoutersItemSpec(NodeFeatures):
+    """One router of `routers:`: a namespace with a leg on each LAN it names, forwarding
+    between them (lab.routers: [{name: r1, lans: [a, t]}, ...])."""
+
+    name: Name = Field(description="the router's name (a node name: a probe source/target)")
+    forward: bool = Field(True, description="net.ipv4.ip_forward (and IPv6 forwarding)")
+    lans: RouterLegs = Field(
+        description="its legs: [a, t] (each holds the LAN's gateway) or {t: 10.61.0.2, "
+                    "b: } (an address of its own on t, b's gateway on b)"
     )
 
 
@@ -417,6 +453,10 @@ class LabSpec(Spec):
     router: RouterSpec | None = Field(None, description="a router with one leg per LAN")
     machines: dict[Name, MachineSpec] = {}
     hosts: dict[Name, HostSpec] = {}
+    routers: list[RoutersItemSpec] = Field(
+        [], description="more routers, each named with its own legs (routers in series, a "
+                        "router on some LANs only); router: keeps its meaning"
+    )
 
     @model_validator(mode="before")
     @classmethod

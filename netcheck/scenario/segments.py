@@ -19,10 +19,10 @@ ErrFn = Callable[[Path, str, str | None], None]
 
 def _joined_by(lab: Lab, a: Lan, b: Lan) -> str | None:
     """The node with a leg on both LANs, described; None when the segments stay apart."""
-    legs = None if lab.router is None else lab.router.lans  # None: a leg on every LAN
-    if (lab.router is not None and a.gateway is not None and b.gateway is not None
-            and (legs is None or (a.name in legs and b.name in legs))):
-        return f"the router '{lab.router.name}' has a leg on both"
+    for router in lab.all_routers:
+        legs = {leg.lan for leg in lab.legs(router)}
+        if a.name in legs and b.name in legs:
+            return f"the router '{router.name}' has a leg on both"
     for host in lab.hosts:
         lans = {u.lan for u in host.uplinks}
         if a.name in lans and b.name in lans:

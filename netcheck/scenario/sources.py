@@ -45,14 +45,13 @@ def node_facts(lab: Lab, networks: Mapping[str, Network],
     out: dict[str, SourceFacts] = {}
     lans = {lan.name: lan for lan in lab.lans}
     eps = list(endpoints)
-    if lab.router is not None:
-        legs = [lan for lan in lab.lans if lan.gateway is not None
-                and (lab.router.lans is None or lan.name in lab.router.lans)]
-        out[lab.router.name] = _with_stack(SourceFacts(
-            subnets=tuple((lan.name, lan.subnet) for lan in legs),
-            addresses=tuple((lan.name, lan.gateway) for lan in legs if lan.gateway is not None),
-            routes=tuple(r.dst for r in lab.router.routes),
-        ), lab.router.stack, {lan.name: lan.name for lan in legs})
+    for router in lab.all_routers:
+        legs = [(leg, lans[leg.lan]) for leg in lab.legs(router) if leg.lan in lans]
+        out[router.name] = _with_stack(SourceFacts(
+            subnets=tuple((lan.name, lan.subnet) for _, lan in legs),
+            addresses=tuple((leg.lan, leg.ip) for leg, _ in legs),
+            routes=tuple(r.dst for r in router.routes),
+        ), router.stack, {lan.name: lan.name for _, lan in legs})
     for m in lab.machines:
         lan = lans.get(m.lan)
         on_lan = lan is not None and m.ip.version == lan.subnet.version and m.ip in lan.subnet
@@ -132,9 +131,9 @@ def _with_stack(facts: SourceFacts, stack: NodeStack, lan_of: Mapping[str, str])
 def scenario_subnets(lab: Lab, networks: Iterable[Network]) -> tuple[IPNetwork, ...]:
     """Every LAN and network range of the scenario: where a gateway can forward to (lab
     nodes' extra addresses included: a service address on lo is routed to somewhere)."""
-    extra = [a.network for node in (*lab.machines, *lab.hosts,
-                                    *((lab.router,) if lab.router is not None else ()))
-             for a in node.stack.addresses]
+    stacks = [m.stack for m in lab.machines] + [h.stack for h in lab.hosts]
+    stacks += [router.stack for router in lab.all_routers]
+    extra = [a.network for stack in stacks for a in stack.addresses]
     return (*(lan.subnet for lan in lab.lans), *(s for n in networks for s in _subnets(n)),
             *extra)
 

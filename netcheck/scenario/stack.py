@@ -17,6 +17,7 @@ from netcheck.model.plan import (
     IPNetwork,
     Neighbour,
     NodeStack,
+    NudState,
     PolicyRule,
     Route,
     RouteTable,
@@ -92,7 +93,17 @@ def neighbours(ctx: StackContext, path: Path, spec: NodeFeatures, node: str,
             ctx.error((*item, "dev"), f"neighbour {n.ip}: {node} has no interface {dev!r} "
                                       "to hold it", f"Its interfaces: {one_of(list(devs or ()))}")
             continue
-        out.append(Neighbour(ip=n.ip, mac=n.mac, dev=dev, permanent=n.permanent,
+        state = n.state
+        if n.permanent is not None:
+            said = NudState.PERMANENT if n.permanent else NudState.REACHABLE
+            if state is not None and state is not said:
+                ctx.error((*item, "permanent"), f"neighbour {n.ip}: permanent: "
+                          f"{str(n.permanent).lower()} contradicts state: {state.value}",
+                          "Keep only state: (permanent: false is state: reachable)")
+                continue
+            state = said
+        out.append(Neighbour(ip=n.ip, mac=n.mac, dev=dev,
+                             state=NudState.PERMANENT if state is None else state,
                              location=ctx.location(item)))
     return tuple(out)
 

@@ -8,7 +8,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from netcheck.model.plan import TABLE_NAMES, IPAddress, IPNetwork
+from netcheck.model.plan import TABLE_NAMES, IPAddress, IPNetwork, NudState
 from netcheck.scenario.values import ValueProblem, describe, parse_ifname
 
 # The kernel's table ids are u32; 0 is "unspecified" and 253-255 are its own tables.
@@ -106,3 +106,12 @@ def parse_duplicate(value: object) -> bool:
         raise ValueProblem(f"duplicate: {describe(value)} is not a choice",
                            "Write duplicate: allowed (or leave it out)")
     return True
+
+
+def parse_nud(value: object) -> NudState:
+    """`state: stale`: the nud state of a static neighbour entry, as `ip neigh` spells it."""
+    words = [s.value for s in NudState]
+    if isinstance(value, str) and value.strip().lower() in words:
+        return NudState(value.strip().lower())
+    raise ValueProblem(f"{describe(value)} is not a neighbour state",
+                       f"Use one of {', '.join(words)} (ip neigh ... nud STATE)")

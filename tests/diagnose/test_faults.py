@@ -86,6 +86,66 @@ def check_no_route(record: RunRecord) -> None:
     assert "ENETUNREACH" in text
 
 
+def check_router_no_route(record: RunRecord) -> None:
+    """Routers in series: the second one drops the replies it has no route for."""
+    all_pass(record)
+    for exp_id in ("icmp:mc->mb", "tcp/80:mc->mb"):
+        f = finding(verdict(record, exp_id), "no-route")
+        assert f.summary.startswith("r2 forwards mb's replies to 10.62.3.10"), f.summary
+        text = evidence(f)
+        assert "r2: route get 10.62.3.10 from 10.62.2.10 iif b: error ENETUNREACH" in text
+        assert "r2: IpExt.InNoRoutes +" in text
+    assert not verdict(record, "icmp:ma->mb").findings
+
+
+def check_no_default_route(record: RunRecord) -> None:
+    all_pass(record)
+    for exp_id in ("icmp:db->m1", "icmp:db->h1", "tcp/80:db->m1"):
+        f = finding(verdict(record, exp_id), "no-default-route")
+        text = evidence(f)
+        node = exp_id.split("->")[1]
+        assert f.summary.startswith(f"{node} has no default route"), f.summary
+        assert f"{node}: route get 10.63.2.20 from 10.63.1." in text
+        assert "error ENETUNREACH" in text
+        table = text.split("main table (ip route, read live): ")[1].split("\n")[0]
+        assert table.startswith("10.63.1.0/24 dev eth0") and "default" not in table
+        assert "ip route add default via 10.63.1.1" in f.fix
+    assert not verdict(record, "icmp:db->m3").findings
+
+
+def test_a_node_without_a_default_route_probing_off_subnet_is_explained(
+    tmp_path: Path, no_leftovers: None,
+) -> None:
+    """Probing from m1 itself: the kernel refuses the route lookup, nothing is sent (a
+    "could not test" error, never a pass), and the error still names the missing default
+    with the table read live."""
+    text = (FAULTS / "no-default-route.yaml").read_text()
+    path = tmp_path / "from-m1.yaml"
+    path.write_text(text.split("expectations:")[0]
+                    + "expectations:\n  - {from: m1, to: db, probe: icmp}\n")
+    record = run_plan(load_plan(str(path), {}),
+                      RunOptions(runtime="netns", run_id=new_run_id()))
+    (v,) = record.verdicts
+    assert v.outcome is Outcome.ERROR and v.message.startswith("could not test")
+    f = finding(v, "no-default-route")
+    assert f.summary.startswith("m1 has no default route: 10.63.2.20 is off its subnets")
+    assert "m1: main table (ip route, read live): 10.63.1.0/24 dev eth0" in evidence(f)
+    assert [x.id for x in v.findings] == ["no-default-route"]
+
+
+def check_unrouted_service_address(record: RunRecord) -> None:
+    all_pass(record)
+    for exp_id in ("icmp:client->192.0.2.53", "tcp/53:client->192.0.2.53"):
+        f = finding(verdict(record, exp_id), "unrouted-service-address")
+        assert f.summary == ("192.0.2.53 is dns1's service address on lo, and router has no "
+                             "route to it"), f.summary
+        text = evidence(f)
+        assert "dns1 lo holds 192.0.2.53" in text
+        assert "router: route get 192.0.2.53 from 10.64.2.10 iif b: error ENETUNREACH" in text
+        assert "ip route add 192.0.2.53/32 via 10.64.1.53" in f.fix
+    assert not verdict(record, "icmp:client->192.0.2.54").findings
+
+
 def check_no_forwarding(record: RunRecord) -> None:
     all_pass(record)
     text = evidence(finding(verdict(record, "icmp:m1->m2"), "no-forwarding"))
@@ -277,6 +337,16 @@ def check_addresses(record: RunRecord) -> None:
     all_pass(record)
     f = finding(verdict(record, "tcp/53:c2->svc"), "filtered")
     assert "10.62.0.22" in evidence(f) or "c2" in f.summary
+    # odd2's address off LAN b's subnet: the router has no route back (odd's is routed).
+    f = finding(verdict(record, "icmp:odd2->svc"), "off-subnet-no-route-back")
+    assert f.summary == ("odd2's 192.168.9.6 is off lan b's 10.62.0.0/24, and router has no "
+                         "route back to it"), f.summary
+    text = evidence(f)
+    assert "odd2 eth0 holds 192.168.9.6/32 on lan b (10.62.0.0/24)" in text
+    assert "router: route get 192.168.9.6 from 10.61.0.10 iif a: error ENETUNREACH" in text
+    assert "router: IpExt.InNoRoutes +" in text
+    assert "ip route add 192.168.9.6/32 dev b" in f.fix
+    assert not verdict(record, "icmp:odd->svc").findings
 
 
 def check_static_neighbour(record: RunRecord) -> None:
@@ -305,6 +375,9 @@ CASES: dict[str, Callable[[RunRecord], None]] = {
     "rp-filter-arp": check_rp_arp,
     "no-l2-adjacency": check_l2,
     "no-route": check_no_route,
+    "router-no-route": check_router_no_route,
+    "no-default-route": check_no_default_route,
+    "unrouted-service-address": check_unrouted_service_address,
     "no-forwarding": check_no_forwarding,
     "mtu-blackhole": check_mtu,
     "duplicate-ip": check_duplicate,

@@ -57,3 +57,24 @@ def test_only_the_selected_expectations_are_listed() -> None:
     probes = [ln for ln in dry_run(plan, chosen, "netns", "abc123").lines()
               if ln.startswith("probe ")]
     assert len(probes) == 3
+
+
+def test_every_router_and_each_of_its_legs_is_listed() -> None:
+    """lab.routers: a namespace per router, a veth per leg with the leg's own address; the
+    router: key's legs are only the LANs it names (lab-shape: a and b, not c)."""
+    plan = load_plan(ROOT / "scenarios" / "multihost" / "routers-series.yaml")
+    objects = [ln for ln in dry_run(plan, plan.expectations, "netns", "abc123").lines()
+               if ln.startswith("create ")]
+    assert "create netns /run/netns/nc-abc123-r2 (router)" in objects
+    assert [ln for ln in objects if ln.startswith("create veth r")] == [
+        "create veth r1:a to LAN a (10.61.1.1/24)",
+        "create veth r1:t to LAN t (10.61.0.1/24)",
+        "create veth r2:t to LAN t (10.61.0.2/24)",
+        "create veth r2:b to LAN b (10.61.2.1/24)",
+    ]
+    shape = load_plan(ROOT / "scenarios" / "multihost" / "lab-shape.yaml")
+    lines = dry_run(shape, shape.expectations, "netns", "abc123").lines()
+    assert [ln for ln in lines if ln.startswith("create veth router:")] == [
+        "create veth router:a to LAN a (10.91.0.1/24)",
+        "create veth router:b to LAN b (10.92.0.1/24)",
+    ]

@@ -77,7 +77,7 @@ def lab_hosts(plan: Plan) -> list[Host]:
 
 def needs_underlay(plan: Plan) -> bool:
     lab = plan.lab
-    return bool(lab.lans or lab_hosts(plan) or lab.machines or lab.router)
+    return bool(lab.lans or lab_hosts(plan) or lab.machines or lab.all_routers)
 
 
 def _hosts_of(plan: Plan, wanted: Callable[[str], bool]) -> set[str]:

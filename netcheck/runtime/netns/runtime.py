@@ -4,7 +4,8 @@ Layout (every namespace is `nc-<runid>-<node>`):
 
 - `sw`: the switch, one Linux bridge per LAN (an emulated VLAN is its own bridge), STP off,
   forward delay 0; one veth port per router leg, machine and host uplink.
-- the router: one leg per LAN holding the LAN's gateway, `ip_forward` as the plan says.
+- routers: `router:` has one leg per LAN holding the LAN's gateway; each of `routers:` a
+  leg per LAN it names, holding the address given (or the gateway); `ip_forward` as said.
 - machines: `eth0` on their LAN, default route via the LAN gateway.
 - hosts: one interface per uplink, named as in the plan (`eth0`, `trunk0.100`), plus a
   `br-<net>` bridge holding the gateway for each bridge-driver network their endpoints use.
@@ -212,8 +213,7 @@ class NetnsRuntime:
     def _check_names(self, plan: Plan) -> None:
         nodes = [ep.name for ep in plan.endpoints]
         nodes += [m.name for m in plan.lab.machines] + [h.name for h in plan.lab.hosts]
-        if plan.lab.router is not None:
-            nodes.append(plan.lab.router.name)
+        nodes += [r.name for r in plan.lab.all_routers]
         seen: set[str] = set()
         for node in nodes:
             try:
@@ -245,8 +245,7 @@ class NetnsRuntime:
         keys: list[str] = []
         if plan.lab.lans:
             keys.append(SWITCH)
-        if plan.lab.router is not None:
-            keys.append(plan.lab.router.name)
+        keys += [r.name for r in plan.lab.all_routers]
         keys += [m.name for m in plan.lab.machines]
         keys += [h.name for h in plan.lab.hosts]
         if layout.uses_local_host:
@@ -257,10 +256,11 @@ class NetnsRuntime:
     def _namespace_specs(self, plan: Plan, layout: EndpointLayout) -> list[nsfs.NsSpec]:
         v6 = any(lan.subnet.version == 6 for lan in plan.lab.lans)
         specs: list[nsfs.NsSpec] = []
+        routers = {r.name: r for r in plan.lab.all_routers}
         for key in self._node_keys(plan, layout):
             sysctls: dict[str, str] = {}
-            if plan.lab.router is not None and key == plan.lab.router.name:
-                value = "1" if plan.lab.router.forward else "0"
+            if key in routers:
+                value = "1" if routers[key].forward else "0"
                 sysctls["net/ipv4/ip_forward"] = value
                 if v6:
                     sysctls["net/ipv6/conf/all/forwarding"] = value
@@ -307,8 +307,8 @@ class NetnsRuntime:
                 name=host.name, kind=NodeKind.HOST, site=self._ctx.site(host.name),
                 interfaces=interfaces(host.name), listen=host.listen,
             )
-        if plan.lab.router is not None:
-            name = plan.lab.router.name
+        for router in plan.lab.all_routers:
+            name = router.name
             nodes[name] = Node(
                 name=name, kind=NodeKind.ROUTER, site=self._ctx.site(name),
                 interfaces=interfaces(name),

@@ -18,10 +18,17 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from netcheck.errors import Location
-from netcheck.model.plan import ExtraAddress, Neighbour, NodeStack, PolicyRule, Route
+from netcheck.model.plan import ExtraAddress, Neighbour, NodeStack, NudState, PolicyRule, Route
 
-NUD_PERMANENT = 0x80
-NUD_REACHABLE = 0x02
+# The kernel's NUD_* bits (include/uapi/linux/neighbour.h), as `ip neigh ... nud STATE`.
+NUD_BITS = {
+    NudState.REACHABLE: 0x02,
+    NudState.STALE: 0x04,
+    NudState.DELAY: 0x08,
+    NudState.PROBE: 0x10,
+    NudState.NOARP: 0x40,
+    NudState.PERMANENT: 0x80,
+}
 RTNH_F_ONLINK = 4
 IFA_F_NODAD = 0x02
 # The kernel's answers that mean "this request makes no sense here" (the scenario's mistake).
@@ -126,7 +133,7 @@ def add_neighbour(ipr: IPRoute, node: str, entry: Neighbour) -> None:
     _call(entry.location, f"neighbour {entry} in {node}", ipr.neigh, "replace",
           dst=str(entry.ip), lladdr=entry.mac, ifindex=index,
           family=socket.AF_INET if entry.ip.version == 4 else socket.AF_INET6,
-          state=NUD_PERMANENT if entry.permanent else NUD_REACHABLE)
+          state=NUD_BITS[entry.state])
 
 
 def addresses(ipr: IPRoute, node: str, stack: NodeStack) -> None:

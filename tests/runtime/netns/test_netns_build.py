@@ -9,17 +9,20 @@ import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from pyroute2 import IPRoute
 
 from netcheck.errors import RuntimeBuildError
-from netcheck.model.plan import Driver, Lab, Network, Plan, Subnet
+from netcheck.model.plan import Driver, Lab, Network, NodeKind, Plan, Subnet
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, RuntimeOptions, registered
 from netcheck.runtime.naming import new_run_id
 from netcheck.runtime.netns import NetnsRuntime
 from netcheck.runtime.netns.layout import OVERLAY_REASON
+from netcheck.scenario import load_plan
+from tests.helpers import ROOT
 from tests.runtime.netns.netns_plans import ep, modes, net, plan, quickstart
 
 pytestmark = pytest.mark.privileged
@@ -271,3 +274,38 @@ def test_bridge_only_plan_uses_an_implicit_host(build: Builder) -> None:
     assert nodes["a"].host is None
     target = str(nodes["b"].address_on("brn"))
     assert pings({"a": nodes["a"].netns}, [("a", target)]) == {("a", target): True}
+
+
+def test_routers_in_series_are_built_with_their_legs_and_neighbour_states(
+    build: Builder, tmp_path: Path,
+) -> None:
+    """lab.routers: each router its own namespace, a leg per LAN it names with the leg's
+    address, forwarding on, its routes; a ping crosses both; a neighbour entry is added
+    in the nud state the scenario gives it (not only permanent)."""
+    text = (ROOT / "scenarios" / "multihost" / "routers-series.yaml").read_text()
+    text = text.replace("    ma: {lan: a, ip: 10.61.1.10, listen: [tcp/80]}",
+                        "    ma:\n      lan: a\n      ip: 10.61.1.10\n      neighbours:\n"
+                        "        - {ip: 10.61.1.77, mac: '02:00:00:00:00:77', state: stale}\n"
+                        "        - {ip: 10.61.1.78, mac: '02:00:00:00:00:78', state: noarp}")
+    path = tmp_path / "routers.yaml"
+    path.write_text(text)
+    _, result = build(load_plan(path))
+    nodes = result.topology.nodes
+    assert {n: nodes[n].kind for n in ("r1", "r2")} == {"r1": NodeKind.ROUTER,
+                                                       "r2": NodeKind.ROUTER}
+    assert [(i.ifname, str(i.address)) for i in nodes["r2"].interfaces] == [
+        ("t", "10.61.0.2"), ("b", "10.61.2.1")]
+    for name in ("r1", "r2"):
+        assert sysctl(nodes[name].netns, "net/ipv4/ip_forward") == "1"
+    with IPRoute(netns=nodes["r1"].netns, flags=0) as ipr:
+        routes = ipr.route("dump", family=2, table=254, dst_len=24)
+        assert [(r.get_attr("RTA_DST"), r.get_attr("RTA_GATEWAY")) for r in routes
+                if r.get_attr("RTA_GATEWAY")] == [("10.61.2.0", "10.61.0.2")]
+    with IPRoute(netns=nodes["ma"].netns, flags=0) as ipr:
+        states = {n.get_attr("NDA_DST"): (n["state"], n.get_attr("NDA_LLADDR"))
+                  for n in ipr.get_neighbours(family=2)}
+    assert states["10.61.1.77"] == (0x04, "02:00:00:00:00:77")  # NUD_STALE
+    assert states["10.61.1.78"] == (0x40, "02:00:00:00:00:78")  # NUD_NOARP
+    paths = {"ma": nodes["ma"].netns}
+    assert pings(paths, [("ma", "10.61.2.10"), ("ma", "10.61.0.2")]) == {
+        ("ma", "10.61.2.10"): True, ("ma", "10.61.0.2"): True}

@@ -37,19 +37,17 @@ def machine_prefix(ip: IPAddress, subnet: IPNetwork) -> IPNetwork:
 
 
 def router_legs(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: Built) -> None:
-    """One router leg per LAN that has a gateway, holding that gateway."""
-    router = plan.lab.router
-    if router is None:
-        return
-    r_used: set[str] = {"lo"}
-    for lan in plan.lab.lans:
-        if lan.gateway is None or (router.lans is not None and lan.name not in router.lans):
-            continue
-        leg = unique_ifname(lan.name, r_used)
-        r_used.add(leg)
-        wire(ctx, built, lan, f"{router.name}-{lan.name}", router.name, leg)
-        ctx.address(router.name, leg, lan.gateway, lan.subnet)
-        built.add_if(router.name, BuiltIf(leg, lan.name, lan.gateway, lan.subnet, "veth"))
+    """Each router's legs: one veth per LAN it names, holding the leg's address (for
+    `router:` the LAN's gateway on every LAN with one)."""
+    for router in plan.lab.all_routers:
+        r_used: set[str] = {"lo"}
+        for leg in plan.lab.legs(router):
+            lan = plan.lab.lan(leg.lan)
+            ifname = unique_ifname(lan.name, r_used)
+            r_used.add(ifname)
+            wire(ctx, built, lan, f"{router.name}-{lan.name}", router.name, ifname)
+            ctx.address(router.name, ifname, leg.ip, lan.subnet)
+            built.add_if(router.name, BuiltIf(ifname, lan.name, leg.ip, lan.subnet, "veth"))
 
 
 def machines(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built: Built) -> None:

@@ -36,10 +36,9 @@ def default_routes(ctx: BuildContext, plan: Plan, layout: EndpointLayout, built:
 
 
 def feature_nodes(plan: Plan) -> list[tuple[str, Any]]:
-    """The lab nodes that carry routes, sysctls and firewall rules: router, machines, hosts."""
+    """The lab nodes that carry routes, sysctls and firewall rules: routers, machines, hosts."""
     nodes: list[tuple[str, Any]] = []
-    if plan.lab.router is not None:
-        nodes.append((plan.lab.router.name, plan.lab.router))
+    nodes += [(r.name, r) for r in plan.lab.all_routers]
     nodes += [(m.name, m) for m in plan.lab.machines]
     nodes += [(h.name, h) for h in plan.lab.hosts]
     return nodes
