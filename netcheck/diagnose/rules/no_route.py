@@ -16,6 +16,7 @@ import errno
 from netcheck.diagnose.base import Case, Explained, Strength
 from netcheck.diagnose.rules._common import (
     holding,
+    kind_of,
     probe_line,
     source_address,
     source_node,
@@ -23,16 +24,9 @@ from netcheck.diagnose.rules._common import (
 )
 from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
 from netcheck.diagnose.rules.docker_internal import only_internal
-from netcheck.model.plan import ProbeKind
 from netcheck.model.results import Finding, Observation
 
 _NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
-# Counters in the target's namespace that move only when the request got in.
-_ARRIVED = {
-    ProbeKind.ICMP: ("Icmp.InEchos",),
-    ProbeKind.UDP: ("Udp.InDatagrams", "Udp.NoPorts"),
-    ProbeKind.DNS: ("Udp.InDatagrams", "Udp.NoPorts"),
-}
 
 
 class NoRoute:
@@ -75,7 +69,8 @@ class NoRoute:
             return None  # dropped on arrival by rp_filter: the request never got in
         evidence = [f"{dst.name}: {back.text}"]
         arrived: list[str] = []
-        for name in _ARRIVED.get(r.probe.kind, ()):
+        # Counters in the target's namespace that move only when the request got in.
+        for name in kind_of(case).counters.arrived:
             moved = w.delta(dst.netns, name)
             if moved:
                 arrived.append(f"{name} +{moved}")
