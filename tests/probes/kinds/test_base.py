@@ -60,6 +60,27 @@ def test_every_probe_kind_of_the_scenario_language_is_registered() -> None:
     assert added() == ()  # every process registers the shipped kinds itself
 
 
+def test_each_kind_declares_its_syntax_and_what_the_diagnosis_reads() -> None:
+    kinds = registered()
+    assert {w: (k.syntax.argument, k.syntax.optional) for w, k in kinds.items()} == {
+        "arp": (None, False), "icmp": (Argument.DF_SIZE, True), "tcp": (Argument.PORT, False),
+        "udp": (Argument.PORT, False), "dns": (Argument.NAME, False),
+    }
+    assert {w: k.ip_proto for w, k in kinds.items()} == {
+        "arp": None, "icmp": "icmp", "tcp": "tcp", "udp": "udp", "dns": "udp",
+    }
+    assert [w for w, k in kinds.items() if k.resolves_neighbour] == ["arp"]
+    assert [w for w, k in kinds.items() if k.link_layer] == ["arp"]
+    assert [w for w, k in kinds.items() if k.asks_server] == ["dns"]
+    assert {w: k.refusal for w, k in kinds.items() if k.needs_listener or k.asks_server} == {
+        "tcp": "TCP RST", "udp": "ICMP port unreachable", "dns": "ICMP port unreachable",
+    }
+    assert kinds["icmp"].counters.request == ("Icmp.InEchos",)
+    assert kinds["tcp"].counters.arrived == ()  # Tcp.InSegs counts the target's own answers
+    assert kinds["dns"].counters == kinds["udp"].counters  # a query is a UDP datagram
+    assert kinds["arp"].counters.request == kinds["arp"].counters.reply == ()
+
+
 def test_an_unknown_word_is_refused_by_name() -> None:
     with pytest.raises(UnknownKind, match="no probe kind 'nope'"):
         kind_for("nope")
