@@ -29,12 +29,13 @@ from netcheck.diagnose.live import Resent, RouteAnswer
 from netcheck.diagnose.rules._common import (
     holding,
     ip_or_none,
+    kind_of,
     source_address,
     source_node,
     target_node,
 )
 from netcheck.diagnose.tracefs import Drop
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import Hop, HopState, Node, Observation, PacketPath
 from netcheck.model.sites import SiteNotLocal
 from netcheck.probes.base import ProbeTask
@@ -56,17 +57,8 @@ _SENT = ("Ip.OutTransmits", "Ip.OutRequests", "Icmp.OutEchos", "Tcp.OutSegs",
 _THERE = ("Ip.InReceives", "Ip.ForwDatagrams")
 # ...a router forwarded one (multicast and broadcast are not forwarded)...
 _FORWARDED = ("Ip.ForwDatagrams",)
-# ...the target took in a request of the probe's kind, or the source a reply to it.
-_ARRIVED = {
-    ProbeKind.ICMP: ("Icmp.InEchos",),
-    ProbeKind.TCP: ("Tcp.InSegs",),
-    ProbeKind.UDP: ("Udp.InDatagrams", "Udp.NoPorts", "Udp.InErrors"),
-}
-_ANSWERED = {
-    ProbeKind.ICMP: ("Icmp.InEchoReps", "Icmp.InDestUnreachs", "Icmp.InTimeExcds"),
-    ProbeKind.TCP: ("Tcp.InSegs", "Icmp.InDestUnreachs"),
-    ProbeKind.UDP: ("Udp.InDatagrams", "Icmp.InDestUnreachs"),
-}
+# ...the target took in a request of the probe's kind, or the source a reply to it: the
+# kind's own `counters` (netcheck/probes/kinds)...
 # ...or was dropped there (the counter, what it means).
 _DROPS = {
     "TcpExt.IPReversePathFilter": "reverse-path filter",
@@ -226,13 +218,13 @@ def _dropped_hop(step: Step, drops: Sequence[Drop], why: str,
 def _signs(case: Case, steps: Sequence[Step], i: int, target: int) -> tuple[str, ...]:
     """The counters that say this probe's packet was at step `i`: sent at the source, a
     request of its kind at the target, a reply at the source again, forwarded between."""
-    kind = case.result.probe.kind
+    counters = kind_of(case).counters
     if i == 0:
         return _SENT
     if i == target:
-        return _ARRIVED.get(kind, ())
+        return counters.request
     if i == len(steps) - 1 and steps[i].direction == "reply":
-        return _ANSWERED.get(kind, ())
+        return counters.reply
     return _FORWARDED
 
 
@@ -328,19 +320,20 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
     s_addr = source_address(case)
     if src is None or s_addr is None:
         return None
-    if r.probe.kind is ProbeKind.DNS:
+    kind = kind_of(case)
+    if kind.asks_server:
         # The query went to the node's resolver, not to the name's address: walking the
         # route to the target would describe a packet that was never sent.
+        word = r.probe.kind
         return PacketPath(hops=(Hop(node=src.name, state=HopState.NOT_OBSERVED,
-                                    evidence=("a dns query goes to the resolver",)),),
-                          note="a dns probe's path (to its resolver) is not walked")
+                                    evidence=(f"a {word} query goes to the resolver",)),),
+                          note=f"a {word} probe's path (to its resolver) is not walked")
     forward = route(case, src, s_addr, r.target_address, dst, "request")
     back: list[Step] = []
     if dst is not None and forward[-1].node is not None and forward[-1].name == dst.name:
         back = route(case, dst, r.target_address, s_addr, src, "reply")
     notes: list[str] = []
     resent: Resent | None = None
-    kind = r.probe.kind
     if not resend:
         notes.append(f"not re-sent: a run re-sends at most {MAX_RESENDS} silent probes, "
                      "unexpected silences first, and only a few of its expected ones")
@@ -352,11 +345,12 @@ def walk(case: Case, *, resend: bool = True) -> PacketPath | None:
             notes.append(f"re-sent alone: {resent.result.observation.value}")
             if resent.result.observation is Observation.ANSWERED:
                 notes.append("the silence did not repeat: the hops show the answered re-send")
-    # ARP and IPv6 move no counter netcheck reads: only traced drops are observations.
-    counted = kind is not ProbeKind.ARP and r.target_address.version == 4
+    # ARP (a link-layer frame) and IPv6 move no counter netcheck reads: only traced drops
+    # are observations.
+    counted = not kind.link_layer and r.target_address.version == 4
     # One sequence: the request's hops, then the reply's after the target (drops are tied
     # to a hop over both, as one device name may sit on either).
-    steps = [*forward, *back[1:]] if kind is not ProbeKind.ARP else forward
+    steps = forward if kind.link_layer else [*forward, *back[1:]]
     target = len(forward) - 1
     hops = _observe(case, steps, resent, counted, target)
     reached = dst is not None and hops[target].node == dst.name \

@@ -114,8 +114,8 @@ def _decode_scalar(tp: type, data: Any, where: str) -> Any:
             return tp(data)
         except ValueError:
             raise fail(where, f"{data!r} is not a {tp.__name__}") from None
-    if tp in _ADDRESS_TYPES or tp in _NETWORK_TYPES:
-        return _parse_text(tp, data, where)
+    if tp in _ADDRESS_TYPES or tp in _NETWORK_TYPES or (issubclass(tp, str) and tp is not str):
+        return _parse_text(tp, data, where)  # a word type (ProbeKind) checks its own text
     # bool is an int in Python, never in a record; JSON does not keep 1.0 apart from 1.
     accepted = {float: (int, float), int: (int,), bool: (bool,), str: (str,)}.get(tp)
     if accepted is None:

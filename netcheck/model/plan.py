@@ -7,9 +7,11 @@ test it, reporters describe it. Names here are the names the user wrote in the Y
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import ClassVar
 
 from netcheck.errors import Location, ScenarioWarning
 
@@ -45,12 +47,53 @@ class IpvlanMode(StrEnum):
     L3 = "l3"
 
 
-class ProbeKind(StrEnum):
-    ARP = "arp"
-    ICMP = "icmp"
-    TCP = "tcp"
-    UDP = "udp"
-    DNS = "dns"
+_KIND_WORD = re.compile(r"[a-z][a-z0-9-]*")
+
+
+class ProbeKind(str):
+    """A probe kind's word in the scenario language (`icmp`, the `tcp` of `tcp/80`): the key
+    of the kinds' registry, netcheck.probes.kinds. The model holds no list of kinds: a kind
+    is one module there, and the scenario loader asks that registry which words exist.
+
+    The shipped words below are names for code that means that one kind (a port's protocol,
+    an ARP re-probe); a new kind needs none. There is one object per word, so `is` compares
+    kinds as it did enum members, across pickling too.
+    """
+
+    __slots__ = ()
+    _words: ClassVar[dict[str, ProbeKind]] = {}
+    ARP: ClassVar[ProbeKind]
+    ICMP: ClassVar[ProbeKind]
+    TCP: ClassVar[ProbeKind]
+    UDP: ClassVar[ProbeKind]
+    DNS: ClassVar[ProbeKind]
+
+    def __new__(cls, word: str) -> ProbeKind:
+        known = cls._words.get(word)
+        if known is not None:
+            return known
+        if not isinstance(word, str) or not _KIND_WORD.fullmatch(word):
+            raise ValueError(f"{word!r} is not a probe kind word "
+                             "(a lowercase letter, then letters, digits or '-')")
+        return cls._words.setdefault(str(word), super().__new__(cls, word))
+
+    @property
+    def value(self) -> str:
+        """The word as a plain string (what an enum's `.value` gave)."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"ProbeKind({str.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[type[ProbeKind], tuple[str]]:
+        return ProbeKind, (self.value,)
+
+
+ProbeKind.ARP = ProbeKind("arp")
+ProbeKind.ICMP = ProbeKind("icmp")
+ProbeKind.TCP = ProbeKind("tcp")
+ProbeKind.UDP = ProbeKind("udp")
+ProbeKind.DNS = ProbeKind("dns")
 
 
 class NodeKind(StrEnum):
@@ -263,18 +306,24 @@ class RouterLeg:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Router:
-    name: str = "router"
-    forward: bool = True  # net.ipv4.ip_forward on the router
-    location: Location | None = None
-    # Extra lab features (all optional): sysctls written in the node's namespace after its
-    # links exist (keys as sysctl(8) spells them), routes, packet filter rules.
+class NodeFeatures:
+    """What every lab node (router, machine, host) may have besides its links, written once
+    here: sysctls written in the node's namespace after its links exist (keys as sysctl(8)
+    spells them), routes, packet filter rules, and its IP stack. All optional."""
+
     sysctls: Mapping[str, str] = field(default_factory=dict)
     # Each sysctl's line in the scenario: a value the kernel refuses is named there.
     sysctl_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
     routes: tuple[Route, ...] = ()
     firewall: tuple[FirewallRule, ...] = ()
     stack: NodeStack = field(default_factory=NodeStack)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Router(NodeFeatures):
+    name: str = "router"
+    forward: bool = True  # net.ipv4.ip_forward on the router
+    location: Location | None = None
     # The LANs it has a leg on (None: every LAN with a gateway).
     lans: tuple[str, ...] | None = None
     # Its legs with their addresses (a `routers:` entry); None: one leg per LAN of `lans`
@@ -294,7 +343,7 @@ class Port:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Machine:
+class Machine(NodeFeatures):
     """A plain machine on a lab LAN."""
 
     name: str
@@ -302,14 +351,8 @@ class Machine:
     ip: IPAddress
     listen: tuple[Port, ...] = ()
     location: Location | None = None
-    sysctls: Mapping[str, str] = field(default_factory=dict)
-    # Each sysctl's line in the scenario: a value the kernel refuses is named there.
-    sysctl_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
-    routes: tuple[Route, ...] = ()
-    firewall: tuple[FirewallRule, ...] = ()
     mtu: int | None = None  # the machine's eth0 MTU; None: the LAN's
     state: str = "up"  # up | down | no-carrier (eth0's link, as the lab leaves it)
-    stack: NodeStack = field(default_factory=NodeStack)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -372,7 +415,7 @@ class Vxlan:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Host:
+class Host(NodeFeatures):
     """A container host. In the lab it is a namespace; `docker_url` points at a real daemon."""
 
     name: str
@@ -380,13 +423,7 @@ class Host:
     docker_url: str | None = None  # None: a lab host (or the local daemon for the docker runtime)
     listen: tuple[Port, ...] = ()
     location: Location | None = None
-    sysctls: Mapping[str, str] = field(default_factory=dict)
-    # Each sysctl's line in the scenario: a value the kernel refuses is named there.
-    sysctl_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
-    routes: tuple[Route, ...] = ()
-    firewall: tuple[FirewallRule, ...] = ()
     shims: tuple[Shim, ...] = ()
-    stack: NodeStack = field(default_factory=NodeStack)
     vxlans: tuple[Vxlan, ...] = ()
 
 
@@ -567,12 +604,13 @@ class ProbeSpec:
     qname: str | None = None  # dns: the name to resolve
 
     def __str__(self) -> str:
-        if self.kind in (ProbeKind.TCP, ProbeKind.UDP):
+        # The one argument a kind takes, whichever kind it is (the kind's module says which).
+        if self.port is not None:
             return f"{self.kind.value}/{self.port}"
-        if self.kind is ProbeKind.ICMP and self.size is not None:
-            return f"icmp/df/{self.size}"
-        if self.kind is ProbeKind.DNS:
-            return f"dns/{self.qname}"
+        if self.size is not None:
+            return f"{self.kind.value}/df/{self.size}"
+        if self.qname is not None:
+            return f"{self.kind.value}/{self.qname}"
         return self.kind.value
 
 

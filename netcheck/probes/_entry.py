@@ -10,6 +10,7 @@ from typing import Any
 
 from netcheck.model.sites import ProbeSite
 from netcheck.probes.base import Pacing, ProbeTask, WorkerReport
+from netcheck.probes.kinds.base import Kind, register
 
 ProbeFn = Callable[[Any, Sequence[ProbeTask], float], WorkerReport]
 
@@ -34,6 +35,7 @@ def probe_worker(
     tasks: Sequence[ProbeTask],
     timeout: float,
     pacing: Pacing | None = None,
+    kinds: Sequence[Kind] = (),
 ) -> None:
     """Child side of one probe worker: one message back, ("ok", WorkerReport) or ("error", text).
 
@@ -41,9 +43,13 @@ def probe_worker(
     parent: a local namespace here, or what a runtime registered (a remote sidecar).
     `pacing` is given to local sites only (the host's neighbour table is theirs): such a
     worker stays after its report, freeing neighbour entries, until `pacing.stop`.
+    `kinds` are the probe kinds the parent registered at run time (kinds.added()): they
+    travel pickled, by their class's module, which this process then imports.
     """
     lingering = False
     try:
+        for kind in kinds:
+            register(kind)
         if pacing is not None:
             report = probe_local(site, tasks, timeout, pacing)
             lingering = True

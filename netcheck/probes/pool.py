@@ -31,6 +31,7 @@ from netcheck.model.sites import NamespacePath, ProbeSite
 from netcheck.probes import sites
 from netcheck.probes._entry import noop, probe_local, probe_worker
 from netcheck.probes.base import Pacing, ProbeTask, WorkerReport, result_for
+from netcheck.probes.kinds import added
 from netcheck.probes.schedule import poll_interval
 
 log = logging.getLogger(__name__)
@@ -367,7 +368,7 @@ def run_workers(
             proc = ctx.Process(  # type: ignore[attr-defined]
                 target=probe_worker,
                 args=(child_conn, site, entry.probe, chunk, timeout,
-                      pacing if site in paced else None),
+                      pacing if site in paced else None, added()),
                 name=f"netcheck-probe:{os.path.basename(str(site))}",
                 daemon=True,
             )

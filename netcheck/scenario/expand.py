@@ -23,10 +23,10 @@ from netcheck.model.plan import (
     IPNetwork,
     NamedTarget,
     NodeKind,
-    ProbeKind,
     ProbeSpec,
     Target,
 )
+from netcheck.probes.kinds import kind_for
 from netcheck.scenario.context import Context, NodeInfo
 from netcheck.scenario.paths import Path
 from netcheck.scenario.schema import IsolatedExpectation, MeshExpectation, PairExpectation
@@ -147,7 +147,7 @@ class _Expander:
         dns_server: str | None = None
         dns_address: IPAddress | None = None
         label = f"{src.node}@{src.via or src.address}" if src.via or src.address else src.node
-        if probe.kind is ProbeKind.DNS:
+        if kind_for(probe.kind).asks_server:
             # `server` is where the query goes (default: the source's own resolver); `to`,
             # when given, is the node whose address the answer must hold.
             if server is not None:
@@ -178,7 +178,7 @@ class _Expander:
                       address: IPAddress) -> None:
         """An address no network of the source is on and no route leads to is most likely a
         typo: say so (a warning, as a real network may route it where the scenario does not
-        say). ARP asks only on-link, so there it is an error."""
+        say). ARP (a link-layer kind) asks only on-link, so there it is an error."""
         facts = self.addressing.facts.get(src.node)
         if facts is None:
             return
@@ -186,9 +186,9 @@ class _Expander:
         path = path if path in self.ctx.lines else ("expectations", index)
         via = src.via
         what = str(address) if target.node == str(address) else f"{address} ({target})"
-        if probe.kind is ProbeKind.ARP and not facts.unknown_subnets \
+        if kind_for(probe.kind).link_layer and not facts.unknown_subnets \
                 and not facts.on_link(address, via):
-            self.ctx.error(path, f"arp asks only on-link addresses: {what} is on "
+            self.ctx.error(path, f"{probe.kind} asks only on-link addresses: {what} is on "
                                  f"no network {src.node} is on",
                            "Use icmp, or a target on one of the source's networks")
             return
@@ -234,7 +234,7 @@ class _Expander:
         sources = self.sources_of(spec, path)
         targets = (self.nodes_of(spec.to, (*path, "to"), as_target=True)
                    if spec.to is not None else None)
-        dns = [p for p in spec.probe if p.kind is ProbeKind.DNS]
+        dns = [p for p in spec.probe if kind_for(p.kind).asks_server]
         server: Target | None = None
         if spec.server is not None:
             if len(dns) != len(spec.probe):

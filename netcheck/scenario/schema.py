@@ -16,12 +16,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     PlainValidator,
     Tag,
     WithJsonSchema,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from netcheck.model.plan import (
     Driver,
@@ -37,6 +39,7 @@ from netcheck.model.plan import (
     PublishedPort,
     Route,
 )
+from netcheck.probes.kinds import Argument
 from netcheck.scenario import labfeatures, stackvalues, values
 from netcheck.scenario.values import ValueProblem, describe
 
@@ -110,35 +113,60 @@ PublishText = Annotated[PublishedPort, PlainValidator(_wrap(values.parse_publish
 Int = Annotated[int, BeforeValidator(_no_bool)]
 Mtu = Annotated[int, BeforeValidator(_no_bool), Field(ge=68, le=65535)]
 
-_PROBE_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {
-            "type": "string",
-            "pattern": r"^(arp|icmp|icmp/df/[0-9]+|tcp/[0-9]+|udp/[0-9]+|dns/\S+)$",
-            "description": "arp, icmp, icmp/df/SIZE, tcp/PORT, udp/PORT or dns/NAME",
-        },
-        {
-            "type": "object",
-            "properties": {
-                "kind": {"enum": values.PROBE_KINDS},
-                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-                "df_size": {"type": "integer", "minimum": 0},
-                "name": {"type": "string"},
-            },
-            "required": ["kind"],
-            "additionalProperties": False,
-        },
-    ]
+# The probe's schema is made each time a schema is asked for, from the kinds' registry: a
+# kind is one module in netcheck/probes/kinds, and one registered later (a test) shows too.
+_ARGUMENT_SCHEMAS: dict[Argument, dict[str, Any]] = {
+    Argument.PORT: {"type": "integer", "minimum": 1, "maximum": 65535},
+    Argument.DF_SIZE: {"type": "integer", "minimum": 0},
+    Argument.NAME: {"type": "string"},
 }
-Probe = Annotated[ProbeSpec, PlainValidator(_wrap(values.parse_probe)), WithJsonSchema(
-    _PROBE_SCHEMA
-)]
+
+
+def probe_json_schema() -> dict[str, Any]:
+    forms = values.probe_forms()
+    arguments = {s.argument for s in values.probe_syntax().values() if s.argument is not None}
+    return {
+        "anyOf": [
+            {
+                "type": "string",
+                "pattern": f"^({'|'.join(values.probe_forms(pattern=True))})$",
+                "description": f"{', '.join(forms[:-1])} or {forms[-1]}",
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "kind": {"enum": values.probe_kinds()},
+                    **{a.value: _ARGUMENT_SCHEMAS[a] for a in Argument if a in arguments},
+                },
+                "required": ["kind"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
+class _ProbeJsonSchema:
+    """One probe, or (`many`) one or a list of them, as the JSON Schema says it."""
+
+    def __init__(self, *, many: bool) -> None:
+        self.many = many
+
+    def __get_pydantic_json_schema__(
+        self, core: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        one = probe_json_schema()
+        if not self.many:
+            return one
+        return {"anyOf": [one, {"type": "array", "items": probe_json_schema(), "minItems": 1}]}
+
+
+Probe = Annotated[ProbeSpec, PlainValidator(_wrap(values.parse_probe)),
+                  _ProbeJsonSchema(many=False)]
 Probes = Annotated[
     list[Probe],
     BeforeValidator(_one_or_many),
     Field(min_length=1),
-    WithJsonSchema({"anyOf": [_PROBE_SCHEMA, {"type": "array", "items": _PROBE_SCHEMA,
-                                              "minItems": 1}]}),
+    _ProbeJsonSchema(many=True),
 ]
 _TO_ITEM = {"type": "string", "description": "a node, node@network, a name from targets:, "
                                              "or a literal IPv4/IPv6 address"}

@@ -20,6 +20,7 @@ from netcheck.model.plan import (
     PublishedPort,
     PublishMode,
 )
+from netcheck.probes.kinds import Argument, Syntax, registered
 from netcheck.scenario.suggest import did_you_mean, hint_for
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -28,7 +29,6 @@ IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 _LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?"
 _DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 MAX_ICMP_PAYLOAD = 65507
-PROBE_KINDS = [k.value for k in ProbeKind]
 
 
 class ValueProblem(Exception):
@@ -207,52 +207,92 @@ def parse_publish(value: object) -> PublishedPort:
     )
 
 
+# --- probes: the kinds and their syntax come from the registry (netcheck.probes.kinds) ------
+
+# How each argument is written after the word: the text form, in hints and the schema, and
+# the JSON Schema pattern of that text.
+_ARGUMENT_FORMS: dict[Argument, tuple[str, str]] = {
+    Argument.PORT: ("PORT", "[0-9]+"),
+    Argument.DF_SIZE: ("df/SIZE", "df/[0-9]+"),
+    Argument.NAME: ("NAME", r"\S+"),
+}
+
+
+# What a probe without its argument lacks: (what it needs, the form, an example).
+_MISSING: dict[Argument, tuple[str, str, str]] = {
+    Argument.PORT: ("a port", "PORT", "80"),
+    Argument.DF_SIZE: ("a size", "df/SIZE", "df/1400"),
+    Argument.NAME: ("a name to resolve", "NAME", "c2"),
+}
+
+
+def probe_syntax() -> dict[str, Syntax]:
+    """Every probe kind's word and how it is written, in listing order."""
+    return {word: kind.syntax for word, kind in registered().items()}
+
+
+def probe_kinds() -> list[str]:
+    return list(probe_syntax())
+
+
+def probe_forms(*, pattern: bool = False) -> list[str]:
+    """Each way a probe is written (`arp`, `icmp`, `icmp/df/SIZE`, `tcp/PORT`...), or with
+    `pattern`, each as a regular expression (a word is letters, digits and '-' only)."""
+    out: list[str] = []
+    for word, syntax in probe_syntax().items():
+        if syntax.argument is None or syntax.optional:
+            out.append(word)
+        if syntax.argument is not None:
+            form, regex = _ARGUMENT_FORMS[syntax.argument]
+            out.append(f"{word}/{regex if pattern else form}")
+    return out
+
+
+def _probes_hint() -> str:
+    return "Probes: " + ", ".join(probe_forms())
+
+
 def parse_probe(value: object) -> ProbeSpec:
     if isinstance(value, Mapping):
         return _probe_mapping(value)
     if not isinstance(value, str):
-        raise ValueProblem(
-            f"expected a probe, got {describe(value)}",
-            "Probes: arp, icmp, icmp/df/SIZE, tcp/PORT, udp/PORT, dns/NAME",
-        )
+        raise ValueProblem(f"expected a probe, got {describe(value)}", _probes_hint())
     text = value.strip()
     word, _, rest = text.partition("/")
     kind = word.lower()
-    if kind not in PROBE_KINDS:
+    kinds = probe_syntax()
+    syntax = kinds.get(kind)
+    if syntax is None:
         if word.isdigit() and rest.lower() in ("tcp", "udp"):
             raise ValueProblem(
                 f"{describe(value)} is not a probe", f"Did you mean '{rest.lower()}/{word}'?"
             )
         raise ValueProblem(
-            f"{describe(value)} is not a probe",
-            did_you_mean(word, PROBE_KINDS)
-            or "Probes: arp, icmp, icmp/df/SIZE, tcp/PORT, udp/PORT, dns/NAME",
+            f"{describe(value)} is not a probe", did_you_mean(word, kinds) or _probes_hint()
         )
     probe_kind = ProbeKind(kind)
-    if probe_kind is ProbeKind.ARP:
+    if syntax.argument is None:
         if rest:
-            raise ValueProblem(f"{describe(value)}: arp takes no argument", "Write 'arp'")
+            raise ValueProblem(f"{describe(value)}: {kind} takes no argument",
+                               f"Write '{kind}'")
         return ProbeSpec(kind=probe_kind)
-    if probe_kind is ProbeKind.ICMP:
-        if not rest:
+    if not rest:
+        if syntax.optional:
             return ProbeSpec(kind=probe_kind)
+        needs, form, example = _MISSING[syntax.argument]
+        raise ValueProblem(f"{describe(value)} needs {needs}",
+                           f"Write '{kind}/{form}', e.g. '{kind}/{example}'")
+    if syntax.argument is Argument.DF_SIZE:
         df, _, size = rest.partition("/")
         if df.lower() != "df" or not size:
             raise ValueProblem(
-                f"{describe(value)} is not an icmp probe",
-                "Write 'icmp', or 'icmp/df/SIZE' for a ping of SIZE payload bytes with DF set",
+                f"{describe(value)} is not an {kind} probe",
+                f"Write '{kind}', or '{kind}/df/SIZE' for a ping of SIZE payload bytes "
+                "with DF set",
             )
         return ProbeSpec(kind=probe_kind, size=_number(size, "size", 0, MAX_ICMP_PAYLOAD))
-    if probe_kind is ProbeKind.DNS:
-        if not rest:
-            raise ValueProblem(
-                f"{describe(value)} needs a name to resolve", "Write 'dns/NAME', e.g. 'dns/c2'"
-            )
+    if syntax.argument is Argument.NAME:
         return ProbeSpec(kind=probe_kind, qname=_qname(rest))
-    if not rest:
-        raise ValueProblem(
-            f"{describe(value)} needs a port", f"Write '{kind}/PORT', e.g. '{kind}/80'"
-        )
     return ProbeSpec(kind=probe_kind, port=port_number(rest))
 
 
@@ -262,45 +302,34 @@ def _qname(text: str) -> str:
     return text
 
 
-_PROBE_KEYS = ("kind", "port", "df_size", "name")
-
-
 def _probe_mapping(value: Mapping[Any, Any]) -> ProbeSpec:
+    kinds = probe_syntax()
+    keys = ("kind", *(a.value for a in Argument))
     for key in value:
-        if key not in _PROBE_KEYS:
+        if key not in keys:
             raise ValueProblem(
                 f"unknown key {describe(key)} in a probe",
-                hint_for(str(key), _PROBE_KEYS, "probe keys"),
+                hint_for(str(key), keys, "probe keys"),
             )
     kind_text = value.get("kind")
     if not isinstance(kind_text, str):
-        raise ValueProblem("a probe mapping needs 'kind'", f"one of {', '.join(PROBE_KINDS)}")
+        raise ValueProblem("a probe mapping needs 'kind'", f"one of {', '.join(kinds)}")
     kind = kind_text.strip().lower()
-    if kind not in PROBE_KINDS:
+    syntax = kinds.get(kind)
+    if syntax is None:
         raise ValueProblem(
-            f"{describe(kind_text)} is not a probe kind", hint_for(kind, PROBE_KINDS, "kinds")
+            f"{describe(kind_text)} is not a probe kind", hint_for(kind, kinds, "kinds")
         )
-    allowed = {
-        "arp": {"kind"},
-        "icmp": {"kind", "df_size"},
-        "tcp": {"kind", "port"},
-        "udp": {"kind", "port"},
-        "dns": {"kind", "name"},
-    }[kind]
+    argument = syntax.argument
     for key in value:
-        if key not in allowed:
+        if key != "kind" and (argument is None or key != argument.value):
             raise ValueProblem(f"'{key}' does not apply to a {kind} probe")
     text = kind
-    if kind in ("tcp", "udp"):
-        if "port" not in value:
-            raise ValueProblem(f"a {kind} probe needs 'port'")
-        text += f"/{_scalar_text(value['port'])}"
-    elif kind == "icmp" and value.get("df_size") is not None:
-        text += f"/df/{_scalar_text(value['df_size'])}"
-    elif kind == "dns":
-        if "name" not in value:
-            raise ValueProblem("a dns probe needs 'name'")
-        text += f"/{_scalar_text(value['name'])}"
+    if argument is not None and (not syntax.optional or value.get(argument.value) is not None):
+        if argument.value not in value:
+            raise ValueProblem(f"a {kind} probe needs '{argument.value}'")
+        prefix = "df/" if argument is Argument.DF_SIZE else ""
+        text += f"/{prefix}{_scalar_text(value[argument.value])}"
     return parse_probe(text)
 
 

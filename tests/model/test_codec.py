@@ -25,7 +25,7 @@ from netcheck.model.codec import (
     record_from_dict,
     record_to_dict,
 )
-from netcheck.model.plan import EndpointMode, IPAddress
+from netcheck.model.plan import EndpointMode, IPAddress, ProbeKind
 from netcheck.model.results import (
     BaselineRef,
     DockerEnvironment,
@@ -150,6 +150,10 @@ def test_typed_records_round_trip() -> None:
 
 _floats = st.floats(allow_nan=False)  # NaN is never equal to itself: not a record value
 st.register_type_strategy(float, _floats)
+# A probe kind is a word of the kinds' registry; the codec carries any well-formed word.
+st.register_type_strategy(
+    ProbeKind, st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True).map(ProbeKind)
+)
 
 
 @settings(max_examples=40, deadline=None,
@@ -226,6 +230,8 @@ def test_a_type_the_codec_does_not_know_fails_loudly() -> None:
         (IPAddress, "nope", "does not appear to be"),
         (tuple[int, ...], {"a": 1}, "expected a list"),
         (HopState, "lost", "'lost' is not a HopState"),
+        (ProbeKind, "TCP/80", "'TCP/80' is not a probe kind word"),
+        (ProbeKind, 6, "expected a string"),
         (Hop, {"state": "dropped"}, r"x\.node: missing"),
         (Hop | None, [], "expected an object"),
         (ProbeSite, {"kind": ["netns"]}, r"x\.kind: \['netns'\] is not one of"),

@@ -1,4 +1,7 @@
-"""Small helpers the rules share: who is who in the topology, what a probe looked like."""
+"""Small helpers the rules share: who is who in the topology, what a probe looked like.
+
+A rule never switches on a probe kind's word: it asks the kind's traits (`kind_of`), which
+the kind's own module declares (netcheck/probes/kinds)."""
 
 from __future__ import annotations
 
@@ -7,14 +10,20 @@ import re
 from dataclasses import dataclass
 
 from netcheck.diagnose.base import Case
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import Interface, Node
+from netcheck.probes.kinds import Kind, kind_for
 
 _PROTO_NUMBERS = {"0": "all", "1": "icmp", "6": "tcp", "17": "udp"}
 _RULE = re.compile(
     r"^\s*(?P<pkts>\d+)\s+(?P<bytes>\d+)\s+(?P<target>\S+)\s+(?P<prot>\S+)\s+(?P<opt>\S+)\s+"
     r"(?P<in>\S+)\s+(?P<out>\S+)\s+(?P<src>\S+)\s+(?P<dst>\S+)\s*(?P<extra>.*)$"
 )
+
+
+def kind_of(case: Case) -> Kind:
+    """The probe's kind: its traits say what its packets are (IP protocol, counters...)."""
+    return kind_for(case.result.probe.kind)
 
 
 def source_node(case: Case) -> Node | None:
@@ -105,9 +114,7 @@ class FirewallHit:
 
 def firewall_hits(case: Case, node: Node, chains: tuple[str, ...]) -> list[FirewallHit]:
     """DROP/REJECT rules in `node` that counted packets matching the probe's protocol."""
-    kind = case.result.probe.kind
-    want = {ProbeKind.ICMP: "icmp", ProbeKind.TCP: "tcp", ProbeKind.UDP: "udp",
-            ProbeKind.DNS: "udp"}.get(kind)
+    want = kind_of(case).ip_proto
     hits: list[FirewallHit] = []
     for chain in chains:
         for line in case.live.iptables(node.netns, chain):

@@ -23,12 +23,13 @@ from netcheck.diagnose.live import RouteAnswer
 from netcheck.diagnose.rules._common import (
     holding,
     ip_or_none,
+    kind_of,
     source_address,
     source_node,
     target_node,
 )
 from netcheck.diagnose.tracefs import Drop
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import Interface, Node
 
 RP_COUNTER = "TcpExt.IPReversePathFilter"
@@ -153,7 +154,7 @@ def rp_drops(case: Case) -> list[RpDrop]:
         if found is not None:
             out.append(found)
     out.extend(_walk(case, src, s_addr, t_addr, dst, "request"))
-    if r.probe.kind is not ProbeKind.ARP:
+    if not kind_of(case).link_layer:  # a frame on the link has no reply route to check
         source_if = holding(src, s_addr)
         if source_if is not None:
             found = _check(case, src, source_if, s_addr, t_addr, "reply")
@@ -197,7 +198,7 @@ def arp_failed(case: Case, drop: RpDrop) -> tuple[bool, str | None]:
     src = source_node(case)
     if src is None or drop.transit:
         return False, None
-    if case.result.probe.kind is ProbeKind.ARP and drop.direction == "request":
+    if kind_of(case).resolves_neighbour and drop.direction == "request":
         return True, f"ARP who-has {drop.dst} from {case.result.source}: {case.result.detail}"
     state = case.live.neighbours(src.netns).get(str(drop.dst))
     if state is not None and ("INCOMPLETE" in state[0] or "FAILED" in state[0]):

@@ -17,8 +17,14 @@ import ipaddress
 from dataclasses import dataclass
 
 from netcheck.diagnose.base import Case, Explained, Strength
-from netcheck.diagnose.rules._common import holding, probe_line, source_address, source_node
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.diagnose.rules._common import (
+    holding,
+    kind_of,
+    probe_line,
+    source_address,
+    source_node,
+)
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import Finding, Interface, Node, Observation
 
 _UNANSWERED = ("INCOMPLETE", "FAILED")
@@ -48,7 +54,7 @@ def _ask(case: Case) -> ArpAsk | None:
     out = next((i for i in src.interfaces if i.ifname == out_dev), None)
     if out is None:
         return None
-    if r.probe.kind is ProbeKind.ARP and address == r.target_address:
+    if kind_of(case).resolves_neighbour and address == r.target_address:
         unanswered = f"ARP who-has {address} from {src.name}: {r.detail}"
     else:
         state = case.live.neighbours(src.netns).get(str(address))

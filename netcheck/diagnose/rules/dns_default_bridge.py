@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from netcheck.diagnose.base import Case
-from netcheck.diagnose.rules._common import probe_line, source_node
-from netcheck.model.plan import Driver, ProbeKind
+from netcheck.diagnose.rules._common import kind_of, probe_line, source_node
+from netcheck.model.plan import Driver
 from netcheck.model.results import Finding, Node, Observation
 from netcheck.model.sites import ContainerPid
 
@@ -51,7 +51,7 @@ class DnsDefaultBridge:
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result
-        if r.probe.kind is not ProbeKind.DNS or r.observation is Observation.ANSWERED:
+        if not kind_of(case).asks_server or r.observation is Observation.ANSWERED:
             return None
         src = source_node(case)
         if src is None or not on_default_bridge(case, src):

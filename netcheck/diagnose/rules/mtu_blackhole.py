@@ -34,7 +34,8 @@ class MtuBlackhole:
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result
-        if (r.probe.kind is not ProbeKind.ICMP or r.probe.size is None
+        # A DF probe of a size (`icmp/df/SIZE`): the search re-sends ICMP echoes.
+        if (r.probe.size is None
                 or r.observation is not Observation.SILENT or case.live.reprobe is None
                 or r.target_address is None or r.target_address.version != 4):
             return None

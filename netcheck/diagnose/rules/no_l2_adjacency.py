@@ -9,6 +9,7 @@ from __future__ import annotations
 from netcheck.diagnose.base import Case
 from netcheck.diagnose.rules._common import (
     holding,
+    kind_of,
     on_link,
     probe_line,
     segment,
@@ -40,7 +41,7 @@ class NoL2Adjacency:
         dst_if = holding(dst, r.target_address)
         if src_if is None or dst_if is None:
             return None  # not meant to be on one segment
-        if r.probe.kind is not ProbeKind.ARP:
+        if not kind_of(case).resolves_neighbour:
             state = case.live.neighbours(src.netns).get(str(r.target_address))
             if state is None or not ("INCOMPLETE" in state[0] or "FAILED" in state[0]):
                 return None

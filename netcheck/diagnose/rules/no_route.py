@@ -22,6 +22,7 @@ import errno
 from netcheck.diagnose.base import Case, Explained, Strength
 from netcheck.diagnose.rules._common import (
     holding,
+    kind_of,
     probe_line,
     source_address,
     source_node,
@@ -31,17 +32,10 @@ from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
 from netcheck.diagnose.rules.docker_internal import only_internal
 from netcheck.diagnose.rules.no_default_route import lacks_default, misses_default_back
 from netcheck.diagnose.rules.unrouted_address import HOP_NO_ROUTE, first_hop_without_route
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import Finding, Node, Observation
 
 _NO_ROUTE = (errno.ENETUNREACH, errno.EHOSTUNREACH)
-
-# Counters in the target's namespace that move only when the request got in.
-_ARRIVED = {
-    ProbeKind.ICMP: ("Icmp.InEchos",),
-    ProbeKind.UDP: ("Udp.InDatagrams", "Udp.NoPorts"),
-    ProbeKind.DNS: ("Udp.InDatagrams", "Udp.NoPorts"),
-}
 
 
 class NoRoute:
@@ -90,7 +84,8 @@ class NoRoute:
             return None  # dropped on arrival by rp_filter: the request never got in
         evidence = [f"{dst.name}: {back.text}"]
         arrived: list[str] = []
-        for name in _ARRIVED.get(r.probe.kind, ()):
+        # Counters in the target's namespace that move only when the request got in.
+        for name in kind_of(case).counters.arrived:
             moved = w.delta(dst.netns, name)
             if moved:
                 arrived.append(f"{name} +{moved}")
@@ -143,7 +138,7 @@ class NoRoute:
             evidence = [*lookups, f"{hop.name}: {HOP_NO_ROUTE} +{dropped} while the probes "
                                   "ran (packets it had no route for)"]
             if direction == "reply":
-                arrived = [f"{n} +{m}" for n in _ARRIVED.get(r.probe.kind, ())
+                arrived = [f"{n} +{m}" for n in kind_of(case).counters.arrived
                            if (m := w.delta(dst.netns, n))]
                 if arrived:
                     evidence.append(f"{dst.name}: {', '.join(arrived)} while the probes ran "

@@ -7,9 +7,9 @@ refusal then says nothing listens on the resolver's port 53, and names the resol
 from __future__ import annotations
 
 from netcheck.diagnose.base import Case
-from netcheck.diagnose.rules._common import firewall_hits, source_node, target_node
+from netcheck.diagnose.rules._common import firewall_hits, kind_of, source_node, target_node
 from netcheck.model.addressing import target_address
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import Finding, Observation
 
 
@@ -38,9 +38,10 @@ class PortClosed:
         if r.observation is not Observation.REFUSED:
             return None
         dst = target_node(case)
-        how = "TCP RST" if r.probe.kind is ProbeKind.TCP else "ICMP port unreachable"
+        kind = kind_of(case)
+        how = kind.refusal
         answered = ", ".join(r.answered_by) or str(r.target_address)
-        if r.probe.kind is ProbeKind.DNS:
+        if kind.asks_server:
             server = dns_server(case)
             if server is not None and (dst is None or not any(
                     i.address == server for i in dst.interfaces)):

@@ -12,8 +12,14 @@ from __future__ import annotations
 import ipaddress
 
 from netcheck.diagnose.base import Case
-from netcheck.diagnose.rules._common import on_link, probe_line, source_address, source_node
-from netcheck.model.plan import IPAddress, ProbeKind
+from netcheck.diagnose.rules._common import (
+    kind_of,
+    on_link,
+    probe_line,
+    source_address,
+    source_node,
+)
+from netcheck.model.plan import IPAddress
 from netcheck.model.results import Finding, Observation
 
 _STATIC = ("PERMANENT", "NOARP")
@@ -45,7 +51,7 @@ class StaticNeighbour:
 
     def explain(self, case: Case) -> Finding | None:
         r = case.result
-        if r.observation is not Observation.SILENT or r.probe.kind is ProbeKind.ARP:
+        if r.observation is not Observation.SILENT or kind_of(case).resolves_neighbour:
             return None
         src = source_node(case)
         hop = _next_hop(case)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from netcheck.model.results import Observation, Packet, ProbeResult
 from netcheck.probes.base import ProbeTask
 from netcheck.probes.kinds._results import in_ms, result, since
-from netcheck.probes.kinds.base import BaseKind, Kind
+from netcheck.probes.kinds.base import BaseKind, Kind, Syntax
 from netcheck.probes.route import RouteInfo
 
 if TYPE_CHECKING:
@@ -23,7 +23,9 @@ BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 class Arp(BaseKind):
     word = "arp"
+    syntax = Syntax(order=10)
     link_layer = True
+    resolves_neighbour = True
 
     def route_error(self, task: ProbeTask, route: RouteInfo) -> str | None:
         if route.on_link:

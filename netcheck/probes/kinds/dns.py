@@ -11,7 +11,8 @@ from netcheck.model.plan import Expectation
 from netcheck.model.results import Observation, ProbeResult
 from netcheck.probes.base import ProbeTask
 from netcheck.probes.kinds._results import result
-from netcheck.probes.kinds.base import BaseKind, Kind, destination
+from netcheck.probes.kinds.base import Argument, BaseKind, Kind, Syntax, destination
+from netcheck.probes.kinds.udp import UDP_COUNTERS
 from netcheck.probes.route import RouteInfo
 
 if TYPE_CHECKING:
@@ -34,7 +35,10 @@ DNS_RCODES = {
 
 class Dns(BaseKind):
     word = "dns"
+    syntax = Syntax(argument=Argument.NAME, order=50)
     asks_server = True
+    ip_proto = "udp"  # a query is a UDP datagram to port 53
+    counters = UDP_COUNTERS
 
     def craft(
         self, task: ProbeTask, route: RouteInfo, *, sport: int, ident: int, seq: int, isn: int

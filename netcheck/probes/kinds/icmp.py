@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from netcheck.model.results import Observation, Packet, ProbeResult
 from netcheck.probes.base import ProbeTask
 from netcheck.probes.kinds._results import in_ms, result, rtt, since
-from netcheck.probes.kinds.base import BaseKind, Kind
+from netcheck.probes.kinds.base import Argument, BaseKind, Counters, Kind, Syntax
 from netcheck.probes.route import RouteInfo
 
 if TYPE_CHECKING:
@@ -30,6 +30,13 @@ def echo_payload(size: int | None) -> bytes:
 
 class Icmp(BaseKind):
     word = "icmp"
+    syntax = Syntax(argument=Argument.DF_SIZE, optional=True, order=20)
+    ip_proto = "icmp"
+    counters = Counters(
+        request=("Icmp.InEchos",),
+        reply=("Icmp.InEchoReps", "Icmp.InDestUnreachs", "Icmp.InTimeExcds"),
+        arrived=("Icmp.InEchos",),
+    )
 
     @functools.cached_property
     def _ipv4_echo(self) -> Callable[..., Probe]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from netcheck.model.results import Observation, ProbeResult
 from netcheck.probes.base import ProbeTask
 from netcheck.probes.kinds._results import result
-from netcheck.probes.kinds.base import BaseKind, Kind, destination
+from netcheck.probes.kinds.base import Argument, BaseKind, Counters, Kind, Syntax, destination
 from netcheck.probes.route import RouteInfo
 
 if TYPE_CHECKING:
@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 class Tcp(BaseKind):
     word = "tcp"
+    syntax = Syntax(argument=Argument.PORT, order=30)
     needs_listener = True
+    ip_proto = "tcp"
+    counters = Counters(request=("Tcp.InSegs",), reply=("Tcp.InSegs", "Icmp.InDestUnreachs"))
+    refusal = "TCP RST"
 
     def craft(
         self, task: ProbeTask, route: RouteInfo, *, sport: int, ident: int, seq: int, isn: int

@@ -8,18 +8,27 @@ from typing import TYPE_CHECKING, Any
 from netcheck.model.results import Observation, ProbeResult
 from netcheck.probes.base import ProbeTask
 from netcheck.probes.kinds._results import result
-from netcheck.probes.kinds.base import BaseKind, Kind, destination
+from netcheck.probes.kinds.base import Argument, BaseKind, Counters, Kind, Syntax, destination
 from netcheck.probes.route import RouteInfo
 
 if TYPE_CHECKING:
     from scapy.packet import Packet as ScapyPacket
 
 UDP_PAYLOAD = b"netcheck udp probe\n"
+# A datagram in, a port unreachable for one nobody listens on, a bad one: all say it got in.
+UDP_COUNTERS = Counters(
+    request=("Udp.InDatagrams", "Udp.NoPorts", "Udp.InErrors"),
+    reply=("Udp.InDatagrams", "Icmp.InDestUnreachs"),
+    arrived=("Udp.InDatagrams", "Udp.NoPorts"),
+)
 
 
 class Udp(BaseKind):
     word = "udp"
+    syntax = Syntax(argument=Argument.PORT, order=40)
     needs_listener = True
+    ip_proto = "udp"
+    counters = UDP_COUNTERS
 
     def craft(
         self, task: ProbeTask, route: RouteInfo, *, sport: int, ident: int, seq: int, isn: int
