@@ -77,6 +77,11 @@ _VXLAN_ATTRS = (
 )
 
 
+# Link kinds whose operstate follows their carrier; "UNKNOWN" on them is only transient
+# (a vxlan, dummy or lo says UNKNOWN for good, and keeps it here).
+_CARRIER_KINDS = ("bridge", "veth")
+
+
 def _attr(msg: Any, name: str) -> Any:
     return msg.get_attr(name)
 
@@ -91,10 +96,12 @@ def _links(ipr: Any) -> tuple[dict[str, dict[str, str]], dict[int, str]]:
         name = names[int(msg["index"])]
         info = _attr(msg, "IFLA_LINKINFO")
         kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-        attrs: dict[str, str] = {
-            "state": str(_attr(msg, "IFLA_OPERSTATE") or "UNKNOWN"),
-            "mtu": str(_attr(msg, "IFLA_MTU") or 0),
-        }
+        state = str(_attr(msg, "IFLA_OPERSTATE") or "UNKNOWN")
+        if state == "UNKNOWN" and kind in _CARRIER_KINDS:
+            # Not yet told: linkwatch hands a new bridge or veth its state up to ~1 s late.
+            # Its carrier is already known, and is what the operstate will say.
+            state = "UP" if _attr(msg, "IFLA_CARRIER") else "DOWN"
+        attrs: dict[str, str] = {"state": state, "mtu": str(_attr(msg, "IFLA_MTU") or 0)}
         if kind:
             attrs["kind"] = str(kind)
         if info is not None and kind in ("macvlan", "macvtap", "ipvlan", "vxlan"):
