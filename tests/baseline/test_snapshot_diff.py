@@ -194,7 +194,8 @@ def test_a_changed_vxlan_device_names_the_attributes_that_changed() -> None:
     after = NetnsSnapshot(links={"vx42": {"kind": "vxlan", "vni": "43", "dstport": "8472",
                                           "remote": "10.71.0.12", "mtu": "1450"}})
     changes = diff_snapshots(snap(a1=before), snap(a1=after))
-    assert [c.text for c in changes] == ["a1: link vx42 changed: dstport 4789 -> 8472, vni 42 -> 43"]
+    assert [c.text for c in changes] == [
+        "a1: link vx42 changed: dstport 4789 -> 8472, vni 42 -> 43"]
     assert changes[0].before == "dstport=4789 kind=vxlan mtu=1450 remote=10.71.0.12 vni=42"
 
 
