@@ -5,8 +5,12 @@ a horizontal bus below them; a node drops a line onto each bus it has an address
 paths are arcs above the row, between source and target. A swarm service is a framed group:
 its own box (the name a probe targets), dropping its VIP onto each of its networks (vip mode)
 or a dashed "dnsrr" line (the name resolves to the tasks), then one box per task (replica)
-with the task's own address on each network, linked to the service. The template turns this
-into SVG elements, so every name is escaped there; nothing here builds markup.
+with the task's own address on each network, linked to the service. A lab node's settings
+from the plan (labnotes.py: rules, tables, extra addresses, neighbours, VXLAN devices, ports,
+router legs) are counted on a third line of its box and listed in its tooltip; a raw VXLAN
+between two lab hosts is an arc above the row with its VNI and port, marked when the two
+ends disagree. The template turns this into SVG elements, so every name is escaped there;
+nothing here builds markup.
 """
 
 from __future__ import annotations

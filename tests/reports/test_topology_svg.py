@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from netcheck.model.plan import EndpointMode, NodeKind, Plan
+from netcheck.model.plan import EndpointMode, NodeKind, Plan, PolicyRule, Route, RouteTable
 from netcheck.model.results import (
     Interface,
     Node,
@@ -443,3 +443,26 @@ def test_settings_in_the_scenario_are_escaped(record_factory: Callable[..., RunR
     root = ET.fromstring(text)  # still well-formed
     assert "<script>" not in text
     assert EVIL in _title(_one(root, "g", "node", name="m1"))
+
+
+def test_a_built_runs_boxes_carry_the_plans_settings(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    # The boxes come from what the run built (its topology); the settings from the plan.
+    plan = load_plan(ROOT / "scenarios" / "quickstart.yaml")
+    host1 = plan.lab.host("host1")
+    rule = PolicyRule(table=100, priority=100, src=ipaddress.ip_network("172.16.86.250/32"))
+    table = RouteTable(id=100, routes=(Route(dst=ipaddress.ip_network("0.0.0.0/0"),
+                                             via=ip("172.16.86.1")),))
+    stack = dataclasses.replace(host1.stack, rules=(rule,), tables=(table,))
+    plan = dataclasses.replace(plan, lab=dataclasses.replace(plan.lab, hosts=(
+        dataclasses.replace(host1, stack=stack),)))
+    record = record_factory()
+    assert record.topology is not None and "host1" in record.topology.nodes
+    root = _svg(record, plan)
+    box = _one(root, "g", "node", name="host1")
+    assert [t.text for t in _all(box, "text", "badge")] == ["1 rule · 1 tbl"]
+    assert "rules: priority 100 from 172.16.86.250/32 lookup 100" in _title(box).splitlines()
+    assert "tables: table 100: default via 172.16.86.1" in _title(box).splitlines()
+    # An endpoint's box gets none of its host's settings.
+    assert not _all(_one(root, "g", "node", name="c1"), "text", "badge")
