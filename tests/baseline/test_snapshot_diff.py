@@ -233,3 +233,46 @@ def test_an_onlink_route_says_so() -> None:
     assert _route_line(onlink, {2: "eth0"}) == \
         "default via 10.62.0.1 dev eth0 table 100 proto static onlink"
     assert "onlink" not in _route_line(_Route(0, RTA_GATEWAY="10.62.0.1"), {})
+
+
+class _Attrs(dict):  # type: ignore[type-arg]
+    """A netlink message as pyroute2 gives it: fields by key, attributes by get_attr."""
+
+    def __init__(self, fields: dict[str, object], **attrs: object) -> None:
+        super().__init__(fields)
+        self.attrs = attrs
+
+    def get_attr(self, name: str) -> object:
+        return self.attrs.get(name)
+
+
+class _Links:
+    def __init__(self, msgs: list[_Attrs]) -> None:
+        self.msgs = msgs
+
+    def get_links(self) -> list[_Attrs]:
+        return self.msgs
+
+
+def _link(index: int, name: str, kind: str, state: str, carrier: int, **more: object) -> _Attrs:
+    info = _Attrs({}, IFLA_INFO_KIND=kind, **more)
+    return _Attrs({"index": index}, IFLA_IFNAME=name, IFLA_OPERSTATE=state, IFLA_MTU=1500,
+                  IFLA_CARRIER=carrier, IFLA_LINKINFO=info)
+
+
+def test_a_bridge_not_yet_told_its_state_is_its_carrier_and_ports_say_their_hairpin() -> None:
+    from netcheck.baseline.snapshot import _links
+
+    port = _link(3, "h1-eth0", "veth", "UP", 1, IFLA_INFO_SLAVE_KIND="bridge",
+                 IFLA_INFO_SLAVE_DATA=_Attrs({}, IFLA_BRPORT_MODE=1))
+    port.attrs["IFLA_MASTER"] = 2
+    links, _ = _links(_Links([
+        _link(1, "vx42", "vxlan", "UNKNOWN", 1),  # says UNKNOWN for good: kept
+        _link(2, "lan", "bridge", "UNKNOWN", 1),  # linkwatch has not run yet
+        port,
+        _link(4, "idle", "bridge", "UNKNOWN", 0),
+    ]))
+    assert links["vx42"]["state"] == "UNKNOWN"
+    assert (links["lan"]["state"], links["idle"]["state"]) == ("UP", "DOWN")
+    assert (links["h1-eth0"]["master"], links["h1-eth0"]["hairpin"]) == ("lan", "on")
+    assert "hairpin" not in links["lan"]
