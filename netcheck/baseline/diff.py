@@ -282,6 +282,12 @@ def _stable_addresses(addresses: Iterable[str]) -> str:
     return " ".join(a for a in addresses if not a.lower().startswith("fe80:"))
 
 
+def _link_local_route(line: str) -> bool:
+    """The kernel's own fe80::/64 route of each IPv6 link: it comes and goes with the link's
+    state (and its address), which the link's own change already names."""
+    return line.startswith("inet6 fe80::/64 ")
+
+
 def _sysctl_changes(
     ns: str, before: Mapping[str, str], after: Mapping[str, str]
 ) -> list[HostChange]:
@@ -337,8 +343,12 @@ def _netns_changes(
 
     links_b = {_normalise(k, b_run): norm_map(v, b_run) for k, v in b.links.items()}
     links_a = {_normalise(k, a_run): norm_map(v, a_run) for k, v in a.links.items()}
-    addrs_b = {_normalise(k, b_run): _stable_addresses(v) for k, v in b.addresses.items()}
-    addrs_a = {_normalise(k, a_run): _stable_addresses(v) for k, v in a.addresses.items()}
+    # An interface with only a link-local address has nothing to compare: a port that went
+    # down lost its fe80:: with it, and the link's own change says so.
+    addrs_b = {_normalise(k, b_run): t for k, v in b.addresses.items()
+               if (t := _stable_addresses(v))}
+    addrs_a = {_normalise(k, a_run): t for k, v in a.addresses.items()
+               if (t := _stable_addresses(v))}
     links = _object_changes(ns, "link", links_b, links_a)
     # A link that came or went takes its conf/<if>/* sysctls with it: say it once, as a link.
     moved = {c.name for c in links if c.before is None or c.after is None}
@@ -359,8 +369,8 @@ def _netns_changes(
     out += _set_changes(
         ns,
         "route",
-        (_normalise(r, b_run) for r in b.routes),
-        (_normalise(r, a_run) for r in a.routes),
+        (_normalise(r, b_run) for r in b.routes if not _link_local_route(r)),
+        (_normalise(r, a_run) for r in a.routes if not _link_local_route(r)),
     )
     out += _set_changes(
         ns, "rule", (_normalise(r, b_run) for r in b.rules), (_normalise(r, a_run) for r in a.rules)

@@ -276,3 +276,12 @@ def test_a_bridge_not_yet_told_its_state_is_its_carrier_and_ports_say_their_hair
     assert (links["lan"]["state"], links["idle"]["state"]) == ("UP", "DOWN")
     assert (links["h1-eth0"]["master"], links["h1-eth0"]["hairpin"]) == ("lan", "on")
     assert "hairpin" not in links["lan"]
+
+
+def test_a_link_local_address_and_route_that_went_with_a_port_are_no_changes() -> None:
+    b = snap(sw=NetnsSnapshot(addresses={"p1": ("fe80::1/64",)},
+                              routes=("inet6 fe80::/64 dev p1 proto kernel",
+                                      "inet6 fd00::/64 dev p1 proto kernel")))
+    a = snap(sw=NetnsSnapshot(addresses={}, routes=()))
+    assert [c.text for c in diff_snapshots(b, a)] == [
+        "sw: route removed: inet6 fd00::/64 dev p1 proto kernel"]

@@ -1,7 +1,7 @@
 """Privileged: two small real labs, built by the netns runtime from one scenario with one
 variable changed, snapshotted as a run snapshots them; the diff must name exactly what the
 variable changed (a policy rule, a table's route, a static neighbour, an extra address, a
-VXLAN device's vni/port/remote, a switch port's hairpin) and nothing else."""
+VXLAN device's vni/port/remote, a switch port's hairpin or carrier) and nothing else."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ lab:
           lan: lan
           ip: 10.96.0.11
           hairpin: ${HAIRPIN:-false}
+          state: ${STATE:-up}
       rules:
         - from: ${RULE_FROM:-10.96.0.11}
           table: 100
@@ -138,4 +139,13 @@ def test_a_changed_vxlan_device_names_vni_port_and_remote(base: HostSnapshot,
 def test_a_switch_port_that_hairpins_is_named(base: HostSnapshot, lab: Path) -> None:
     assert changes(base, lab, HAIRPIN="true") == [
         "lab switch: link h1-eth0 changed: hairpin off -> on",
+    ]
+
+
+def test_an_unplugged_switch_port_is_named(base: HostSnapshot, lab: Path) -> None:
+    # The host's end loses its carrier with it; the link-local address and route the port
+    # loses are no change of their own.
+    assert sorted(changes(base, lab, STATE="no-carrier")) == [
+        "h1: link eth0 changed: state UP -> DOWN",
+        "lab switch: link h1-eth0 changed: state UP -> DOWN",
     ]
