@@ -95,3 +95,86 @@ def test_every_scenario_and_script_named_exists() -> None:
         assert name in shipped, name
     for script in set(re.findall(r"scripts/[\w.-]+\.(?:sh|py)", README)):
         assert (ROOT / script).is_file(), script
+
+
+# --- the lab reference: every knob's one-line example validates where its row puts it ------
+
+# A small lab each example is merged into: the names the examples use (h1, h2, m, lan, ovl,
+# table 100) exist here, so a row is checked as a user would paste it. The router names its
+# legs so a LAN that reuses `lan`'s subnet has no node on both, as its row says.
+_LAB_BASE = """\
+name: readme-knob
+description: the README lab reference's examples, one at a time
+lab:
+  lans:
+    lan: {subnet: 10.51.0.0/24, gateway: 10.51.0.1}
+  router: {lans: [lan]}
+  machines:
+    m: {lan: lan, ip: 10.51.0.20}
+  hosts:
+    h1:
+      uplinks: [{ifname: eth0, lan: lan, ip: 10.51.0.11}]
+      tables: {100: ["default via 10.51.0.1 dev eth0"]}
+    h2:
+      uplinks: [{ifname: eth0, lan: lan, ip: 10.51.0.12}]
+networks:
+  ovl: {subnets: [{subnet: 192.168.71.0/24}]}
+endpoints:
+  c1: {host: h1, networks: {ovl: {ip: 192.168.71.11}}}
+  c2: {host: h2, networks: {ovl: {ip: 192.168.71.12}}}
+expectations:
+  - from: m
+    to: h1
+    probe: icmp
+"""
+_ROW = re.compile(r"^\| (?P<knob>[^|]+?) \| `(?P<where>[^`]+)`[^|]* \| `(?P<example>[^`]+)` \|$",
+                  re.M)
+
+
+def _lab_rows() -> list[tuple[str, str, str]]:
+    start = README.index("### Lab reference")
+    end = README.index("\n## ", start)
+    return [(m["knob"], m["where"], m["example"]) for m in _ROW.finditer(README[start:end])]
+
+
+LAB_ROWS = _lab_rows()
+
+
+def test_the_lab_reference_has_a_row_per_issue_12_knob() -> None:
+    examples = " ".join(e for _, _, e in LAB_ROWS)
+    for word in ("rules:", "tables:", "addresses:", "routes:", "onlink", "src ", "neighbours:",
+                 "duplicate: allowed", "default_route: false", "lans:", "hairpin: true",
+                 "state: no-carrier", "vlan:", "vxlan:", "vni:", "port:", "mtu:", "master:",
+                 "local:", "dev:"):
+        assert word in examples, word
+
+
+def _place(doc: dict[str, object], where: str) -> dict[str, object]:
+    """The mapping at `where` (`lab.hosts.NAME.uplinks[0]`; NAME: the first of its kind)."""
+    node: object = doc
+    for part in where.split("."):
+        key, _, index = part.partition("[")
+        assert isinstance(node, dict), where
+        if key == "NAME":
+            key = next(iter(node))
+        node = node.setdefault(key, {})
+        if index:
+            assert isinstance(node, list), where
+            node = node[int(index.rstrip("]"))]
+    assert isinstance(node, dict), where
+    return node
+
+
+@pytest.mark.parametrize(("knob", "where", "example"), LAB_ROWS, ids=[r[0] for r in LAB_ROWS])
+def test_each_lab_reference_example_validates_where_its_row_says(
+    knob: str, where: str, example: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    doc = yaml.safe_load(_LAB_BASE)
+    fragment = yaml.safe_load("{" + example + "}")
+    assert isinstance(fragment, dict) and fragment, example
+    _place(doc, where).update(fragment)
+    path = tmp_path / "knob.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    load_plan(path)  # ScenarioErrors (with the line) when the example does not hold

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netcheck.baseline.snapshot import ROOT, HostSnapshot, NetnsSnapshot
 from netcheck.model.results import Observation, Outcome, RunRecord, Verdict
@@ -282,6 +282,12 @@ def _stable_addresses(addresses: Iterable[str]) -> str:
     return " ".join(a for a in addresses if not a.lower().startswith("fe80:"))
 
 
+def _link_local_route(line: str) -> bool:
+    """The kernel's own fe80::/64 route of each IPv6 link: it comes and goes with the link's
+    state (and its address), which the link's own change already names."""
+    return line.startswith("inet6 fe80::/64 ")
+
+
 def _sysctl_changes(
     ns: str, before: Mapping[str, str], after: Mapping[str, str]
 ) -> list[HostChange]:
@@ -305,17 +311,45 @@ def _link_text(attrs: Mapping[str, str]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
 
 
+def _attr_changes(before: Mapping[str, str], after: Mapping[str, str]) -> str:
+    """Only what differs, attribute by attribute: `dstport 4789 -> 8472, vni 42 -> 43`."""
+    return ", ".join(
+        f"{key} {before.get(key, 'unset')} -> {after.get(key, 'unset')}"
+        for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)
+    )
+
+
+def _object_changes(
+    ns: str, kind: str, before: Mapping[str, Mapping[str, str]],
+    after: Mapping[str, Mapping[str, str]],
+) -> list[HostChange]:
+    """Links or Docker networks by name: one that came or went is said with all its
+    attributes, a changed one with the attributes that changed."""
+    out = _map_changes(ns, kind, {k: _link_text(v) for k, v in before.items()},
+                       {k: _link_text(v) for k, v in after.items()})
+    return [
+        replace(c, text=f"{_where(ns)}{kind} {c.name} changed: "
+                + _attr_changes(before[c.name], after[c.name]))
+        if c.before is not None and c.after is not None else c
+        for c in out
+    ]
+
+
 def _netns_changes(
     ns: str, b: NetnsSnapshot, a: NetnsSnapshot, b_run: str | None, a_run: str | None
 ) -> list[HostChange]:
     def norm_map(m: Mapping[str, str], run: str | None) -> dict[str, str]:
         return {_normalise(k, run): _normalise(v, run) for k, v in m.items()}
 
-    links_b = {_normalise(k, b_run): _link_text(norm_map(v, b_run)) for k, v in b.links.items()}
-    links_a = {_normalise(k, a_run): _link_text(norm_map(v, a_run)) for k, v in a.links.items()}
-    addrs_b = {_normalise(k, b_run): _stable_addresses(v) for k, v in b.addresses.items()}
-    addrs_a = {_normalise(k, a_run): _stable_addresses(v) for k, v in a.addresses.items()}
-    links = _map_changes(ns, "link", links_b, links_a)
+    links_b = {_normalise(k, b_run): norm_map(v, b_run) for k, v in b.links.items()}
+    links_a = {_normalise(k, a_run): norm_map(v, a_run) for k, v in a.links.items()}
+    # An interface with only a link-local address has nothing to compare: a port that went
+    # down lost its fe80:: with it, and the link's own change says so.
+    addrs_b = {_normalise(k, b_run): t for k, v in b.addresses.items()
+               if (t := _stable_addresses(v))}
+    addrs_a = {_normalise(k, a_run): t for k, v in a.addresses.items()
+               if (t := _stable_addresses(v))}
+    links = _object_changes(ns, "link", links_b, links_a)
     # A link that came or went takes its conf/<if>/* sysctls with it: say it once, as a link.
     moved = {c.name for c in links if c.before is None or c.after is None}
     out = [
@@ -324,12 +358,19 @@ def _netns_changes(
         if _conf_ifname(c.name) not in moved
     ]
     out += links
-    out += _map_changes(ns, "address", addrs_b, addrs_a)
+    for change in _map_changes(ns, "address", addrs_b, addrs_a):
+        if change.before is not None and change.after is not None:
+            b_set, a_set = set(change.before.split()), set(change.after.split())
+            words = [f"added {x}" for x in sorted(a_set - b_set)]
+            words += [f"removed {x}" for x in sorted(b_set - a_set)]
+            change = replace(change, text=f"{_where(ns)}address on {change.name} changed: "
+                             + "; ".join(words))
+        out.append(change)
     out += _set_changes(
         ns,
         "route",
-        (_normalise(r, b_run) for r in b.routes),
-        (_normalise(r, a_run) for r in a.routes),
+        (_normalise(r, b_run) for r in b.routes if not _link_local_route(r)),
+        (_normalise(r, a_run) for r in a.routes if not _link_local_route(r)),
     )
     out += _set_changes(
         ns, "rule", (_normalise(r, b_run) for r in b.rules), (_normalise(r, a_run) for r in a.rules)
@@ -363,13 +404,9 @@ def diff_snapshots(before: HostSnapshot, after: HostSnapshot) -> tuple[HostChang
             continue
         out += _netns_changes(ns, b, a, before.run_id, after.run_id)
     if before.docker_networks is not None and after.docker_networks is not None:
-        nets_b = {
-            _normalise(k, before.run_id): _link_text(v) for k, v in before.docker_networks.items()
-        }
-        nets_a = {
-            _normalise(k, after.run_id): _link_text(v) for k, v in after.docker_networks.items()
-        }
-        out += _map_changes(ROOT, "docker-network", nets_b, nets_a)
+        nets_b = {_normalise(k, before.run_id): v for k, v in before.docker_networks.items()}
+        nets_a = {_normalise(k, after.run_id): v for k, v in after.docker_networks.items()}
+        out += _object_changes(ROOT, "docker-network", nets_b, nets_a)
     order = {"sysctl": 0, "namespace": 1, "link": 2, "address": 3, "route": 4, "rule": 5}
     out.sort(key=lambda c: order.get(c.kind, 9))
     return tuple(out)

@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from netcheck.model.results import Topology
+from netcheck.runtime.naming import SWITCH
 
 log = logging.getLogger(__name__)
 
 ROOT = "host"  # the key of the machine's own (root) namespace in a snapshot
+# The key of a lab's switch namespace (its LAN bridges and their ports): no node name has a
+# space, so it cannot clash with one.
+LAB_SWITCH = "lab switch"
 
 # Per-interface sysctls that decide whether a packet is forwarded, answered or dropped.
 CONF_KEYS = ("rp_filter", "log_martians", "arp_ignore", "arp_announce", "forwarding")
@@ -34,6 +38,7 @@ _SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 _TABLES = {253: "default", 254: "main", 255: "local"}
 _PROTOS = {2: "kernel", 3: "boot", 4: "static", 16: "dhcp"}
 _RULE_MATCHES = (("FRA_IIFNAME", "iif"), ("FRA_OIFNAME", "oif"), ("FRA_FWMARK", "fwmark"))
+_RTNH_F_ONLINK = 4  # `ip route add ... onlink`: the gateway is on the link whatever the subnet
 _RULE_ACTIONS = {1: "lookup", 2: "goto", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
 
 
@@ -72,6 +77,11 @@ _VXLAN_ATTRS = (
 )
 
 
+# Link kinds whose operstate follows their carrier; "UNKNOWN" on them is only transient
+# (a vxlan, dummy or lo says UNKNOWN for good, and keeps it here).
+_CARRIER_KINDS = ("bridge", "veth")
+
+
 def _attr(msg: Any, name: str) -> Any:
     return msg.get_attr(name)
 
@@ -86,10 +96,12 @@ def _links(ipr: Any) -> tuple[dict[str, dict[str, str]], dict[int, str]]:
         name = names[int(msg["index"])]
         info = _attr(msg, "IFLA_LINKINFO")
         kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-        attrs: dict[str, str] = {
-            "state": str(_attr(msg, "IFLA_OPERSTATE") or "UNKNOWN"),
-            "mtu": str(_attr(msg, "IFLA_MTU") or 0),
-        }
+        state = str(_attr(msg, "IFLA_OPERSTATE") or "UNKNOWN")
+        if state == "UNKNOWN" and kind in _CARRIER_KINDS:
+            # Not yet told: linkwatch hands a new bridge or veth its state up to ~1 s late.
+            # Its carrier is already known, and is what the operstate will say.
+            state = "UP" if _attr(msg, "IFLA_CARRIER") else "DOWN"
+        attrs: dict[str, str] = {"state": state, "mtu": str(_attr(msg, "IFLA_MTU") or 0)}
         if kind:
             attrs["kind"] = str(kind)
         if info is not None and kind in ("macvlan", "macvtap", "ipvlan", "vxlan"):
@@ -107,6 +119,14 @@ def _links(ipr: Any) -> tuple[dict[str, dict[str, str]], dict[int, str]]:
         master = _attr(msg, "IFLA_MASTER")
         if master:
             attrs["master"] = names.get(int(master), str(master))
+            # A bridge port that reflects frames back out of itself (per-port hairpin, the
+            # VEPA upstream port): a diff names the port that stopped or started.
+            slave = info.get_attr("IFLA_INFO_SLAVE_DATA") if info is not None else None
+            if info is not None and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge" \
+                    and slave is not None:
+                mode = slave.get_attr("IFLA_BRPORT_MODE")
+                if mode is not None:
+                    attrs["hairpin"] = "on" if int(mode) else "off"
         parent = _attr(msg, "IFLA_LINK")
         if parent and int(parent) != int(msg["index"]):
             # A parent in another namespace (veth peer) shows as an index only.
@@ -147,6 +167,8 @@ def _route_line(msg: Any, names: Mapping[int, str]) -> str:
     src = _attr(msg, "RTA_PREFSRC")
     if src:
         parts.append(f"src {src}")
+    if int(msg["flags"]) & _RTNH_F_ONLINK:
+        parts.append("onlink")
     if int(msg["type"]) not in (1, 2):  # not unicast/local: blackhole, unreachable, ...
         parts.append(f"type {msg['type']}")
     return " ".join(str(p) for p in parts)
@@ -370,5 +392,12 @@ def snapshot_topology(
             namespaces[name] = snapshot_netns(node.netns)
         except OSError as exc:
             log.warning("snapshot of %s (%s): %s", name, node.netns, exc)
+    switch = topology.lab_netns.get(SWITCH)
+    if switch is not None:
+        # The lab switch holds what no node sees: its ports' hairpin and carrier.
+        try:
+            namespaces[LAB_SWITCH] = snapshot_netns(switch)
+        except OSError as exc:
+            log.warning("snapshot of the lab switch (%s): %s", switch, exc)
     nets = docker_networks(docker_host) if topology.runtime == "docker" else None
     return HostSnapshot(**_header(topology.run_id), namespaces=namespaces, docker_networks=nets)

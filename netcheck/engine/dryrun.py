@@ -15,10 +15,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from netcheck.model.plan import Driver, Expectation, IPAddress, Plan
+from netcheck.model.plan import (
+    Driver,
+    Expectation,
+    IPAddress,
+    NodeStack,
+    Plan,
+    Route,
+    Vxlan,
+    table_name,
+)
 from netcheck.probes.kinds import kind_for
 from netcheck.runtime.naming import LOCAL_HOST, SWITCH, netns_name, netns_path, object_name
 from netcheck.runtime.netns.layout import EndpointLayout, resolve
+from netcheck.runtime.netns.steps.lab import machine_prefix
 from netcheck.runtime.state import state_path
 from netcheck.scenario.sources import SourceFacts, node_facts
 
@@ -56,7 +66,7 @@ def _lab_objects(plan: Plan, run_id: str, hosts: Sequence[str]) -> list[str]:
             out.append(f"create veth {router.name}:{leg.lan} to LAN {leg.lan} "
                        f"({leg.ip}/{lab.lan(leg.lan).subnet.prefixlen})")
     for m in lab.machines:
-        prefix = lab.lan(m.lan).subnet.prefixlen
+        prefix = machine_prefix(m.ip, lab.lan(m.lan).subnet).prefixlen
         out.append(f"create veth {m.name}:eth0 to LAN {m.lan} ({m.ip}/{prefix})")
     for host in lab.hosts:
         if host.name not in hosts:
@@ -67,6 +77,67 @@ def _lab_objects(plan: Plan, run_id: str, hosts: Sequence[str]) -> list[str]:
         for shim in host.shims:
             out.append(f"create macvlan {host.name}:{shim.name} on {host.name}:{shim.parent} "
                        f"({shim.ip})")
+    return out
+
+
+def _stack_lines(name: str, stack: NodeStack, routes: Iterable[Route]) -> list[str]:
+    """A node's IP stack beyond its LAN addresses, in `ip` words, in the order it is built."""
+    out = [f"add address in {name}: {a}" for a in stack.addresses]
+    if not stack.default_route:
+        out.append(f"no default route via the LAN's gateway in {name} (default_route: false)")
+    out += [f"add route in {name}: {_route(r)}" for r in routes]
+    out += [f"add route in {name}: {_route(r)} table {table_name(t.id)}"
+            for t in stack.tables for r in t.routes]
+    out += [f"add rule in {name}: {rule}" for rule in stack.rules]
+    out += [f"add neighbour in {name}: {n}" for n in stack.neighbours]
+    return out
+
+
+def _route(route: Route) -> str:
+    text = str(route)
+    return "default" + text[len(str(route.dst)):] if route.dst.prefixlen == 0 else text
+
+
+def _vxlan_line(host: str, vx: Vxlan) -> str:
+    words = [f"id {vx.vni}", f"remote {vx.remote}"
+             + (f" ({vx.remote_host})" if vx.remote_host else "")]
+    if vx.local is not None:
+        words.append(f"local {vx.local}")
+    words.append(f"dstport {vx.port}")
+    if vx.dev is not None:
+        words.append(f"dev {vx.dev}")
+    if vx.mtu is not None:
+        words.append(f"mtu {vx.mtu}")
+    where = f", a port of network {vx.master}'s bridge" if vx.master else ""
+    return f"create vxlan {host}:{vx.name} ({' '.join(words)}){where}"
+
+
+def _node_settings(plan: Plan, hosts: Sequence[str]) -> list[str]:
+    """What the lab's nodes get once their links exist: VXLAN devices, switch-port hairpin
+    and link states, then each node's addresses, routes, tables, rules and neighbours."""
+    lab = plan.lab
+    out: list[str] = []
+    shown = [h for h in lab.hosts if h.name in hosts]
+    out += [_vxlan_line(h.name, vx) for h in shown for vx in h.vxlans]
+    for h in shown:
+        for up in h.uplinks:
+            if up.hairpin and not lab.lan(up.lan).hairpin:
+                out.append(f"set hairpin on for the switch port of {h.name}:{up.ifname} "
+                           f"(LAN {up.lan})")
+    states = [(m.name, "eth0", m.state) for m in lab.machines]
+    states += [(h.name, u.ifname, u.state) for h in shown for u in h.uplinks]
+    for node, ifname, state in states:
+        if state == "down":
+            out.append(f"set {node}:{ifname} down")
+        elif state == "no-carrier":
+            out.append(f"set the switch port of {node}:{ifname} down (no carrier on "
+                       f"{node}:{ifname})")
+    for router in lab.all_routers:
+        out += _stack_lines(router.name, router.stack, router.routes)
+    for m in lab.machines:
+        out += _stack_lines(m.name, m.stack, m.routes)
+    for h in shown:
+        out += _stack_lines(h.name, h.stack, h.routes)
     return out
 
 
@@ -86,7 +157,7 @@ def _netns_objects(plan: Plan, run_id: str, layout: EndpointLayout) -> list[str]
             addrs = ", ".join(str(a) for a in (att.address, *(m.address for m in att.more)))
             out.append(f"create {kind} {ep.name}:{att.ifname}{on} (network {att.network}, "
                        f"{addrs})")
-    return out
+    return out + _node_settings(plan, hosts)
 
 
 def _docker_objects(plan: Plan, run_id: str, exps: Sequence[Expectation]) -> list[str]:
@@ -94,6 +165,7 @@ def _docker_objects(plan: Plan, run_id: str, exps: Sequence[Expectation]) -> lis
     out = _lab_objects(plan, run_id, lab_hosts)
     out += [f"start dockerd in {netns_name(run_id, h)} (lab host {h}'s Docker)"
             for h in lab_hosts]
+    out += _node_settings(plan, lab_hosts)
     daemons = [h.name for h in plan.lab.hosts] or ["the local daemon"]
     where = {h.name: (h.docker_url or f"lab host {h.name}") for h in plan.lab.hosts}
 

@@ -22,6 +22,7 @@ from netcheck.baseline.diff import RunDiff
 from netcheck.model.plan import Plan
 from netcheck.model.results import Outcome, RunRecord, Verdict
 from netcheck.reports import pathstrip
+from netcheck.reports.labnotes import node_notes
 from netcheck.reports.text import packet_line
 from netcheck.reports.topology_svg import TopologyLayout, layout
 from netcheck.textfile import write_text_atomic
@@ -165,6 +166,18 @@ def _csp(script: str) -> str:
     )
 
 
+def _lab_notes(
+    plan: Plan | None, topo: TopologyLayout
+) -> list[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]]:
+    """(node, its settings by kind) in the diagram's order, for the settings table."""
+    if plan is None:
+        return []
+    notes = node_notes(plan)
+    drawn = [b.name for b in topo.nodes if b.name in notes]
+    rest = [name for name in notes if name not in drawn]
+    return [(name, notes[name].groups()) for name in drawn + rest]
+
+
 def render_topology_svg(record: RunRecord, plan: Plan | None = None) -> str:
     """The report's topology diagram alone: one `<svg>` element, well-formed XML."""
     template = _environment().get_template("topology.svg.j2")
@@ -185,6 +198,7 @@ def render(record: RunRecord, plan: Plan | None = None, diff: RunDiff | None = N
         ],
         "matrix": build_matrix(record.verdicts),
         "topology": topo,
+        "lab_notes": _lab_notes(plan, topo),
         "docker_version": _docker_version(record),
         "kernel": record.environment.kernel if record.environment is not None else None,
         "facts": sorted((k, v) for k, v in record.facts.items() if k != "baseline.diff"),

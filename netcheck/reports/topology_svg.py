@@ -5,8 +5,12 @@ a horizontal bus below them; a node drops a line onto each bus it has an address
 paths are arcs above the row, between source and target. A swarm service is a framed group:
 its own box (the name a probe targets), dropping its VIP onto each of its networks (vip mode)
 or a dashed "dnsrr" line (the name resolves to the tasks), then one box per task (replica)
-with the task's own address on each network, linked to the service. The template turns this
-into SVG elements, so every name is escaped there; nothing here builds markup.
+with the task's own address on each network, linked to the service. A lab node's settings
+from the plan (labnotes.py: rules, tables, extra addresses, neighbours, VXLAN devices, ports,
+router legs) are counted on a third line of its box and listed in its tooltip; a raw VXLAN
+between two lab hosts is an arc above the row with its VNI and port, marked when the two
+ends disagree. The template turns this into SVG elements, so every name is escaped there;
+nothing here builds markup.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 from netcheck.model.plan import Driver, EndpointMode, IPAddress, NodeKind, Plan, Service
 from netcheck.model.results import Node, Outcome, RunRecord, ServiceRecord
+from netcheck.reports.labnotes import Tunnel, node_notes, tunnels
 
 LABEL_W = 250  # left margin that holds the bus labels
 COL_W = 150
@@ -27,6 +32,9 @@ TOP = 16
 MAX_TASKS = 6  # task boxes drawn per service; the service's title tells the full count
 TASK = "task"  # the kind of a task box (a service's replica); not a probe target
 RAIL = 12  # how far below the boxes a service's links to its tasks run
+NOTE_H = 14  # a box grows by one line when some lab node has settings to count in it
+# The boxes that may carry lab settings (an endpoint named like a host gets none).
+LAB_KINDS = (NodeKind.ROUTER.value, NodeKind.HOST.value, NodeKind.MACHINE.value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +49,10 @@ class NodeBox:
     failing: bool = False
     service: str | None = None  # a service's box or one of its tasks: the service's name
     title: str = ""  # the tooltip; "" means "name (subtitle)"
+    # A lab node's settings beyond its LAN addresses (reports/labnotes.py): a short count
+    # per kind drawn in the box, and every line for its tooltip.
+    badge: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def cx(self) -> float:
@@ -80,6 +92,23 @@ class Arc:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TunnelArc:
+    """A raw VXLAN between two lab hosts' boxes, drawn above the row; `mismatch` when the
+    ends disagree on VNI or port (or one end has no device pointing back)."""
+
+    a: str
+    b: str
+    d: str  # SVG path data
+    label: str  # "VNI 42 · port 4789" or "VNI 42 ≠ 43"
+    label_x: float
+    label_y: float
+    vnis: str  # "42 43": each end's VNI ("42 -" for a one-sided tunnel)
+    ports: str  # "4789 4789"
+    mismatch: bool
+    title: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceGroup:
     """The frame around a swarm service's box and its task boxes."""
 
@@ -114,6 +143,7 @@ class TopologyLayout:
     arcs: tuple[Arc, ...]
     services: tuple[ServiceGroup, ...] = ()
     links: tuple[ServiceLink, ...] = ()
+    tunnels: tuple[TunnelArc, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -474,14 +504,19 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
     column = {n.name: i for i, n in enumerate(nodes) if n.kind != TASK}
     pairs = _failing_pairs(record)
     spans = [abs(column[s] - column[t]) for s, t in pairs if s in column and t in column]
+    vx = [t for t in (tunnels(plan) if plan is not None else ())
+          if t.a in column and t.b in column]
+    spans += [abs(column[t.a] - column[t.b]) for t in vx]
     arc_h = min(40 + 22 * max(spans, default=0), 170) if spans else 0
     row_y = TOP + arc_h
+    notes = node_notes(plan) if plan is not None else {}
+    box_h = BOX_H + NOTE_H if any(n.name in notes for n in nodes) else BOX_H
     networks: list[str] = []
     for n in nodes:
         for net, _ in n.attachments:
             if net not in networks:
                 networks.append(net)
-    bus_y = {net: row_y + BOX_H + 44 + i * BUS_GAP for i, net in enumerate(networks)}
+    bus_y = {net: row_y + box_h + 44 + i * BUS_GAP for i, net in enumerate(networks)}
     width = LABEL_W + len(nodes) * COL_W + 10
     boxes: list[NodeBox] = []
     drops: list[Drop] = []
@@ -489,15 +524,19 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
     for i, n in enumerate(nodes):
         x = LABEL_W + i * COL_W + (COL_W - BOX_W) / 2
         sub = n.subtitle or (n.kind if n.host is None else f"{n.kind} on {n.host}")
+        own = notes.get(n.name) if n.kind in LAB_KINDS else None
         box = NodeBox(
             name=n.name,
             kind=n.kind,
             subtitle=sub,
             x=x,
             y=row_y,
+            h=box_h,
             failing=n.kind != TASK and n.name in failing,
             service=n.service,
             title=n.title,
+            badge=own.badge() if own is not None else "",
+            notes=own.lines() if own is not None else (),
         )
         boxes.append(box)
         k = len(n.attachments)
@@ -508,13 +547,13 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
                     node=n.name,
                     bus=net,
                     x=box.cx + dx,
-                    y1=row_y + BOX_H,
+                    y1=row_y + box_h,
                     y2=bus_y[net],
                     label=addr,
                     style=n.drop_style,
                 )
             )
-    groups, links = _service_groups(nodes, boxes, row_y)
+    groups, links = _service_groups(nodes, boxes, row_y, box_h)
     buses = tuple(
         Bus(
             name=net,
@@ -539,7 +578,7 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
         top = row_y - lift
         d = f"M {x1:.1f} {row_y:.1f} C {x1:.1f} {top:.1f} {x2:.1f} {top:.1f} {x2:.1f} {row_y:.1f}"
         arcs.append(Arc(source=s, target=t, d=d, outcome=outcome, title=", ".join(ids)))
-    height = (max(bus_y.values()) if bus_y else row_y + BOX_H) + 30
+    height = (max(bus_y.values()) if bus_y else row_y + box_h) + 30
     return TopologyLayout(
         width=width,
         height=height,
@@ -549,16 +588,36 @@ def layout(record: RunRecord, plan: Plan | None = None) -> TopologyLayout:
         arcs=tuple(arcs),
         services=groups,
         links=links,
+        tunnels=tuple(_tunnel_arc(t, boxes[column[t.a]], boxes[column[t.b]], row_y, arc_h)
+                      for t in vx),
+    )
+
+
+def _tunnel_arc(t: Tunnel, a: NodeBox, b: NodeBox, row_y: float, arc_h: float) -> TunnelArc:
+    """A flatter arc than a failing path's, ending on the boxes' tops a little inwards."""
+    x1, x2 = a.cx + 10, b.cx - 10
+    if x1 > x2:
+        x1, x2 = a.cx - 10, b.cx + 10
+    lift = min(24 + 14 * max(abs(b.x - a.x) / COL_W, 1), arc_h)
+    top = row_y - lift
+    d = f"M {x1:.1f} {row_y:.1f} C {x1:.1f} {top:.1f} {x2:.1f} {top:.1f} {x2:.1f} {row_y:.1f}"
+    peer = t.b_dev
+    return TunnelArc(
+        a=t.a, b=t.b, d=d, label=t.label, label_x=(x1 + x2) / 2,
+        label_y=row_y - lift * 0.75 - 3,
+        vnis=f"{t.a_dev.vni} {peer.vni if peer is not None else '-'}",
+        ports=f"{t.a_dev.port} {peer.port if peer is not None else '-'}",
+        mismatch=bool(t.mismatches), title=t.title,
     )
 
 
 def _service_groups(
-    nodes: list[_Node], boxes: list[NodeBox], row_y: float
+    nodes: list[_Node], boxes: list[NodeBox], row_y: float, box_h: float
 ) -> tuple[tuple[ServiceGroup, ...], tuple[ServiceLink, ...]]:
     """A frame around each service's box and its tasks, and a link from it to each task."""
     groups: list[ServiceGroup] = []
     links: list[ServiceLink] = []
-    rail_y = row_y + BOX_H + RAIL
+    rail_y = row_y + box_h + RAIL
     for i, n in enumerate(nodes):
         if n.kind != NodeKind.SERVICE.value:
             continue
@@ -568,8 +627,8 @@ def _service_groups(
         mode = n.drop_style
         for task in tasks:
             d = (
-                f"M {own.x + own.w - 12:.1f} {row_y + BOX_H:.1f} V {rail_y:.1f} "
-                f"H {task.x + 12:.1f} V {row_y + BOX_H:.1f}"
+                f"M {own.x + own.w - 12:.1f} {row_y + box_h:.1f} V {rail_y:.1f} "
+                f"H {task.x + 12:.1f} V {row_y + box_h:.1f}"
             )
             links.append(ServiceLink(service=n.name, task=task.name, mode=mode, d=d))
         groups.append(
@@ -582,7 +641,7 @@ def _service_groups(
                 x=own.x - 6,
                 y=row_y - 6,
                 w=last.x + last.w - own.x + 12,
-                h=BOX_H + RAIL + 12,
+                h=box_h + RAIL + 12,
             )
         )
     return tuple(groups), tuple(links)

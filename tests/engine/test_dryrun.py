@@ -61,7 +61,7 @@ def test_only_the_selected_expectations_are_listed() -> None:
 
 def test_every_router_and_each_of_its_legs_is_listed() -> None:
     """lab.routers: a namespace per router, a veth per leg with the leg's own address; the
-    router: key's legs are only the LANs it names (lab-shape: a and b, not c)."""
+    router: key's legs (only the LANs it names) are tested below with lab-shape."""
     plan = load_plan(ROOT / "scenarios" / "multihost" / "routers-series.yaml")
     objects = [ln for ln in dry_run(plan, plan.expectations, "netns", "abc123").lines()
                if ln.startswith("create ")]
@@ -72,9 +72,68 @@ def test_every_router_and_each_of_its_legs_is_listed() -> None:
         "create veth r2:t to LAN t (10.61.0.2/24)",
         "create veth r2:b to LAN b (10.61.2.1/24)",
     ]
-    shape = load_plan(ROOT / "scenarios" / "multihost" / "lab-shape.yaml")
-    lines = dry_run(shape, shape.expectations, "netns", "abc123").lines()
+
+
+def _objects(name: str, runtime: str = "netns") -> list[str]:
+    plan = load_plan(ROOT / "scenarios" / name)
+    return list(dry_run(plan, plan.expectations, runtime, "abc123").objects)
+
+
+def test_policy_rules_and_tables_are_listed_per_node() -> None:
+    lines = _objects("faults/policy-routing.yaml")
+    h1 = [ln for ln in lines if ln.startswith(("add ", "no ")) and " h1" in ln]
+    assert h1 == [
+        "no default route via the LAN's gateway in h1 (default_route: false)",
+        "add route in h1: default via 10.51.0.1 dev eth0 table 100",
+        "add rule in h1: priority 100 from 10.51.0.11/32 lookup 100",
+    ]
+    assert "add route in h4: default via 10.52.0.1 dev eth1" in lines
+    assert not [ln for ln in lines if " in h2:" in ln]  # h2 has no rule, table or route
+
+
+def test_extra_addresses_and_routes_with_src_and_onlink_are_listed() -> None:
+    lines = _objects("faults/addresses.yaml")
+    assert "add address in svc: 10.61.0.11/24 dev eth0" in lines
+    assert "add address in svc: 192.0.2.53/32 dev lo" in lines
+    assert "add route in c: default via 10.62.0.1 src 10.62.0.21" in lines
+    assert "add route in odd: default via 10.62.0.1 dev eth0 onlink" in lines
+    # A machine off its LAN's subnet holds its address alone, as the build leaves it.
+    assert "create veth odd:eth0 to LAN b (192.168.9.5/32)" in lines
+
+
+def test_static_neighbours_are_listed() -> None:
+    assert "add neighbour in m1: 10.71.0.20 lladdr 02:00:5e:10:00:99 dev eth0 nud permanent" \
+        in _objects("faults/static-neighbour.yaml")
+
+
+def test_router_legs_follow_its_lans_and_a_missing_default_route_is_said() -> None:
+    lines = _objects("multihost/lab-shape.yaml")
     assert [ln for ln in lines if ln.startswith("create veth router:")] == [
         "create veth router:a to LAN a (10.91.0.1/24)",
         "create veth router:b to LAN b (10.92.0.1/24)",
     ]
+    assert "no default route via the LAN's gateway in quiet (default_route: false)" in lines
+    assert "add route in alt: default via 10.92.0.2" in lines
+
+
+def test_vxlan_devices_hairpin_ports_and_link_states_are_listed() -> None:
+    lines = _objects("multihost/vxlan-vni-mismatch.yaml")
+    assert "create vxlan a1:vx42 (id 42 remote 10.71.0.12 (a2) dstport 4789 dev eth0), a " \
+        "port of network ovl_a's bridge" in lines
+    assert "create vxlan a2:vx42 (id 43 remote 10.71.0.11 (a1) dstport 4789 dev eth0), a " \
+        "port of network ovl_a's bridge" in lines
+    mtu = _objects("multihost/vxlan-mtu.yaml")
+    assert any(ln.startswith("create vxlan n1:vx9 (") and "mtu 1450" in ln for ln in mtu)
+    hairpin = _objects("faults/vepa-hairpin-port.yaml")
+    assert [ln for ln in hairpin if "hairpin" in ln] == [
+        "set hairpin on for the switch port of host1:eth0 (LAN lan)"]
+    down = _objects("faults/parent-down.yaml")
+    assert [ln for ln in down if ln.startswith("set ")] == [
+        "set host1:eth0 down",
+        "set the switch port of host2:eth0 down (no carrier on host2:eth0)",
+    ]
+
+
+def test_the_docker_dry_run_lists_the_lab_hosts_settings_too() -> None:
+    lines = _objects("faults/policy-routing.yaml", "docker")
+    assert "add rule in h1: priority 100 from 10.51.0.11/32 lookup 100" in lines

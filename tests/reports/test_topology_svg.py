@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from netcheck.model.plan import EndpointMode, NodeKind, Plan
+from netcheck.model.plan import EndpointMode, NodeKind, Plan, PolicyRule, Route, RouteTable
 from netcheck.model.results import (
     Interface,
     Node,
@@ -296,3 +296,173 @@ def test_a_lan_names_the_ports_that_hairpin(record_factory: Callable[..., RunRec
     topo = layout(record_factory(topology=None, verdicts=()), plan)
     assert {b.name: b.detail for b in topo.buses}["lan"] == \
         "LAN · 10.65.0.0/24 · hairpin host1:eth0"
+
+
+# --- issue 12: lab node settings and VXLAN tunnels ----------------------------------------
+
+
+def _scenario(name: str, sets: dict[str, str] | None = None) -> Plan:
+    return load_plan(ROOT / "scenarios" / name, sets)
+
+
+def test_vxlan_tunnels_link_the_two_hosts_and_a_vni_mismatch_is_marked(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    root = _svg(record_factory(topology=None, verdicts=()),
+                _scenario("multihost/vxlan-vni-mismatch.yaml"))
+    bad = _one(root, "g", "tunnel", a="a1", b="a2")
+    good = _one(root, "g", "tunnel", a="b1", b="b2")
+    assert "mismatch" in (bad.get("class") or "").split()
+    assert "mismatch" not in (good.get("class") or "").split()
+    assert (bad.get("data-vni"), bad.get("data-port")) == ("42 43", "4789 4789")
+    assert _texts(bad) == ["VNI 42 ≠ 43"]
+    assert _texts(good) == ["VNI 42 · port 4789"]
+    assert _title(bad).startswith("VXLAN a1 ↔ a2: MISMATCH: VNI 42 ≠ 43")
+    # The arc runs between the two hosts' boxes, from the top of one to the top of the other.
+    boxes = {n.get("data-name"): n.find(SVG + "rect") for n in _all(root, "g", "node")}
+    path = bad.find(SVG + "path")
+    assert path is not None
+    words = (path.get("d") or "").split()
+    x1, y1, x2, y2 = float(words[1]), float(words[2]), float(words[-2]), float(words[-1])
+    a1, a2 = boxes["a1"], boxes["a2"]
+    assert a1 is not None and a2 is not None
+    assert float(a1.get("x") or 0) < x1 < float(a1.get("x") or 0) + float(a1.get("width") or 0)
+    assert float(a2.get("x") or 0) < x2 < float(a2.get("x") or 0) + float(a2.get("width") or 0)
+    assert y1 == y2 == float(a1.get("y") or 0)
+    # Fixed (--set A2_VNI=42): both tunnels agree.
+    fixed = _svg(record_factory(topology=None, verdicts=()),
+                 _scenario("multihost/vxlan-vni-mismatch.yaml", {"A2_VNI": "42"}))
+    assert not _all(fixed, "g", "mismatch") and len(_all(fixed, "g", "tunnel")) == 2
+
+
+def test_a_port_mismatch_is_marked(record_factory: Callable[..., RunRecord]) -> None:
+    root = _svg(record_factory(topology=None, verdicts=()),
+                _scenario("multihost/vxlan-port-mismatch.yaml"))
+    bad = _one(root, "g", "mismatch", a="p1", b="p2")
+    assert bad.get("data-port") == "4789 8472" and _texts(bad) == ["port 4789 ≠ 8472"]
+    assert [g.get("data-a") for g in _all(root, "g", "mismatch")] == ["p1"]
+
+
+def test_a_nodes_box_counts_its_settings_and_its_tooltip_lists_them(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    root = _svg(record_factory(topology=None, verdicts=()),
+                _scenario("faults/policy-routing.yaml"))
+    h1 = _one(root, "g", "node", name="h1")
+    assert [t.text for t in _all(h1, "text", "badge")] == ["1 rule · 1 tbl · no default"]
+    assert _title(h1).splitlines() == [
+        "h1 (host)",
+        "routes: no default route via the LAN's gateway (default_route: false)",
+        "tables: table 100: default via 10.51.0.1 dev eth0",
+        "rules: priority 100 from 10.51.0.11/32 lookup 100",
+    ]
+    # A node without settings has no badge, but its box is as tall as the others.
+    m = _one(root, "g", "node", name="m")
+    assert not _all(m, "text", "badge")
+    heights = {r.get("height") for g in _all(root, "g", "node") for r in g.iter(SVG + "rect")}
+    assert heights == {"64"}
+
+
+def test_addresses_neighbours_hairpin_ports_and_router_legs_are_drawn(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    def badge(name: str, node: str) -> str:
+        root = _svg(record_factory(topology=None, verdicts=()), _scenario(name))
+        return " ".join(t.text or "" for t in _all(_one(root, "g", "node", name=node),
+                                                   "text", "badge"))
+
+    assert badge("faults/addresses.yaml", "svc") == "2 addr"
+    assert badge("faults/static-neighbour.yaml", "m1") == "1 nbr"
+    assert badge("faults/vepa-hairpin-port.yaml", "host1") == "hairpin"
+    assert badge("faults/parent-down.yaml", "host2") == "no-carrier"
+    assert badge("multihost/lab-shape.yaml", "router") == "legs a,b"
+    # The router drops onto its legs' LANs only.
+    root = _svg(record_factory(topology=None, verdicts=()), _scenario("multihost/lab-shape.yaml"))
+    legs = {d.get("data-bus") for d in _all(root, "g", "attachment")
+            if d.get("data-node") == "router"}
+    assert legs == {"a", "b"}
+
+
+def test_a_lab_without_settings_keeps_its_boxes_and_draws_no_tunnel(
+    swarm_plan: Plan, record_factory: Callable[..., RunRecord]
+) -> None:
+    root = _svg(record_factory(topology=None, verdicts=VERDICTS), swarm_plan)
+    assert not _all(root, "g", "tunnel") and not _all(root, "text", "badge")
+    assert {r.get("height") for g in _all(root, "g", "node") for r in g.iter(SVG + "rect")
+            if "box" in (r.get("class") or "")} == {"50"}
+
+
+def test_the_report_lists_each_nodes_settings_in_a_table(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    from html.parser import HTMLParser
+
+    class Rows(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[tuple[str, str, list[str]]] = []
+            self._code = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "tr" and a.get("data-node"):
+                self.rows.append((a["data-node"] or "", a.get("data-what") or "", []))
+            self._code = tag == "code"
+
+        def handle_endtag(self, tag: str) -> None:
+            self._code = False
+
+        def handle_data(self, data: str) -> None:
+            if self._code and self.rows:
+                self.rows[-1][2].append(data)
+
+    doc = Rows()
+    doc.feed(render(record_factory(topology=None, verdicts=()),
+                    _scenario("multihost/vxlan-vni-mismatch.yaml")))
+    assert doc.rows == [
+        ("a1", "vxlan", ["vx42 id 42 remote 10.71.0.12 (a2) dstport 4789 dev eth0 master ovl_a"]),
+        ("a2", "vxlan", ["vx42 id 43 remote 10.71.0.11 (a1) dstport 4789 dev eth0 master ovl_a"]),
+        ("b1", "vxlan", ["vx42 id 42 remote 10.71.0.22 (b2) dstport 4789 dev eth0 master ovl_b"]),
+        ("b2", "vxlan", ["vx42 id 42 remote 10.71.0.21 (b1) dstport 4789 dev eth0 master ovl_b"]),
+    ]
+    doc = Rows()
+    doc.feed(render(record_factory(topology=None, verdicts=()),
+                    _scenario("faults/static-neighbour.yaml")))
+    assert ("m1", "neighbours", ["10.71.0.20 lladdr 02:00:5e:10:00:99 dev eth0 nud permanent"]) \
+        in doc.rows
+
+
+def test_settings_in_the_scenario_are_escaped(record_factory: Callable[..., RunRecord]) -> None:
+    plan = _scenario("faults/static-neighbour.yaml")
+    lab = plan.lab
+    evil = dataclasses.replace(plan, lab=dataclasses.replace(lab, machines=tuple(
+        dataclasses.replace(m, stack=dataclasses.replace(m.stack, neighbours=tuple(
+            dataclasses.replace(n, dev=EVIL) for n in m.stack.neighbours)))
+        for m in lab.machines)))
+    text = render_topology_svg(record_factory(topology=None, verdicts=()), evil)
+    root = ET.fromstring(text)  # still well-formed
+    assert "<script>" not in text
+    assert EVIL in _title(_one(root, "g", "node", name="m1"))
+
+
+def test_a_built_runs_boxes_carry_the_plans_settings(
+    record_factory: Callable[..., RunRecord],
+) -> None:
+    # The boxes come from what the run built (its topology); the settings from the plan.
+    plan = load_plan(ROOT / "scenarios" / "quickstart.yaml")
+    host1 = plan.lab.host("host1")
+    rule = PolicyRule(table=100, priority=100, src=ipaddress.ip_network("172.16.86.250/32"))
+    table = RouteTable(id=100, routes=(Route(dst=ipaddress.ip_network("0.0.0.0/0"),
+                                             via=ip("172.16.86.1")),))
+    stack = dataclasses.replace(host1.stack, rules=(rule,), tables=(table,))
+    plan = dataclasses.replace(plan, lab=dataclasses.replace(plan.lab, hosts=(
+        dataclasses.replace(host1, stack=stack),)))
+    record = record_factory()
+    assert record.topology is not None and "host1" in record.topology.nodes
+    root = _svg(record, plan)
+    box = _one(root, "g", "node", name="host1")
+    assert [t.text for t in _all(box, "text", "badge")] == ["1 rule · 1 tbl"]
+    assert "rules: priority 100 from 172.16.86.250/32 lookup 100" in _title(box).splitlines()
+    assert "tables: table 100: default via 172.16.86.1" in _title(box).splitlines()
+    # An endpoint's box gets none of its host's settings.
+    assert not _all(_one(root, "g", "node", name="c1"), "text", "badge")
