@@ -15,6 +15,6 @@ def test_nested_flag_is_masked_and_a_short_attribute_stops_the_walk() -> None:
 
 
 def test_messages_of_one_read() -> None:
-    data = rtnl.message(24, rtnl.NLM_F_REQUEST, 7, b"xyz") + rtnl.message(3, 0, 8, b"")
-    assert list(rtnl.messages(data)) == [(24, 7, b"xyz"), (3, 8, b"")]
+    data = rtnl.message(24, rtnl.NLM_F_REQUEST, 7, b"wxyz") + rtnl.message(3, 0, 8, b"")
+    assert list(rtnl.messages(data)) == [(24, 7, b"wxyz"), (3, 8, b"")]
     assert list(rtnl.messages(b"\x04\x00\x00\x00" + b"\0" * 12)) == []  # length < header
