@@ -362,26 +362,6 @@ def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool)
     return out
 
 
-# A paced worker wakes at most this often: each wake then handles every neighbour event
-# and reply queued meanwhile. Woken per event, 250 workers spent more CPU waking (a
-# target's worker once per peer that resolved it) than on the probes (measured at N=250:
-# 85 s of worker CPU in a 55 s probe phase). Replies carry the kernel's receive time, so a
-# later read judges them as early as they came; a lead's failure waits FAIL_GRACE_S anyway.
-COALESCE_S = 0.02
-
-
-def coalesce(last: float, deadline: float | None) -> float:
-    """Sleep until COALESCE_S after the `last` wake (never past `deadline`); now."""
-    now = time.time()
-    until = last + COALESCE_S
-    if deadline is not None:
-        until = min(until, deadline)
-    if until > now:
-        time.sleep(until - now)
-        now = time.time()
-    return now
-
-
 def exchange_paced(
     sock: Any, probes: Sequence[Probe], timeout: float, pacer: NeighbourPacer,
     neigh: NeighSocket, poll_s: float = _TOKEN_POLL_S,
@@ -435,9 +415,7 @@ def exchange_paced(
 
     try:
         send_due(time.time())
-        woke = 0.0
         for _ in range(_MAX_READS * 10):
-            woke = coalesce(woke, order[0][0] if order else None)
             now = time.time()
             # Sent in time order, so deadlines ascend: the front is the next to expire.
             while order and (order[0][1] in out.answers or order[0][0] < now):

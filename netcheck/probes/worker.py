@@ -29,7 +29,6 @@ from netcheck.probes._netns import enter_netns
 from netcheck.probes.base import BatchInfo, Pacing, ProbeTask, WorkerReport, wait_for_go
 from netcheck.probes.exchange import (
     SendErrors,
-    coalesce,
     exchange,
     exchange_paced,
     l2_socket,
@@ -268,7 +267,6 @@ def linger(stop: Any) -> None:
     neigh = NeighSocket()
     try:
         events = neigh.dump()
-        woke = 0.0
         while True:
             for e in events:
                 if not e.deleted and e.state & NUD_VALID and not e.state & NUD_KEEP:
@@ -276,7 +274,6 @@ def linger(stop: Any) -> None:
             ready = select.select([neigh.fileno(), stop.fileno()], [], [], 5.0)[0]
             if stop.fileno() in ready:
                 return
-            woke = coalesce(woke, None)  # learned entries of many peers, one wake
             events = neigh.dump() if neigh.lost else neigh.read()
     finally:
         neigh.close()
