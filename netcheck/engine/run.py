@@ -230,7 +230,7 @@ def _probe_and_judge(
     host_settings: ExitStack,
 ) -> list[Verdict]:
     from netcheck.diagnose import diagnose_all, explain_skip
-    from netcheck.diagnose.window import observe
+    from netcheck.diagnose.window import ProbeWindow, observe
     from netcheck.probes import Responders, run_probes
 
     topology = built.topology
@@ -259,10 +259,20 @@ def _probe_and_judge(
                 done += 1
                 emit(ev.Progress(phase="probe", message=f"{done}/{len(tasks)}"))
 
-            # Kernel drop reasons, counter deltas and log lines while the probes fly.
-            with observe(topology) as window:
-                for r in run_probes(tasks, options.timeout, on_result):
+            # Kernel drop reasons, counter deltas and log lines while the probes fly. The
+            # window opens (a trace instance, every namespace's counters: ~1 s at N=100)
+            # while the probe workers start; they send once it is open.
+            with ExitStack() as watching:
+                windows: list[ProbeWindow] = []
+
+                def open_window() -> None:
+                    windows.append(watching.enter_context(observe(topology)))
+
+                for r in run_probes(tasks, options.timeout, on_result, prelude=open_window):
                     results[r.probe_id] = r
+                if not windows:  # no task: no worker ran the prelude
+                    open_window()
+                window = windows[0]
         with _phase("diagnose", phases, emit):
             pairs = [(by_id[pid], r) for pid, r in results.items()]
             diagnosed = diagnose_all(

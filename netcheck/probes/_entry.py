@@ -9,14 +9,15 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from netcheck.model.sites import ProbeSite
-from netcheck.probes.base import Pacing, ProbeTask, WorkerReport
+from netcheck.probes.base import Pacing, ProbeTask, WorkerReport, wait_for_go
 from netcheck.probes.kinds.base import Kind, register
 
 ProbeFn = Callable[[Any, Sequence[ProbeTask], float], WorkerReport]
 
 
 def probe_local(
-    site: ProbeSite, tasks: Sequence[ProbeTask], timeout: float, pacing: Pacing | None = None
+    site: ProbeSite, tasks: Sequence[ProbeTask], timeout: float, pacing: Pacing | None = None,
+    go: Any = None,
 ) -> WorkerReport:
     """A site on this machine: enter its namespace file and probe from there."""
     # Already imported when forked from the preloaded forkserver; a plain import otherwise.
@@ -25,7 +26,7 @@ def probe_local(
     path = site.netns
     if path is None:
         raise OSError(f"{site} has no namespace on this machine")
-    return probe_namespace(path, tasks, timeout, getattr(site, "inode", None), pacing)
+    return probe_namespace(path, tasks, timeout, getattr(site, "inode", None), pacing, go)
 
 
 def probe_worker(
@@ -36,6 +37,7 @@ def probe_worker(
     timeout: float,
     pacing: Pacing | None = None,
     kinds: Sequence[Kind] = (),
+    go: Any = None,
 ) -> None:
     """Child side of one probe worker: one message back, ("ok", WorkerReport) or ("error", text).
 
@@ -45,15 +47,20 @@ def probe_worker(
     worker stays after its report, freeing neighbour entries, until `pacing.stop`.
     `kinds` are the probe kinds the parent registered at run time (kinds.added()): they
     travel pickled, by their class's module, which this process then imports.
+    `go`: an event the worker waits for before its first probe (a local one after entering
+    its namespace and looking up its routes, so that work overlaps the parent's).
     """
     lingering = False
     try:
         for kind in kinds:
             register(kind)
         if pacing is not None:
-            report = probe_local(site, tasks, timeout, pacing)
+            report = probe_local(site, tasks, timeout, pacing, go)
             lingering = True
+        elif probe is probe_local:
+            report = probe_local(site, tasks, timeout, None, go)
         else:
+            wait_for_go(go)
             report = probe(site, tasks, timeout)
         conn.send(("ok", report))
         conn.close()

@@ -101,3 +101,13 @@ def result_for(
         detail=detail,
         **fields,
     )
+
+
+# How long a started worker waits for the parent's go (run_workers' prelude) at most.
+GO_TIMEOUT_S = 120.0
+
+
+def wait_for_go(go: Any) -> None:
+    """Block until the parent says the probes may go out (None: at once)."""
+    if go is not None and not go.wait(GO_TIMEOUT_S):
+        raise TimeoutError(f"no go from the parent within {GO_TIMEOUT_S:.0f} s")

@@ -394,6 +394,7 @@ def exchange_paced(
             p = probes[i]
             sock.send(p)
             last_sent = p.sent_time or time.time()
+            pacer.sent(i, last_sent)
             deadlines[id(p)] = last_sent + timeout
             order.append((last_sent + timeout, id(p)))
         apply(pacer.after_send())

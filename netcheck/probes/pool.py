@@ -283,8 +283,12 @@ def run_workers(
     margin: float = DEFAULT_MARGIN_S,
     start_method: str | None = None,
     pace: str | None = None,
+    prelude: Callable[[], None] | None = None,
 ) -> tuple[list[ProbeResult], list[WorkerReport]]:
     """Like `run_probes`, plus one WorkerReport per source namespace (batches, pids, timing).
+
+    `prelude` runs on a thread while the workers start and set up (forking 100 of them
+    takes seconds on 2 cores); no probe goes out before it has returned.
 
     When all probes at once would overflow the kernel's neighbour table, workers pace
     their sends by a shared budget (schedule.py) and stay, freeing the entries their
@@ -326,6 +330,20 @@ def run_workers(
         margin += timeout * (leads // max(1, min(budget.values())) + 1)
 
     overflows_before = neighbour_overflows()
+    go: Any = None
+    pre_thread: threading.Thread | None = None
+    pre_error: list[BaseException] = []
+    if prelude is not None:
+        go = ctx.Event()
+
+        def run_prelude() -> None:
+            try:
+                prelude()
+            except BaseException as exc:  # raised in the caller's thread below
+                pre_error.append(exc)
+
+        pre_thread = threading.Thread(target=run_prelude, name="netcheck-prelude", daemon=True)
+        pre_thread.start()
 
     def finish(run: _Running, got: list[ProbeResult], report: WorkerReport) -> None:
         settle(run.indices, got, report)
@@ -368,7 +386,7 @@ def run_workers(
             proc = ctx.Process(  # type: ignore[attr-defined]
                 target=probe_worker,
                 args=(child_conn, site, entry.probe, chunk, timeout,
-                      pacing if site in paced else None, added()),
+                      pacing if site in paced else None, added(), go),
                 name=f"netcheck-probe:{os.path.basename(str(site))}",
                 daemon=True,
             )
@@ -389,6 +407,16 @@ def run_workers(
 
         if stop_r is not None:
             stop_r.close()  # the workers hold their own ends now
+        if pre_thread is not None:
+            pre_thread.join()
+            pre_thread = None
+            if pre_error:
+                raise pre_error[0]
+            go.set()
+            # The workers' time limits count from here: they waited for the prelude.
+            released = time.monotonic()
+            for run in running.values():
+                run.deadline = max(run.deadline, released + timeout + margin)
         while running:
             nearest = min(r.deadline for r in running.values())
             wait_s = max(0.0, nearest - time.monotonic())
@@ -408,6 +436,8 @@ def run_workers(
                     conn.close()
                     fail(run, f"did not finish within {timeout + margin:.1f} s; killed")
     finally:
+        if pre_thread is not None:  # interrupted while it ran: its owner closes what it made
+            pre_thread.join()
         if stop_w is not None:
             stop_w.close()  # EOF: lingering workers leave
         for proc in lingering:
@@ -464,7 +494,10 @@ def run_probes(
     tasks: Sequence[ProbeTask],
     timeout: float,
     on_result: ResultCallback | None = None,
+    *,
+    prelude: Callable[[], None] | None = None,
 ) -> list[ProbeResult]:
-    """One result per task, in task order. Probes of all namespaces go out concurrently."""
-    results, _reports = run_workers(tasks, timeout, on_result)
+    """One result per task, in task order. Probes of all namespaces go out concurrently,
+    after `prelude` (run while the workers start) has returned."""
+    results, _reports = run_workers(tasks, timeout, on_result, prelude=prelude)
     return results

@@ -17,20 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netcheck.model.plan import IPAddress
+from netcheck.probes import rtnl
 
 RTN_LOCAL = 2
 _RTM_NEWROUTE = 24
 _RTM_GETROUTE = 26
-_NLMSG_ERROR = 2
-_NLMSG_DONE = 3
-_NLM_F_REQUEST = 1
 _RTA_DST, _RTA_SRC, _RTA_OIF, _RTA_GATEWAY, _RTA_PREFSRC, _RTA_METRICS = 1, 2, 4, 5, 7, 8
 _RTAX_MTU = 2
 _SIOCGIFMTU = 0x8921
 _SIOCGIFHWADDR = 0x8927
-_NLMSGHDR = struct.Struct("=IHHII")
 _RTMSG = struct.Struct("=BBBBBBBBI")
-_RTATTR = struct.Struct("=HH")
 _CHUNK = 256
 _NETLINK_TIMEOUT_S = 5.0
 
@@ -73,21 +69,6 @@ def describe_errno(code: int) -> str:
     return os.strerror(code)
 
 
-def _align(n: int) -> int:
-    return (n + 3) & ~3
-
-
-def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    while offset + _RTATTR.size <= len(data):
-        length, kind = _RTATTR.unpack_from(data, offset)
-        if length < _RTATTR.size:
-            break
-        out[kind & 0x3FFF] = data[offset + _RTATTR.size : offset + length]
-        offset += _align(length)
-    return out
-
-
 # A destination, or (destination, source): `ip route get DST from SRC`, the lookup the
 # kernel makes for a socket bound to SRC (source policy rules apply).
 Key = tuple[IPAddress, IPAddress | None]
@@ -96,13 +77,13 @@ Key = tuple[IPAddress, IPAddress | None]
 def _request(seq: int, dst: IPAddress, src: IPAddress | None = None) -> bytes:
     family = socket.AF_INET6 if dst.version == 6 else socket.AF_INET
     addr = dst.packed
-    rta = _RTATTR.pack(_RTATTR.size + len(addr), _RTA_DST) + addr
+    rta = rtnl.attr(_RTA_DST, addr)
     src_len = 0
     if src is not None and src.version == dst.version:
-        rta += _RTATTR.pack(_RTATTR.size + len(src.packed), _RTA_SRC) + src.packed
+        rta += rtnl.attr(_RTA_SRC, src.packed)
         src_len = len(src.packed) * 8
     body = _RTMSG.pack(family, len(addr) * 8, src_len, 0, 0, 0, 0, 0, 0) + rta
-    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), _RTM_GETROUTE, _NLM_F_REQUEST, seq, 0) + body
+    return rtnl.message(_RTM_GETROUTE, rtnl.NLM_F_REQUEST, seq, body)
 
 
 class RouteLookup:
@@ -137,13 +118,7 @@ class RouteLookup:
                     code = exc.errno or errno.ETIMEDOUT
                     self._routes[key] = RouteError(code, f"route get {key[0]}: netlink: {exc}")
                 return
-            offset = 0
-            while offset + _NLMSGHDR.size <= len(data):
-                length, mtype, _flags, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                if length < _NLMSGHDR.size:
-                    break
-                msg = data[offset + _NLMSGHDR.size : offset + length]
-                offset += _align(length)
+            for mtype, seq, msg in rtnl.messages(data):
                 found = pending.pop(seq, None)
                 if found is not None:
                     self._routes[found] = self._parse(found[0], mtype, msg)
@@ -158,13 +133,13 @@ class RouteLookup:
         return cached
 
     def _parse(self, dst: IPAddress, mtype: int, msg: bytes) -> RouteInfo | RouteError:
-        if mtype == _NLMSG_ERROR:
+        if mtype == rtnl.NLMSG_ERROR:
             code = -struct.unpack_from("=i", msg)[0] or errno.EHOSTUNREACH
             return RouteError(code, f"route get {dst}: {describe_errno(code)}")
         if mtype != _RTM_NEWROUTE:
             return RouteError(errno.EHOSTUNREACH, f"route get {dst}: unexpected reply {mtype}")
         rtype = msg[6]  # rtm_type
-        attrs = _attrs(msg, _RTMSG.size)
+        attrs = rtnl.attrs(msg, _RTMSG.size)
         if _RTA_OIF not in attrs:
             return RouteError(errno.ENODEV, f"route get {dst}: no outgoing interface")
         oif = struct.unpack("=I", attrs[_RTA_OIF][:4])[0]
@@ -174,7 +149,7 @@ class RouteLookup:
             return RouteError(exc.errno or errno.ENODEV, f"route get {dst}: interface {oif}: {exc}")
         mtu = link_mtu
         if _RTA_METRICS in attrs:
-            route_mtu = _attrs(attrs[_RTA_METRICS], 0).get(_RTAX_MTU)
+            route_mtu = rtnl.attrs(attrs[_RTA_METRICS], 0).get(_RTAX_MTU)
             if route_mtu:
                 value = struct.unpack("=I", route_mtu[:4])[0]
                 mtu = value if mtu is None else min(value, mtu)

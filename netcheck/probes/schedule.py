@@ -225,6 +225,18 @@ class NeighbourPacer:
         self._retire()
         return out
 
+    def sent(self, index: int, at: float) -> None:
+        """Probe `index` left at `at`. A lead's failure deadline counts from there: the
+        leads `due()` handed out together leave one after another, and on a busy host the
+        last went out long after `due()` was asked (each lead's ARP is broadcast to every
+        port of the LAN within its send; measured: a host-unreachable landed inside a
+        lead's own timeout at N=50)."""
+        key = self.keys[index]
+        group = self._groups.get(key) if key is not None else None
+        if (group is not None and group.state is _State.RESOLVING
+                and group.probes[group.sent - 1] == index):
+            group.deadline = max(group.deadline, at + self.timeout + FAIL_GRACE_S)
+
     def after_send(self) -> list[Action]:
         """Once `due()`'s probes have gone out: groups sent in full drop their entry."""
         out, self._pending = self._pending, []

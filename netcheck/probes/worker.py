@@ -26,7 +26,7 @@ from scapy.supersocket import L3RawSocket, L3RawSocket6
 from netcheck.model.plan import IPAddress
 from netcheck.model.results import ProbeResult
 from netcheck.probes._netns import enter_netns
-from netcheck.probes.base import BatchInfo, Pacing, ProbeTask, WorkerReport
+from netcheck.probes.base import BatchInfo, Pacing, ProbeTask, WorkerReport, wait_for_go
 from netcheck.probes.exchange import (
     SendErrors,
     exchange,
@@ -285,9 +285,10 @@ def probe_namespace(
     timeout: float,
     inode: int | None = None,
     pacing: Pacing | None = None,
+    go: Any = None,
 ) -> WorkerReport:
-    """Run every task from inside `netns` (checked to be namespace `inode` when given).
-    Call only in a process of its own."""
+    """Run every task from inside `netns` (checked to be namespace `inode` when given),
+    once `go` is set (None: at once). Call only in a process of its own."""
     started = time.monotonic()
     gauge = TableGauge() if pacing is not None else None  # before leaving the host's view
     enter_netns(netns, inode)
@@ -299,6 +300,7 @@ def probe_namespace(
     if pacing is not None and gauge is not None:
         _pace(batches, tasks, routes, pacing, gauge)
     setup_s = time.monotonic() - started
+    wait_for_go(go)
     if pacing is not None:
         # Paced workers start together: until then a namespace has nobody to free what it
         # learns. A worker that never arrives (it crashed) breaks the barrier; go anyway.

@@ -6,7 +6,8 @@ import ipaddress
 import socket
 import struct
 
-from netcheck.probes.route import _attrs, _request
+from netcheck.probes.route import _request
+from netcheck.probes.rtnl import attrs
 
 _HDR = struct.Struct("=IHHII")
 _RTMSG = struct.Struct("=BBBBBBBBI")
@@ -17,7 +18,7 @@ def _decode(data: bytes) -> tuple[tuple[int, ...], dict[int, bytes]]:
     length = _HDR.unpack_from(data)[0]
     assert length == len(data)
     rtm = _RTMSG.unpack_from(data, _HDR.size)
-    return rtm, _attrs(data, _HDR.size + _RTMSG.size)
+    return rtm, attrs(data, _HDR.size + _RTMSG.size)
 
 
 def test_destination_only() -> None:

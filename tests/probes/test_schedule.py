@@ -83,6 +83,16 @@ def test_an_unresolved_lead_fails_after_its_timeout_and_frees_its_token() -> Non
     assert p.due(2.0) == [1]
 
 
+def test_a_lead_sent_late_fails_a_timeout_after_its_own_send() -> None:
+    p, _tokens = pacer([A, B], tokens=2)
+    assert p.due(0.0) == [0, 1]
+    p.sent(0, 0.0)
+    p.sent(1, 0.4)  # the second lead left 0.4 s after due() was asked
+    assert [a.entry.key for a in p.on_time(1.0 + FAIL_GRACE_S)] == [A]  # A fails now...
+    assert p.next_wake() == 1.4 + FAIL_GRACE_S  # ...B only a timeout after its own send
+    assert [a.entry.key for a in p.on_time(1.4 + FAIL_GRACE_S)] == [B]
+
+
 def test_the_kernel_giving_up_first_counts_as_failed() -> None:
     p, tokens = pacer([A], tokens=1)
     p.due(0.0)

@@ -44,6 +44,20 @@ def test_minimal_record_round_trips(
     assert load_record(path) == record
 
 
+def test_one_compact_line_per_verdict(record: RunRecord, tmp_path: Path) -> None:
+    path = tmp_path / "run.json"
+    JsonReporter().write(record, path)
+    lines = path.read_text().splitlines()
+    start = lines.index('  "verdicts": [')
+    rows = lines[start + 1 : start + 1 + len(record.verdicts)]
+    assert lines[start + 1 + len(record.verdicts)] == "  ]"
+    for verdict, row in zip(record.verdicts, rows, strict=True):
+        assert row.startswith("    {") and '": ' not in row  # compact separators
+        assert json.loads(row.strip().rstrip(","))["expectation_id"] == verdict.expectation_id
+    # The rest stays indented for reading.
+    assert any(line.startswith('  "run_id": ') for line in lines[1:start])
+
+
 def test_document_shape(record: RunRecord, tmp_path: Path) -> None:
     path = tmp_path / "run.json"
     JsonReporter().write(record, path)
