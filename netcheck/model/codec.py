@@ -205,8 +205,8 @@ def _decoder(tp: Any) -> Decoder:
 
 
 def _scalar_check(tp: type) -> None:
-    if not (issubclass(tp, Enum) or tp in _ADDRESS_TYPES or tp in _NETWORK_TYPES
-            or tp in (float, int, bool, str)):
+    if not (issubclass(tp, Enum | str) or tp in _ADDRESS_TYPES or tp in _NETWORK_TYPES
+            or tp in (float, int, bool)):
         raise TypeError(f"no decoder for {tp}")
 
 
