@@ -551,10 +551,10 @@ class AttachmentSpec(Spec):
     ip: IP | None = None
     aliases: list[str] = []
     mac_address: UnicastMac | None = Field(
-        None, description="this interface's MAC (docker network connect --mac-address; "
+        default=None, description="this interface's MAC (docker network connect --mac-address; "
                           "Compose's per-network mac_address)"
     )
-    mtu: Mtu | None = Field(None, description=_CONTAINER_MTU)
+    mtu: Mtu | None = Field(default=None, description=_CONTAINER_MTU)
 
 
 def _list_or_map(value: Any) -> str | None:
