@@ -522,7 +522,9 @@ DnsSearch = Annotated[
     BeforeValidator(containers.one_or_many),
     WithJsonSchema({"anyOf": [_DOMAIN, {"type": "array", "items": _DOMAIN}],
                     "description": "docker run --dns-search: the search domains of the "
-                                   "container's resolv.conf"}),
+                                   "container's resolv.conf (docker runtime; dns probes "
+                                   "ask a name as written, the netns runtime writes no "
+                                   "resolv.conf)"}),
 ]
 _DNS_ITEM = {"type": "string", "description": "a DNS server's IPv4 or IPv6 address"}
 DnsServers = Annotated[
