@@ -26,6 +26,8 @@ from netcheck.sigmask import signals_blocked
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 NETLINK_ROUTE = 0
+# The SDK's base_url for a daemon on a unix socket: this machine's (its PIDs are ours).
+LOCAL_BASE_URL = "http+docker://localhost"
 
 
 def host_config_kwargs(ep: Endpoint) -> dict[str, Any]:
@@ -108,6 +110,11 @@ class ContainerApi:
         out = self._api.start(container)
         wanted = {ref: a.mtu for ref, a in self._by_ref.items() if a.mtu is not None}
         if wanted:
+            if getattr(self._api, "base_url", None) != LOCAL_BASE_URL:
+                raise RuntimeBuildError(
+                    f"docker: container {self._ep.name} does not run on this machine: "
+                    "netcheck sets a container's mtu inside its namespace, which it cannot "
+                    "reach through a remote daemon")
             info = self._api.inspect_container(container)
             set_mtus(self._ep.name, int(info["State"]["Pid"]), interface_mtus(info, wanted))
         return out

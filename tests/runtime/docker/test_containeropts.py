@@ -131,3 +131,12 @@ def test_waves_start_in_order_each_after_the_one_before() -> None:
     got = containeropts.run_in_order(start, eps)
     assert sorted(got[:2]) == ["a", "d"] and got[2:] == ["b", "c"]
     assert len(start_waves(eps)) == 3
+
+
+def test_mtu_through_a_remote_daemon_is_refused_before_anything_is_entered() -> None:
+    ep = Endpoint(name="web", host=None, attachments=(Attachment(network="app", mtu=1400),))
+    rec, api = api_for(ep)
+    rec.base_url = "http+docker://ssh"  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeBuildError, match="does not run on this machine"):
+        api.start("cid")
+    assert [c[0] for c in rec.calls] == ["start"]  # no inspect, no namespace entered
