@@ -13,6 +13,7 @@ import pytest
 from netcheck.model.plan import Attachment, Driver, Endpoint, Lab, Network, Plan, Subnet
 from netcheck.runtime.base import RuntimeOptions
 from netcheck.runtime.docker import DockerRuntime
+from netcheck.runtime.naming import NODE_LABEL, RUN_LABEL
 from tests.runtime.docker.conftest import addr, labelled, net
 
 pytestmark = [pytest.mark.docker, pytest.mark.privileged]
@@ -31,7 +32,9 @@ def root_of(netns: str) -> Path:
     return Path(netns).parent.parent / "root"
 
 
-def test_dns_mac_mtu_and_start_order_reach_the_containers(runtime: DockerRuntime) -> None:
+def test_dns_mac_mtu_and_start_order_reach_the_containers(
+    runtime: DockerRuntime, docker_client: Any
+) -> None:
     optnet = Network(name="optnet", driver=Driver.BRIDGE, subnets=(Subnet(
         subnet=net("10.250.9.0/24"), gateway=addr("10.250.9.1"),
         ip_range=net("10.250.9.128/25")),))
@@ -52,11 +55,17 @@ def test_dns_mac_mtu_and_start_order_reach_the_containers(runtime: DockerRuntime
     nodes = runtime.build(plan, lambda _: None).topology.nodes
     a, b, c, d = (nodes[n] for n in "abcd")
 
-    resolv = (root_of(a.netns) / "etc/resolv.conf").read_text()
-    assert "search lab.example" in resolv.splitlines()
-    # A user-defined network: resolv.conf names the embedded DNS, which forwards to --dns.
-    assert "nameserver 127.0.0.11" in resolv and "10.250.9.53" in resolv
+    resolv = (root_of(a.netns) / "etc/resolv.conf").read_text().splitlines()
+    assert "search lab.example" in resolv
+    # A user-defined network: resolv.conf names the embedded DNS, which forwards to --dns
+    # (Docker keeps the servers in the container's config, not in the file).
+    assert "nameserver 127.0.0.11" in resolv
     assert str(a.resolver) == "127.0.0.11"
+    made = {c.labels[NODE_LABEL]: c for c in docker_client.containers.list(
+        all=True, filters={"label": f"{RUN_LABEL}={runtime.run_id}"})}
+    assert made["a"].attrs["HostConfig"]["Dns"] == ["10.250.9.53"]
+    assert made["a"].attrs["HostConfig"]["DnsSearch"] == ["lab.example"]
+    assert not made["b"].attrs["HostConfig"]["Dns"]
     # The default bridge has no embedded DNS: --dns is resolv.conf, and the probe asks it.
     assert "nameserver 10.250.9.53" in (root_of(d.netns) / "etc/resolv.conf").read_text()
     assert d.resolver == dns[0]
