@@ -525,6 +525,10 @@ class Attachment:
     aliases: tuple[str, ...] = ()
     # Where it is written: a fixed ip on an external network is checked at build time.
     location: Location | None = None
+    # `mac_address:` (docker run --mac-address, per network as Compose): None: Docker's.
+    mac: str | None = None
+    # `mtu:`: the container's interface MTU apart from the network's (None: the network's).
+    mtu: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -543,6 +547,33 @@ class Endpoint:
     listen: tuple[Port, ...] = ()
     location: Location | None = None
     container: str | None = None  # an existing container's name or id on the host's daemon
+    # docker run --dns / --dns-search: the container's resolv.conf (Docker's embedded DNS
+    # forwards to `dns` on user-defined networks; on the default bridge it is resolv.conf).
+    dns: tuple[IPAddress, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    # Compose's depends_on: started after these, so IPAM serves them first (start_waves).
+    depends_on: tuple[str, ...] = ()
+
+
+def start_waves(endpoints: tuple[Endpoint, ...] | list[Endpoint]) -> list[list[Endpoint]]:
+    """The endpoints in start order, as waves: each one after every endpoint it names in
+    `depends_on` (Compose's meaning). A wave holds endpoints whose dependencies have all
+    started; within a wave the file's order is kept (the netns runtime's IPAM serves them
+    in that order; the docker runtime starts a wave concurrently). Names outside
+    `endpoints` count as started; a cycle (refused by validation) ends up in a last wave."""
+    names = {ep.name for ep in endpoints}
+    done: set[str] = set()
+    left = list(endpoints)
+    waves: list[list[Endpoint]] = []
+    while left:
+        wave = [ep for ep in left
+                if all(d in done or d not in names for d in ep.depends_on)]
+        if not wave:
+            wave = left
+        waves.append(wave)
+        done.update(ep.name for ep in wave)
+        left = [ep for ep in left if ep.name not in done]
+    return waves
 
 
 class EndpointMode(StrEnum):

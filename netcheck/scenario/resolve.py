@@ -43,7 +43,7 @@ from netcheck.model.plan import (
     subnet_within,
 )
 from netcheck.runtime.naming import RESERVED_NODES
-from netcheck.scenario import overlay, segments, values
+from netcheck.scenario import containers, overlay, segments, values
 from netcheck.scenario.checks import (
     AddressBook,
     Claim,
@@ -516,6 +516,7 @@ class Resolver:
     def endpoints(self, lab: Lab, networks: dict[str, Network]) -> tuple[Endpoint, ...]:
         hosts = {h.name: h for h in lab.hosts}
         books: dict[str, AddressBook] = {n: AddressBook() for n in networks}
+        mac_paths: dict[tuple[str, str], Path] = {}
         out: list[Endpoint] = []
         for name, spec in self.spec.endpoints.items():
             path: Path = ("endpoints", name)
@@ -554,6 +555,8 @@ class Resolver:
                     continue
                 seen.add(net_name)
                 net = networks.get(net_name)
+                details = self.container_details(name, spec, att, att_path, net, lab, host,
+                                                 first=not attachments, paths=mac_paths)
                 if net is None and net_name == DOCKER_DEFAULT_BRIDGE:
                     # Docker's predefined default bridge exists on every daemon: no
                     # declaration, no fixed addresses, no aliases (Docker refuses both).
@@ -561,7 +564,7 @@ class Resolver:
                         self.err(att_path, "the default bridge takes no fixed ip or aliases",
                                  "Declare a user-defined bridge network for those")
                         continue
-                    attachments.append(Attachment(network=net_name))
+                    attachments.append(details(Attachment(network=net_name)))
                     continue
                 if net is None:
                     self.err(att_path, f"unknown network '{net_name}'",
@@ -571,21 +574,60 @@ class Resolver:
                     # Its subnets are Docker's: a fixed ip is checked against them (and the
                     # addresses in use) when the network is read, at build time.
                     where = (*att_path, "ip") if att.ip is not None else att_path
-                    attachments.append(Attachment(network=net_name, ip=att.ip,
-                                                  aliases=tuple(att.aliases),
-                                                  location=self.ctx.location(where)))
+                    attachments.append(details(Attachment(
+                        network=net_name, ip=att.ip, aliases=tuple(att.aliases),
+                        location=self.ctx.location(where))))
                     continue
                 if att.ip is not None:
                     self.check_fixed_ip(name, net, att.ip, (*att_path, "ip"), books[net_name])
                 if host in hosts and net.driver in _L2_DRIVERS and net.parent is not None:
                     self.check_parent(hosts[host], lab, net, att_path)
-                attachments.append(Attachment(network=net_name, ip=att.ip,
-                                              aliases=tuple(att.aliases)))
+                attachments.append(details(Attachment(network=net_name, ip=att.ip,
+                                                      aliases=tuple(att.aliases))))
             out.append(Endpoint(name=name, host=host if host in hosts else None,
                                 attachments=tuple(attachments), image=spec.image,
-                                listen=tuple(spec.listen), location=self.ctx.location(path)))
+                                listen=tuple(spec.listen), location=self.ctx.location(path),
+                                dns=tuple(spec.dns), dns_search=tuple(spec.dns_search)))
         self.check_passthru(out, networks)
-        return tuple(out)
+        containers.check_macs(out, networks, mac_paths, self.ctx.line, self.err)
+        return self.with_start_order(out)
+
+    def container_details(
+        self, name: str, spec: EndpointSpec, att: AttachmentSpec, att_path: Path,
+        net: Network | None, lab: Lab, host: str | None, *, first: bool,
+        paths: dict[tuple[str, str], Path],
+    ) -> Callable[[Attachment], Attachment]:
+        """The attachment's mac_address and mtu (its own, else the endpoint's: the MAC for
+        the first network as docker run --mac-address, the MTU for every network)."""
+        mac, mac_path = att.mac_address, (*att_path, "mac_address")
+        if first and spec.mac_address is not None:
+            if mac is not None:
+                self.err(mac_path, f"endpoint '{name}' gives its first network two MACs "
+                                   "(mac_address here and on the endpoint)",
+                         "Keep one of them")
+            else:
+                mac, mac_path = spec.mac_address, ("endpoints", name, "mac_address")
+        mtu = att.mtu if att.mtu is not None else spec.mtu
+        mtu_path = (*att_path, "mtu") if att.mtu is not None else ("endpoints", name, "mtu")
+        parent = None if net is None else containers.parent_mtu(lab, host, net)
+
+        def apply(attachment: Attachment) -> Attachment:
+            if mac is not None:
+                paths[(name, attachment.network)] = mac_path
+            return containers.attachment_details(
+                attachment, net, mac=mac, mtu=mtu, mac_path=mac_path, mtu_path=mtu_path,
+                err=self.err, parent_mtu=parent)
+
+        return apply
+
+    def with_start_order(self, endpoints: list[Endpoint]) -> tuple[Endpoint, ...]:
+        """Each endpoint's depends_on, checked against every endpoint of the scenario."""
+        others = {n: i.kind.value for n, i in self.nodes.items()
+                  if i.kind is not NodeKind.ENDPOINT}
+        deps = containers.check_depends_on(
+            {n: s.depends_on for n, s in self.spec.endpoints.items()}, others,
+            lambda path, message, hint: self.err(path, message, hint))
+        return tuple(replace(ep, depends_on=deps.get(ep.name, ())) for ep in endpoints)
 
     def check_parent_mtu(self, host: Host, lab: Lab, net: Network, uplink: Uplink) -> None:
         """A macvlan/ipvlan child cannot have a larger MTU than its parent (the kernel says
@@ -632,6 +674,9 @@ class Resolver:
              "Remove 'networks'; target a network with name@network"),
             ("image", "an existing container already has its image",
              "Remove 'image'"),
+            *((key, "netcheck never changes a container it did not create (and it runs "
+                    "already)", f"Remove '{key}'")
+              for key in ("dns", "dns_search", "mtu", "mac_address", "depends_on")),
         ):
             if key in spec.model_fields_set:
                 self.err((*path, key), f"endpoint '{name}' is an existing container: {why}",

@@ -40,7 +40,7 @@ from netcheck.model.plan import (
     Route,
 )
 from netcheck.probes.kinds import Argument
-from netcheck.scenario import labfeatures, stackvalues, values
+from netcheck.scenario import containers, labfeatures, stackvalues, values
 from netcheck.scenario.values import ValueProblem, describe
 
 T = TypeVar("T")
@@ -538,9 +538,53 @@ class NetworkSpec(Spec):
     )
 
 
+UnicastMac = Annotated[str, PlainValidator(_wrap(containers.parse_unicast_mac)),
+                      WithJsonSchema({"type": "string",
+                                      "pattern": r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$",
+                                      "description": "a unicast MAC address, e.g. "
+                                                     "02:42:0a:33:00:01"})]
+_DOMAIN = {"type": "string", "description": "a search domain, e.g. lab.example"}
+DnsSearch = Annotated[
+    list[Annotated[str, PlainValidator(_wrap(containers.parse_domain)),
+                   WithJsonSchema(_DOMAIN)]],
+    BeforeValidator(containers.one_or_many),
+    WithJsonSchema({"anyOf": [_DOMAIN, {"type": "array", "items": _DOMAIN}],
+                    "description": "docker run --dns-search: the search domains of the "
+                                   "container's resolv.conf (docker runtime; dns probes "
+                                   "ask a name as written, the netns runtime writes no "
+                                   "resolv.conf)"}),
+]
+_DNS_ITEM = {"type": "string", "description": "a DNS server's IPv4 or IPv6 address"}
+DnsServers = Annotated[
+    list[IP], BeforeValidator(containers.one_or_many),
+    WithJsonSchema({"anyOf": [_DNS_ITEM, {"type": "array", "items": _DNS_ITEM}],
+                    "description": "docker run --dns: the container's DNS servers. On a "
+                                   "user-defined network Docker's embedded DNS "
+                                   "(127.0.0.11) forwards to them; on the default bridge "
+                                   "and in the netns runtime the container asks them itself "
+                                   "(dns probes without server: ask the first)"}),
+]
+_DEP_ITEM = {"type": "string", "description": "an endpoint's name"}
+DependsOn = Annotated[
+    list[str], BeforeValidator(containers.one_or_many),
+    WithJsonSchema({"anyOf": [_DEP_ITEM, {"type": "array", "items": _DEP_ITEM}],
+                    "description": "Compose's depends_on: start after these endpoints, so "
+                                   "on a network they share IPAM hands them their addresses "
+                                   "first (the first free address of a range goes to the "
+                                   "first started)"}),
+]
+_CONTAINER_MTU = ("the container's interface MTU apart from the network's (set inside the "
+                  "container after it starts); at most the network's (or its parent's)")
+
+
 class AttachmentSpec(Spec):
     ip: IP | None = None
     aliases: list[str] = []
+    mac_address: UnicastMac | None = Field(
+        default=None, description="this interface's MAC (docker network connect --mac-address; "
+                          "Compose's per-network mac_address)"
+    )
+    mtu: Mtu | None = Field(default=None, description=_CONTAINER_MTU)
 
 
 def _list_or_map(value: Any) -> str | None:
@@ -578,6 +622,14 @@ class EndpointSpec(Spec):
     networks: NetworkRefs | None = None
     image: str | None = None
     listen: list[PortText] = []
+    dns: DnsServers = []
+    dns_search: DnsSearch = []
+    depends_on: DependsOn = []
+    mtu: Mtu | None = Field(None, description=_CONTAINER_MTU + "; on every network without "
+                                                               "its own mtu")
+    mac_address: UnicastMac | None = Field(
+        None, description="docker run --mac-address: the MAC on the first network"
+    )
 
 
 class ServiceSpec(Spec):

@@ -366,7 +366,40 @@ def check_duplicate_address(record: RunRecord) -> None:
     assert "nas eth0" in text and "printer eth0" in text
 
 
+def check_container_mtu(record: RunRecord) -> None:
+    all_pass(record)
+    # The container's own MTU (1500) against the switch's (1400), both named.
+    text = evidence(finding(verdict(record, "icmp/df/1472:c1->m"), "mtu-blackhole"))
+    assert "c1 eth0 MTU 1500" in text and "switch" in text and "MTU 1400" in text
+    fixed = verdict(record, "icmp/df/1472:c2->m")
+    assert fixed.result is not None and fixed.result.observation.value == "too-big"
+
+
+def check_container_mac(record: RunRecord) -> None:
+    all_pass(record)
+    text = evidence(finding(verdict(record, "icmp:m->c2"), "static-neighbour"))
+    assert "lladdr 02:64:00:00:00:32 PERMANENT" in text
+    assert not verdict(record, "icmp:m->c1").findings  # pinned by mac_address: right
+
+
+def check_container_dns(record: RunRecord) -> None:
+    all_pass(record)
+    closed = finding(verdict(record, "dns/web.lab.example:closed"), "port-closed")
+    assert "172.30.41.80" in closed.summary  # the server closed's own resolv.conf names
+    dead = verdict(record, "dns/web.lab.example:dead").result
+    assert dead is not None and "172.30.41.99" in dead.detail
+
+
+def check_start_order(record: RunRecord) -> None:
+    all_pass(record)
+    assert finding(verdict(record, "tcp/5432:client->172.30.43.8"), "port-closed")
+
+
 CASES: dict[str, Callable[[RunRecord], None]] = {
+    "container-mtu": check_container_mtu,
+    "container-mac": check_container_mac,
+    "container-dns": check_container_dns,
+    "start-order": check_start_order,
     "policy-routing": check_policy_routing,
     "addresses": check_addresses,
     "static-neighbour": check_static_neighbour,

@@ -41,7 +41,7 @@ from netcheck.model.results import (
 from netcheck.model.sites import ProbeSite, RemoteContainer
 from netcheck.runtime import state
 from netcheck.runtime.base import BuildResult, ProgressFn, Runtime, RuntimeOptions, registered
-from netcheck.runtime.docker import adopt, build, ipam, vxlan
+from netcheck.runtime.docker import adopt, build, containeropts, ipam, vxlan
 from netcheck.runtime.docker import services as swarm_services
 from netcheck.runtime.docker import teardown as steps
 from netcheck.runtime.docker.build import Build
@@ -215,7 +215,7 @@ class DockerRuntime:
 
     def _containers_step(self, b: Build) -> None:
         b.progress(f"starting {len(b.endpoints)} container(s)")
-        b.started = parallel(
+        b.started = containeropts.run_in_order(
             lambda ep: (ep, self._start_container(b.plan, ep,
                                                   self._daemons[b.placement[ep.name]])),
             b.endpoints,
@@ -525,7 +525,8 @@ class DockerRuntime:
         return cfg
 
     def _start_container(self, plan: Plan, ep: Endpoint, d: DaemonHandle) -> dict[str, Any]:
-        api = d.client.api
+        api = containeropts.ContainerApi(d.client.api, ep,
+                                         lambda net: self._network_ref(plan, net, d.key))
         name = docker_name(self.run_id, ep.name)
         first_net = (self._network_ref(plan, ep.attachments[0].network, d.key)
                      if ep.attachments else "none")
@@ -601,7 +602,7 @@ class DockerRuntime:
             interfaces=tuple(interfaces),
             host=key or None,
             listen=ep.listen,
-            resolver=RESOLVER,
+            resolver=containeropts.resolver(plan, ep, RESOLVER),
         )
 
     @staticmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netcheck.model.plan import (
     Driver,
@@ -20,6 +20,7 @@ from netcheck.model.plan import (
     Network,
     Plan,
     Subnet,
+    start_waves,
 )
 from netcheck.runtime.naming import LOCAL_HOST
 from netcheck.runtime.netns.ipam import IpamError, allocate_families, gateway_of
@@ -46,9 +47,10 @@ class AttachmentSpec:
     gateway: IPAddress | None  # the default route's next hop, None for internal networks
     parent: str | None  # macvlan/ipvlan: the host interface it hangs off
     mode: str | None  # macvlan/ipvlan mode
-    mtu: int | None
+    mtu: int | None  # the interface inside the endpoint: its own `mtu:`, else the network's
     mac: str | None  # None: let the kernel choose (passthru, ipvlan, IPv6-only)
     more: tuple[AddressSpec, ...] = ()  # dual-stack: the other family's address
+    network_mtu: int | None = None  # the network's: a veth's host end keeps it
 
     @property
     def gateways(self) -> tuple[IPAddress, ...]:
@@ -154,6 +156,9 @@ def resolve(plan: Plan, features: Iterable[str]) -> EndpointLayout:
         for index, att in enumerate(ep.attachments):
             net = plan.network(att.network)
             spec = attachment_spec(net, host, index, assigned[(ep.name, att.network)], macs_seen)
+            if att.mac is not None or att.mtu is not None:
+                # docker run --mac-address / the container's own mtu (checked by validate)
+                spec = replace(spec, mac=att.mac or spec.mac, mtu=att.mtu or spec.mtu)
             if net.driver is Driver.BRIDGE and net.name not in bridges.setdefault(host, []):
                 bridges[host].append(net.name)
             atts.append(spec)
@@ -169,7 +174,8 @@ def place(plan: Plan, has: frozenset[str]) -> tuple[list[tuple[Endpoint, str]], 
     """Each endpoint's host, in plan order, and the endpoints that cannot be built (why)."""
     unavailable: dict[str, str] = {}
     placed: list[tuple[Endpoint, str]] = []
-    for ep in plan.endpoints:
+    # Start order (depends_on) is IPAM order: the first started gets the first address.
+    for ep in (e for wave in start_waves(plan.endpoints) for e in wave):
         host, reason = _host_for(plan, ep)
         if host is None:
             unavailable[ep.name] = reason or "no host"
@@ -269,6 +275,7 @@ def attachment_spec(
         parent=net.parent if net.driver in (Driver.MACVLAN, Driver.IPVLAN) else None,
         mode=mode,
         mtu=net.mtu,
+        network_mtu=net.mtu,
         mac=attachment_mac(net, mode, host, v4, macs_seen),
         more=tuple(
             AddressSpec(address=a, subnet=s, gateway=None if net.internal else gateway_of(s))

@@ -296,6 +296,8 @@ class NetnsRuntime:
                 interfaces=interfaces(spec.name),
                 host=None if spec.host == LOCAL_HOST else spec.host,
                 listen=by_name[spec.name].listen,
+                # `dns:` is the endpoint's resolv.conf: dns probes without server: ask it.
+                resolver=next(iter(by_name[spec.name].dns), None),
             )
         for machine in plan.lab.machines:
             nodes[machine.name] = Node(

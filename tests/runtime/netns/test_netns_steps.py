@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from netcheck.model.plan import Driver, MacvlanMode, Network, Subnet
+from netcheck.model.plan import (
+    Attachment,
+    Driver,
+    Endpoint,
+    Lab,
+    MacvlanMode,
+    Network,
+    Plan,
+    Subnet,
+)
 from netcheck.runtime.netns import nsfs
 from netcheck.runtime.netns.context import BuildContext, Built
 from netcheck.runtime.netns.layout import (
@@ -181,3 +190,24 @@ def test_link_readiness_names_what_is_not_up_or_not_forwarding() -> None:
     assert waiting == ["eth1 LOWERLAYERDOWN"]
     _, waiting = link_readiness(sock, bridges=True)
     assert waiting == ["eth1 LOWERLAYERDOWN", "port p1 state 1"]
+
+
+def test_layout_serves_ipam_in_start_order_and_keeps_the_containers_mac_and_mtu() -> None:
+    bridge = Network(name="app", driver=Driver.BRIDGE, mtu=1450,
+                     subnets=(Subnet(subnet=net("10.9.0.0/24"), ip_range=net("10.9.0.8/29")),))
+    eps = (
+        Endpoint(name="c", host=None, attachments=(Attachment(network="app"),),
+                 depends_on=("b",)),
+        Endpoint(name="b", host=None, attachments=(Attachment(network="app"),),
+                 depends_on=("a",)),
+        Endpoint(name="a", host=None, attachments=(
+            Attachment(network="app", mac="02:42:aa:00:00:01", mtu=1400),)),
+    )
+    layout = resolve(Plan(name="t", source="t", description=None, lab=Lab(),
+                          networks=(bridge,), endpoints=eps, expectations=()), ())
+    specs = {s.name: s.attachments[0] for s in layout.endpoints}
+    assert [str(specs[n].address) for n in "abc"] == ["10.9.0.8", "10.9.0.9", "10.9.0.10"]
+    assert (specs["a"].mac, specs["a"].mtu, specs["a"].network_mtu) == (
+        "02:42:aa:00:00:01", 1400, 1450)
+    # Nothing written: the network's MTU and Docker's MAC from the address.
+    assert (specs["b"].mac, specs["b"].mtu) == ("02:42:0a:09:00:09", 1450)

@@ -139,7 +139,7 @@ def _create_link(
         peer: dict[str, Any] = {"ifname": att.ifname, **common}
         host.link(
             "add", ifname=host_end, kind="veth", master=bridge, state="up",
-            peer=peer, **({"mtu": att.mtu} if att.mtu else {}),
+            peer=peer, **({"mtu": att.network_mtu} if att.network_mtu else {}),
         )
         host_index = host.link_lookup(ifname=host_end)[0]
         host.link("set", index=host_index, ifalias=ctx.alias)
