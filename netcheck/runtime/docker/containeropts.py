@@ -10,22 +10,17 @@ options to the calls it makes anyway: the runtime changes one line to use it.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import socket
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from netcheck.errors import RuntimeBuildError
 from netcheck.model.plan import Attachment, Endpoint, IPAddress, Plan, start_waves
+from netcheck.nsenter import netlink_fd
 from netcheck.runtime.docker import ipam
 from netcheck.runtime.docker.handles import parallel
-from netcheck.sigmask import signals_blocked
 
 T = TypeVar("T")
-CLONE_NEWNET = 0x40000000
-NETLINK_ROUTE = 0
 # The SDK's base_url for a daemon on a unix socket: this machine's (its PIDs are ours).
 LOCAL_BASE_URL = "http+docker://localhost"
 
@@ -159,28 +154,7 @@ def set_mtus(name: str, pid: int, by_mac: Mapping[str, int]) -> None:
 
 def _netlink_fd(netns: str) -> int:
     """A NETLINK_ROUTE socket made inside `netns` (it keeps that namespace for life)."""
-    got: list[int] = []
-    failed: list[BaseException] = []
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def work() -> None:
-        try:
-            fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns: {os.strerror(err)}", netns)
-            finally:
-                os.close(fd)
-            got.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM,
-                                     NETLINK_ROUTE).detach())
-        except BaseException as exc:
-            failed.append(exc)
-
-    thread = threading.Thread(target=work, name="netcheck-containeropts", daemon=True)
-    with signals_blocked():
-        thread.start()
-    thread.join()
-    if failed:
-        raise RuntimeBuildError(f"docker: cannot enter {netns}: {failed[0]}")
-    return got[0]
+    try:
+        return netlink_fd(netns)
+    except OSError as exc:
+        raise RuntimeBuildError(f"docker: cannot enter {netns}: {exc}") from exc
