@@ -21,6 +21,7 @@ from netcheck.vm.guestdocker import GuestNotes, notes_from_dict
 MANIFEST_NAME = "vm-manifest.json"
 RESULTS_NAME = "vm-results.json"
 CONSOLE_NAME = "vm-console.log"
+PROFILE_NAME = "vm-profile.txt"
 
 # netcheck run options the runner sets per scenario; the user cannot pass one path for many.
 RESERVED_RUN_OPTIONS = frozenset({"--json", "--junit", "--no-reports"})
@@ -41,6 +42,7 @@ class Manifest:
     jobs: tuple[ScenarioJob, ...]
     run_args: tuple[str, ...]  # extra `netcheck run` options, the same for every scenario
     results: str  # where the guest writes the results file
+    profile: str | None = None  # where the guest writes its sampled stacks (--profile)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +54,7 @@ class ScenarioResult:
     junit: str
     error: str | None = None  # why a scenario could not run at all
     guest: GuestNotes | None = None  # what the guest saw around it (Docker scenarios)
+    started_s: float = 0.0  # guest uptime when it started: the batch's timeline
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +67,10 @@ class BatchResults:
     docker_ready_s: float | None = None  # the guest's own dockerd, when a scenario needed it
     docker_image_s: float | None = None  # loading netcheck's busybox image into it
     docker_error: str | None = None  # why the guest's dockerd could not be had
+    # Guest uptimes: the guest program's exec (the kernel and virtme-ng's init before it),
+    # and the end of its last job. With uptime_at_start_s, where a batch's time went.
+    uptime_at_exec_s: float = 0.0
+    uptime_at_end_s: float = 0.0
 
 
 def normalize_code(code: int) -> int:
@@ -104,7 +111,7 @@ def report_stems(scenarios: Sequence[Path]) -> list[str]:
 
 
 def make_manifest(
-    scenarios: Sequence[Path], reports: Path, run_args: Sequence[str]
+    scenarios: Sequence[Path], reports: Path, run_args: Sequence[str], *, profile: bool = False
 ) -> Manifest:
     jobs = tuple(
         ScenarioJob(
@@ -115,7 +122,8 @@ def make_manifest(
         for path, stem in zip(scenarios, report_stems(scenarios), strict=True)
     )
     return Manifest(
-        jobs=jobs, run_args=check_run_args(run_args), results=str(reports / RESULTS_NAME)
+        jobs=jobs, run_args=check_run_args(run_args), results=str(reports / RESULTS_NAME),
+        profile=str(reports / PROFILE_NAME) if profile else None,
     )
 
 
@@ -136,6 +144,7 @@ def read_manifest(path: Path) -> Manifest:
         jobs=tuple(ScenarioJob(**job) for job in data["jobs"]),
         run_args=tuple(data["run_args"]),
         results=data["results"],
+        profile=data.get("profile"),
     )
 
 
@@ -158,6 +167,8 @@ def read_results(path: Path) -> BatchResults | None:
         docker_ready_s=data.get("docker_ready_s"),
         docker_image_s=data.get("docker_image_s"),
         docker_error=data.get("docker_error"),
+        uptime_at_exec_s=float(data.get("uptime_at_exec_s", 0.0)),
+        uptime_at_end_s=float(data.get("uptime_at_end_s", 0.0)),
     )
 
 
@@ -167,3 +178,44 @@ def _scenario_result(data: dict[str, Any]) -> ScenarioResult:
         **{k: v for k, v in data.items() if k != "guest"},
         guest=notes_from_dict(guest) if isinstance(guest, dict) else None,
     )
+
+
+def record_phases(result: ScenarioResult) -> dict[str, float]:
+    """The engine's phases of one scenario, from its JSON report ({} when there is none)."""
+    try:
+        data = json.loads(Path(result.json).read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in data["phase_s"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def scenario_timing(result: ScenarioResult) -> str:
+    """`build 2.9, probe 5.4, diagnose 9.6, other 17.3`: the record's phases and the rest
+    of the job (reading the scenario, imports the first job pays, writing reports)."""
+    phases = record_phases(result)
+    shown = [f"{name} {secs:.1f}" for name, secs in phases.items() if secs >= 0.05]
+    other = result.duration_s - sum(phases.values())
+    return ", ".join([*shown, f"other {other:.1f}"])
+
+
+def batch_timing(results: BatchResults, elapsed_s: float) -> str:
+    """Where a boot's wall clock went, from the guest's uptimes (one line)."""
+    parts = []
+    if results.uptime_at_exec_s:
+        parts.append(f"boot {results.uptime_at_exec_s:.1f} s")
+        parts.append(
+            f"guest start {results.uptime_at_start_s - results.uptime_at_exec_s:.1f} s"
+        )
+    else:
+        parts.append(f"boot {results.uptime_at_start_s:.1f} s")
+    parts.append(f"warm-up {results.warmup_s:.1f} s")
+    if results.docker_ready_s is not None:
+        image = results.docker_image_s or 0.0
+        parts.append(f"dockerd {results.docker_ready_s:.1f} s + image {image:.1f} s (beside it)")
+    first = results.results[0].started_s if results.results else 0.0
+    if first and results.warmup_s:
+        parts.append(f"waiting before the first scenario {first - results.uptime_at_start_s:.1f} s")
+    parts.append(f"scenarios {sum(r.duration_s for r in results.results):.1f} s")
+    if results.uptime_at_end_s:
+        parts.append(f"host and power-off {elapsed_s - results.uptime_at_end_s:.1f} s")
+    return ", ".join(parts) + f"; {elapsed_s:.1f} s in all"

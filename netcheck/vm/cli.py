@@ -52,9 +52,14 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
     )
     r.add_argument("--memory", default="1G", help="the VM's memory, as QEMU's -m takes it")
     r.add_argument("--quiet-console", action="store_true", help="do not echo the VM console")
+    r.add_argument(
+        "--profile", action="store_true",
+        help="sample the guest's Python stacks into <reports>/vm-profile.txt (flame graph format)",
+    )
 
     def cmd_vm_run(args: argparse.Namespace) -> int:
         from netcheck.vm import VmOptions, run_in_vm
+        from netcheck.vm.batch import batch_timing, scenario_timing
 
         scenarios, run_args = split_run_args(list(args.scenario))
         if not scenarios:
@@ -67,6 +72,7 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
             timeout_s=args.timeout,
             accel=args.accel,
             memory=args.memory,
+            profile=args.profile,
         )
 
         def echo(line: str) -> None:
@@ -76,7 +82,8 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
         for res in outcome.results.results if outcome.results else ():
             extra = f" ({escape(res.error)})" if res.error else ""
             out.print(
-                f"  exit {res.exit_code}  {escape(res.scenario)}  {res.duration_s:g} s{extra}"
+                f"  exit {res.exit_code}  {escape(res.scenario)}  {res.duration_s:g} s "
+                f"({scenario_timing(res)}){extra}"
             )
             for dev in res.guest.vlan_devices if res.guest else ():
                 fate = "still there after it" if dev.left_after else "removed by the end"
@@ -84,6 +91,8 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
                     f"    guest: {escape(dev.ifname)} (VLAN {dev.vlan_id} on "
                     f"{escape(dev.lower)}) appeared during the run, {fate}"
                 )
+        if outcome.results is not None:
+            out.print(f"vm: {batch_timing(outcome.results, outcome.elapsed_s)}")
         if outcome.results is not None and outcome.results.docker_error:
             err.print(f"[red]vm[/red]: guest Docker: {escape(outcome.results.docker_error)}")
         console = out if outcome.exit_code in (0, 1) else err

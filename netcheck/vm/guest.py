@@ -40,6 +40,7 @@ from netcheck.vm.guestdocker import (
     remove_links,
     scenario_need,
 )
+from netcheck.vm.sampler import StackSampler
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,18 @@ LAB_DOCKERD_READY_S = 240
 def _uptime() -> float:
     try:
         return float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _exec_uptime() -> float:
+    """Uptime when this process started (/proc/self/stat field 22, in clock ticks since
+    boot): before the interpreter and its imports, which TCG makes slow."""
+    try:
+        stat = Path("/proc/self/stat").read_text(encoding="ascii")
+        # The command name (field 2) may hold spaces: count from after its ")".
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        return round(ticks / os.sysconf("SC_CLK_TCK"), 2)
     except (OSError, ValueError, IndexError):
         return 0.0
 
@@ -96,6 +109,7 @@ def warm_probe_workers() -> float | None:
 def run_job(job: ScenarioJob, run_args: Sequence[str], run: RunFn) -> ScenarioResult:
     argv = ["run", job.scenario, *run_args, "--json", job.json, "--junit", job.junit]
     started = time.monotonic()
+    started_s = _uptime()
     error = None
     try:
         code = run(argv)
@@ -113,6 +127,7 @@ def run_job(job: ScenarioJob, run_args: Sequence[str], run: RunFn) -> ScenarioRe
         json=job.json,
         junit=job.junit,
         error=error,
+        started_s=started_s,
     )
 
 
@@ -193,6 +208,8 @@ def run_batch(
 ) -> BatchResults:
     kernel = os.uname().release
     uptime = _uptime()
+    exec_uptime = _exec_uptime()
+    sampler = StackSampler().start() if manifest.profile else None
     path = Path(manifest.results)
     done: list[ScenarioResult] = []
     warmup = 0.0
@@ -209,7 +226,8 @@ def run_batch(
         results = BatchResults(
             kernel=kernel, uptime_at_start_s=uptime, results=tuple(done), finished=finished,
             warmup_s=warmup, docker_ready_s=docker.ready_s, docker_image_s=docker.image_s,
-            docker_error=docker.error,
+            docker_error=docker.error, uptime_at_exec_s=exec_uptime,
+            uptime_at_end_s=_uptime() if finished else 0.0,
         )
         write_results(results, path)
         return results
@@ -235,6 +253,9 @@ def run_batch(
             save(False)
     finally:
         docker.stop()
+        if sampler is not None and manifest.profile:
+            sampler.stop()
+            sampler.write(Path(manifest.profile))
     return save(True)
 
 

@@ -72,6 +72,7 @@ class VmOptions:
     accel: str = "auto"  # auto | kvm | tcg
     memory: str = "1G"
     cpus: int = 2
+    profile: bool = False  # sample the guest's Python stacks into <reports>/vm-profile.txt
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,9 +215,9 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
     opts = VmOptions(
         scenarios=scenarios, reports=reports, run_args=options.run_args, kernel=options.kernel,
         timeout_s=options.timeout_s, accel=options.accel, memory=options.memory,
-        cpus=options.cpus,
+        cpus=options.cpus, profile=options.profile,
     )
-    manifest = make_manifest(scenarios, reports, options.run_args)
+    manifest = make_manifest(scenarios, reports, options.run_args, profile=options.profile)
     manifest_path = reports / MANIFEST_NAME
     results_path = Path(manifest.results)
     results_path.unlink(missing_ok=True)
