@@ -27,7 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from netcheck.vm.batch import PROFILE_NAME, read_results, record_phases  # noqa: E402
+from netcheck.vm.batch import (  # noqa: E402
+    HOST_TIMING_NAME,
+    PROFILE_NAME,
+    read_results,
+    record_phases,
+)
 from tests.vm.conftest import VM_SCENARIOS  # noqa: E402
 
 
@@ -83,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, default=900.0, help="netcheck vm run --timeout")
     ap.add_argument("--profile", action="store_true", help="sample the guest's stacks")
     ap.add_argument("--top", type=int, default=40, help="functions listed with --profile")
+    ap.add_argument("--read", action="store_true",
+                    help="only summarize a batch already in --reports (e.g. reports/vm-batch "
+                         "after tests/vm ran it); load then is the current one")
     args = ap.parse_args(argv)
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
+    if args.read:
+        return summarize(reports, None, [os.getloadavg()[0]], args.profile, args.top)
     cmd = [
         sys.executable, "-m", "netcheck", "vm", "run", "--reports", str(reports),
         "--timeout", f"{args.limit:g}", "--quiet-console",
@@ -97,20 +107,34 @@ def main(argv: list[str] | None = None) -> int:
     with LoadWatch() as load:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
-    load_after = os.getloadavg()[0]
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
+    seen = [load_before, *load.seen, os.getloadavg()[0]]
+    code = summarize(reports, wall, seen, args.profile, args.top)
+    return code if code else (0 if proc.returncode in (0, 1) else proc.returncode)
+
+
+def summarize(reports: Path, wall: float | None, load: list[float], profiled: bool,
+              top_n: int) -> int:
+    """Print the table of a batch in `reports` (and vm-bench.json beside it)."""
     results = read_results(reports / "vm-results.json")
     if results is None:
-        print(f"no results: the guest never started (exit {proc.returncode}); "
-              f"console log: {reports / 'vm-console.log'}")
+        print(f"no results: the guest never started; console log: {reports / 'vm-console.log'}")
         return 1
-    during = load.seen or [load_after]
+    try:
+        host = json.loads((reports / HOST_TIMING_NAME).read_text())
+    except (OSError, ValueError):
+        host = {}
+    before_kernel = float(host.get("kernel_at_s") or 0.0)
+    if wall is None:
+        wall = float(host.get("elapsed_s") or 0.0)
     rows: list[tuple[str, float, str]] = [
+        ("until the kernel's first line", before_kernel, f"accel {host.get('accel', '?')}"),
         ("boot (kernel, virtme-ng init)", results.uptime_at_exec_s, ""),
         ("guest program start (imports)",
          results.uptime_at_start_s - results.uptime_at_exec_s, ""),
-        ("probe worker warm-up", results.warmup_s, ""),
+        ("probe worker warm-up", results.warmup_s,
+         f"of it {results.preimport_s:.1f} s importing the run's modules beside it"),
     ]
     if results.docker_ready_s is not None:
         rows.append(("  guest dockerd (beside it)", results.docker_ready_s,
@@ -125,22 +149,21 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"  {Path(res.scenario).stem} (exit {res.exit_code})", res.duration_s,
                      f"{detail}, other {other:.1f}"))
     rows.append(("scenarios", sum(r.duration_s for r in results.results), ""))
-    if results.uptime_at_end_s:
-        rows.append(("host side and power-off", wall - results.uptime_at_end_s, ""))
-    rows.append(("total (wall clock)", wall, f"exit {proc.returncode}"))
-    print(f"\nVM batch, {len(VM_SCENARIOS)} scenarios, kernel {results.kernel}; load (1 min) "
-          f"before {load_before:.2f}, during {min(during):.2f}-{max(during):.2f} "
-          f"(mean {sum(during) / len(during):.2f}), after {load_after:.2f}")
+    if results.uptime_at_end_s and wall:
+        rows.append(("power-off and exit", wall - before_kernel - results.uptime_at_end_s, ""))
+    rows.append(("total (wall clock)", wall, ""))
+    print(f"\nVM batch, {len(results.results)} scenarios, kernel {results.kernel}; load (1 min) "
+          f"first {load[0]:.2f}, min {min(load):.2f}, max {max(load):.2f}, "
+          f"mean {sum(load) / len(load):.2f}, last {load[-1]:.2f}")
     for name, secs, detail in rows:
         print(f"{name:<38} {secs:7.1f} s  {detail}")
-    summary = {
-        "wall_s": round(wall, 1), "exit": proc.returncode,
-        "load": {"before": load_before, "during": during, "after": load_after},
+    summary: dict[str, object] = {
+        "wall_s": round(wall, 1), "load": load,
         "rows": [{"name": n.strip(), "s": round(s, 2), "detail": d} for n, s, d in rows],
     }
     profile = reports / PROFILE_NAME
-    if args.profile and profile.exists():
-        top, leaf = profile_summary(profile, args.top)
+    if profiled and profile.exists():
+        top, leaf = profile_summary(profile, top_n)
         print("\nguest main thread, inclusive wall clock (sampled):")
         for name, secs in top:
             print(f"{secs:7.1f} s  {name}")
@@ -150,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["profile_top"] = [{"function": n, "s": round(s, 1)} for n, s in top]
         summary["profile_leaf"] = [{"function": n, "s": round(s, 1)} for n, s in leaf]
     (reports / "vm-bench.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return 0 if proc.returncode in (0, 1) else proc.returncode
+    return 0
 
 
 if __name__ == "__main__":

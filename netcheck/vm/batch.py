@@ -22,6 +22,7 @@ MANIFEST_NAME = "vm-manifest.json"
 RESULTS_NAME = "vm-results.json"
 CONSOLE_NAME = "vm-console.log"
 PROFILE_NAME = "vm-profile.txt"
+HOST_TIMING_NAME = "vm-host.json"
 
 # netcheck run options the runner sets per scenario; the user cannot pass one path for many.
 RESERVED_RUN_OPTIONS = frozenset({"--json", "--junit", "--no-reports"})
@@ -63,7 +64,10 @@ class BatchResults:
     uptime_at_start_s: float  # guest uptime when the driver started: boot-to-userspace time
     results: tuple[ScenarioResult, ...]
     finished: bool  # every job ran (the driver reached its end)
-    warmup_s: float = 0.0  # starting the probe forkserver (scapy imports) before the first job
+    # Starting the probe forkserver (scapy imports) and, beside it, importing what the
+    # scenarios need in the guest's own process (preimport_s of it), before the first job.
+    warmup_s: float = 0.0
+    preimport_s: float = 0.0
     docker_ready_s: float | None = None  # the guest's own dockerd, when a scenario needed it
     docker_image_s: float | None = None  # loading netcheck's busybox image into it
     docker_error: str | None = None  # why the guest's dockerd could not be had
@@ -164,6 +168,7 @@ def read_results(path: Path) -> BatchResults | None:
         results=tuple(_scenario_result(r) for r in data["results"]),
         finished=bool(data["finished"]),
         warmup_s=float(data.get("warmup_s", 0.0)),
+        preimport_s=float(data.get("preimport_s", 0.0)),
         docker_ready_s=data.get("docker_ready_s"),
         docker_image_s=data.get("docker_image_s"),
         docker_error=data.get("docker_error"),
@@ -198,9 +203,13 @@ def scenario_timing(result: ScenarioResult) -> str:
     return ", ".join([*shown, f"other {other:.1f}"])
 
 
-def batch_timing(results: BatchResults, elapsed_s: float) -> str:
+def batch_timing(
+    results: BatchResults, elapsed_s: float, kernel_at_s: float | None = None
+) -> str:
     """Where a boot's wall clock went, from the guest's uptimes (one line)."""
     parts = []
+    if kernel_at_s is not None:
+        parts.append(f"until the kernel's first line {kernel_at_s:.1f} s")
     if results.uptime_at_exec_s:
         parts.append(f"boot {results.uptime_at_exec_s:.1f} s")
         parts.append(
@@ -208,7 +217,7 @@ def batch_timing(results: BatchResults, elapsed_s: float) -> str:
         )
     else:
         parts.append(f"boot {results.uptime_at_start_s:.1f} s")
-    parts.append(f"warm-up {results.warmup_s:.1f} s")
+    parts.append(f"warm-up {results.warmup_s:.1f} s (imports {results.preimport_s:.1f} s of it)")
     if results.docker_ready_s is not None:
         image = results.docker_image_s or 0.0
         parts.append(f"dockerd {results.docker_ready_s:.1f} s + image {image:.1f} s (beside it)")
@@ -217,5 +226,6 @@ def batch_timing(results: BatchResults, elapsed_s: float) -> str:
         parts.append(f"waiting before the first scenario {first - results.uptime_at_start_s:.1f} s")
     parts.append(f"scenarios {sum(r.duration_s for r in results.results):.1f} s")
     if results.uptime_at_end_s:
-        parts.append(f"host and power-off {elapsed_s - results.uptime_at_end_s:.1f} s")
+        before = kernel_at_s or 0.0
+        parts.append(f"power-off {elapsed_s - before - results.uptime_at_end_s:.1f} s")
     return ", ".join(parts) + f"; {elapsed_s:.1f} s in all"

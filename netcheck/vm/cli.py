@@ -92,7 +92,9 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
                     f"{escape(dev.lower)}) appeared during the run, {fate}"
                 )
         if outcome.results is not None:
-            out.print(f"vm: {batch_timing(outcome.results, outcome.elapsed_s)}")
+            out.print(
+                f"vm: {batch_timing(outcome.results, outcome.elapsed_s, outcome.kernel_at_s)}"
+            )
         if outcome.results is not None and outcome.results.docker_error:
             err.print(f"[red]vm[/red]: guest Docker: {escape(outcome.results.docker_error)}")
         console = out if outcome.exit_code in (0, 1) else err

@@ -12,6 +12,7 @@ that group (vng, virtme-run, QEMU) is killed by its PID when the limit passes.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shlex
@@ -30,6 +31,7 @@ from netcheck.errors import EXIT_ENVIRONMENT, EnvironmentProblem, UsageError
 from netcheck.vm.accel import kvm_usable
 from netcheck.vm.batch import (
     CONSOLE_NAME,
+    HOST_TIMING_NAME,
     MANIFEST_NAME,
     BatchResults,
     make_manifest,
@@ -60,6 +62,15 @@ KERNEL_APPEND = (
 )
 KILL_GRACE_S = 3.0
 _TAIL_LINES = 40
+# A second, read-only view of the host's root that the guest mounts with cache=loose: the
+# interpreter, the venv and netcheck are bound from it over their own paths before Python
+# starts. virtme-ng's root is 9p without a cache, so every stat and read of an import is a
+# round trip to QEMU: importing the guest program and the probe worker took 82-128 s under
+# TCG that way, 20-29 s from the cached view (benchmarks/vm_batch.py, loaded machine).
+# Nothing the guest reads from it changes during a batch; results go to the uncached
+# --rwdir share.
+CACHED_TAG = "netcheck-ro"
+CACHED_MOUNT = "/run/netcheck-vm/ro"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +97,7 @@ class VmOutcome:
     console_log: Path
     vng_exit: int | None = None  # None: killed at the time limit
     console_tail: tuple[str, ...] = field(default_factory=tuple)
+    kernel_at_s: float | None = None  # when the kernel's first line came (BIOS, unpacking)
 
 
 def find_vng() -> str:
@@ -131,14 +143,62 @@ def vng_command(
         "--cpus", str(options.cpus),
         "--rwdir", str(options.reports),
         "--cwd", str(Path.cwd()),
+        # The cached view of the root (see CACHED_TAG); vng hands these to QEMU as they are.
+        "--qemu-opts=-fsdev local,id=ncro,path=/,security_model=none,readonly=on,"
+        f"multidevs=remap -device virtio-9p-pci,fsdev=ncro,mount_tag={CACHED_TAG}",
         "--exec", shlex.join(guest_cmd),
     ]
     return cmd
 
 
-def guest_command(manifest: Path) -> list[str]:
-    # The guest sees the host's root, so the host's interpreter (and venv) is there as is.
-    return [sys.executable, "-m", "netcheck.vm.guest", str(manifest)]
+def cached_dirs(reports: Path) -> list[str]:
+    """The folders the guest's Python reads its code from: the interpreter's, the venv's,
+    netcheck's own (for an editable install). None that holds the reports folder: that
+    one must stay the live --rwdir share."""
+    import netcheck
+
+    found: list[str] = []
+    for raw in (sys.base_prefix, sys.prefix, str(Path(netcheck.__file__).resolve().parent)):
+        path = Path(raw).resolve()
+        if path == Path("/") or reports.is_relative_to(path):
+            continue
+        if any(path.is_relative_to(Path(d)) for d in found):
+            continue
+        found = [d for d in found if not Path(d).is_relative_to(path)] + [str(path)]
+    return found
+
+
+def guest_command(manifest: Path, cached: Sequence[str] = ()) -> list[str]:
+    """The guest sees the host's root, so the host's interpreter (and venv) is there as is.
+    With `cached` folders, a shell first binds them from the cached view (CACHED_TAG); if
+    that fails the guest runs from the plain root, only slower."""
+    python = [sys.executable, "-m", "netcheck.vm.guest", str(manifest)]
+    if not cached:
+        return python
+    binds = " ".join(shlex.quote(d) for d in cached)
+    script = (
+        f"{{ mkdir -p {CACHED_MOUNT} && mount -t 9p -o ro,trans=virtio,version=9p2000.L,"
+        f"cache=loose,msize=524288 {CACHED_TAG} {CACHED_MOUNT} && "
+        f"for d in {binds}; do mount --bind {CACHED_MOUNT}\"$d\" \"$d\"; done; }}; "
+        f"exec {shlex.join(python)}"
+    )
+    return ["/bin/sh", "-c", script]
+
+
+def precompile() -> None:
+    """Byte-compile netcheck on the host: the guest cannot write its __pycache__ (the root
+    is read-only there) and would compile every module from source in every process, 15-20x
+    slower under TCG. Only missing or stale files are written; failures only cost time."""
+    import compileall
+
+    import netcheck
+
+    try:
+        compileall.compile_dir(
+            str(Path(netcheck.__file__).resolve().parent), quiet=2, workers=1
+        )
+    except OSError as exc:
+        log.debug("precompiling netcheck: %s", exc)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -162,12 +222,15 @@ class _Pump(threading.Thread):
         self.log_path = log_path
         self.on_line = on_line
         self.tail: deque[str] = deque(maxlen=_TAIL_LINES)
+        self.kernel_at: float | None = None  # time.monotonic() of "Linux version"
 
     def run(self) -> None:
         assert hasattr(self.stream, "readline")
         with self.log_path.open("w", encoding="utf-8", errors="replace") as out:
             for raw in iter(self.stream.readline, b""):
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if self.kernel_at is None and "Linux version" in line:
+                    self.kernel_at = time.monotonic()
                 out.write(line + "\n")
                 out.flush()
                 self.tail.append(line)
@@ -225,7 +288,10 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
 
     started = time.monotonic()
     accel = choose_accel(options.accel, qemu, kernel)
-    cmd = vng_command(vng, kernel, accel, opts, guest_command(manifest_path))
+    precompile()
+    cmd = vng_command(
+        vng, kernel, accel, opts, guest_command(manifest_path, cached_dirs(reports))
+    )
     log.info("booting %s (%s) for %d scenario(s)", kernel.path, accel, len(scenarios))
     log.debug("vng command: %s", shlex.join(cmd))
     env = dict(os.environ)
@@ -253,9 +319,15 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
             _kill_group(proc)
         pump.join(timeout=10)
     elapsed = round(time.monotonic() - started, 2)
+    kernel_at = None if pump.kernel_at is None else round(pump.kernel_at - started, 2)
     results = read_results(results_path)
     tail = tuple(pump.tail)
     total = len(scenarios)
+    # The host's side of the timeline, beside the guest's results (benchmarks read it).
+    with contextlib.suppress(OSError):
+        (reports / HOST_TIMING_NAME).write_text(json.dumps(
+            {"accel": accel, "elapsed_s": elapsed, "kernel_at_s": kernel_at}) + "\n",
+            encoding="utf-8")
     if results is not None and results.finished and not timed_out:
         code = worst_exit_code(r.exit_code for r in results.results)
         message = (
@@ -269,4 +341,5 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
     return VmOutcome(
         exit_code=code, message=message, kernel=kernel, accel=accel, elapsed_s=elapsed,
         results=results, console_log=console_log, vng_exit=vng_exit, console_tail=tail,
+        kernel_at_s=kernel_at,
     )
