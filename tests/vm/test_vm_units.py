@@ -209,3 +209,99 @@ def test_guest_module_warms_up_when_run_as_main(tmp_path: Path) -> None:
     results = batch.read_results(tmp_path / batch.RESULTS_NAME)
     assert results is not None and results.finished
     assert results.warmup_s > 0
+
+
+def test_guest_command_binds_the_cached_view_then_runs_python_anyway() -> None:
+    cmd = runner.guest_command(Path("/r/m.json"), ["/py", "/work/p/.venv"])
+    assert cmd[:2] == ["/bin/sh", "-c"]
+    script = cmd[2]
+    assert f"cache=loose,msize=524288 {runner.CACHED_TAG} {runner.CACHED_MOUNT}" in script
+    assert "for d in /py /work/p/.venv; do mount --bind" in script
+    # `;` not `&&` before exec: a failed mount only makes the guest slower.
+    assert script.endswith("}; exec " + " ".join(runner.guest_command(Path("/r/m.json"))))
+    assert runner.guest_command(Path("/r/m.json"))[-2:] == ["netcheck.vm.guest", "/r/m.json"]
+
+
+def test_cached_dirs_never_hide_the_reports_share(tmp_path: Path) -> None:
+    import sys
+
+    import netcheck
+
+    package = Path(netcheck.__file__).resolve().parent
+    dirs = runner.cached_dirs(tmp_path)
+    assert str(Path(sys.prefix).resolve()) in dirs or any(
+        Path(sys.prefix).resolve().is_relative_to(d) for d in dirs)
+    assert any(package.is_relative_to(d) for d in dirs)
+    assert "/" not in dirs
+    # No folder twice, none inside another.
+    assert not [a for a in dirs for b in dirs if a != b and Path(a).is_relative_to(b)]
+    inside = package / "reports-here"
+    assert not any(inside.is_relative_to(d) for d in runner.cached_dirs(inside))
+
+
+def test_vng_command_adds_the_cached_root_device(tmp_path: Path) -> None:
+    image = kernel.KernelImage(path=Path("/k/vmlinuz-1"), release="1", modules=None)
+    opts = runner.VmOptions(scenarios=(Path("/s/a.yaml"),), reports=tmp_path)
+    cmd = runner.vng_command("vng", image, "tcg", opts, ["true"])
+    (qemu,) = [a for a in cmd if a.startswith("--qemu-opts=")]
+    assert "readonly=on" in qemu
+    assert f"mount_tag={runner.CACHED_TAG}" in qemu
+
+
+def test_preimport_names_are_real_modules() -> None:
+    import importlib.util
+
+    missing = [n for n in guest.PREIMPORT if importlib.util.find_spec(n) is None]
+    assert missing == []
+    assert guest.preimport(("json", "netcheck.vm.batch")) >= 0
+
+
+def test_manifest_and_results_keep_profile_and_timeline(tmp_path: Path) -> None:
+    manifest = batch.make_manifest([Path("/s/a.yaml")], tmp_path, [], profile=True)
+    assert manifest.profile == str(tmp_path / batch.PROFILE_NAME)
+    batch.write_manifest(manifest, tmp_path / "m.json")
+    assert batch.read_manifest(tmp_path / "m.json") == manifest
+    res = batch.BatchResults(
+        kernel="k", uptime_at_start_s=20.0, uptime_at_exec_s=12.5, uptime_at_end_s=99.0,
+        warmup_s=30.0, preimport_s=25.0, finished=True,
+        results=(batch.ScenarioResult(scenario="/s/a.yaml", exit_code=0, duration_s=40.0,
+                                      json=str(tmp_path / "a.json"), junit="", started_s=51.0),),
+    )
+    batch.write_results(res, tmp_path / "r.json")
+    assert batch.read_results(tmp_path / "r.json") == res
+
+
+def test_timing_lines_name_every_phase(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps(
+        {"phase_s": {"build": 2.0, "listen": 0.0, "probe": 5.0, "diagnose": 9.5}}))
+    job = batch.ScenarioResult(scenario="/s/a.yaml", exit_code=0, duration_s=20.0,
+                               json=str(tmp_path / "a.json"), junit="", started_s=51.0)
+    assert batch.scenario_timing(job) == "build 2.0, probe 5.0, diagnose 9.5, other 3.5"
+    res = batch.BatchResults(kernel="k", uptime_at_start_s=20.0, uptime_at_exec_s=12.5,
+                             uptime_at_end_s=80.0, warmup_s=30.0, preimport_s=25.0,
+                             results=(job,), finished=True)
+    line = batch.batch_timing(res, 95.0, kernel_at_s=8.0)
+    for part in ("until the kernel's first line 8.0 s", "boot 12.5 s", "guest start 7.5 s",
+                 "warm-up 30.0 s (imports 25.0 s of it)", "scenarios 20.0 s",
+                 "power-off 7.0 s", "95.0 s in all"):
+        assert part in line, line
+
+
+def test_stack_sampler_counts_the_main_threads_stack(tmp_path: Path) -> None:
+    import time as _time
+
+    from netcheck.vm.sampler import StackSampler
+
+    def busy_here() -> None:
+        end = _time.monotonic() + 0.3
+        while _time.monotonic() < end:
+            pass
+
+    sampler = StackSampler(interval=0.01).start()
+    busy_here()
+    counts = sampler.stop()
+    assert any(s.startswith("MainThread;") and "busy_here" in s for s in counts), counts
+    sampler.write(tmp_path / "p.txt")
+    lines = (tmp_path / "p.txt").read_text().splitlines()
+    assert lines[0].startswith("# interval_s=0.01 samples=")
+    assert all(line.rsplit(" ", 1)[1].isdigit() for line in lines[1:])
