@@ -53,6 +53,11 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
     r.add_argument("--memory", default="1G", help="the VM's memory, as QEMU's -m takes it")
     r.add_argument("--quiet-console", action="store_true", help="do not echo the VM console")
     r.add_argument(
+        "--no-cached-root", action="store_true",
+        help="run the guest's Python from virtme-ng's uncached 9p root (slower; for "
+             "telling a cache problem apart)",
+    )
+    r.add_argument(
         "--profile", action="store_true",
         help="sample the guest's Python stacks into <reports>/vm-profile.txt (flame graph format)",
     )
@@ -73,6 +78,7 @@ def add_vm_parser(sub: Any, out: Console, err: Console) -> None:
             accel=args.accel,
             memory=args.memory,
             profile=args.profile,
+            cached_root=not args.no_cached_root,
         )
 
         def echo(line: str) -> None:

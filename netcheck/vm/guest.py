@@ -276,6 +276,7 @@ def run_batch(
             # The first fork through the forkserver waits for the rest of its preload.
             if warm_probe_workers() is not None:
                 warmup = round(time.monotonic() - started, 3)
+            save(False)  # a batch that hangs in its first scenario still tells this
         image_cache = False
         for job in manifest.jobs:
             need = needs[job.scenario]

@@ -84,6 +84,7 @@ class VmOptions:
     memory: str = "1G"
     cpus: int = 2
     profile: bool = False  # sample the guest's Python stacks into <reports>/vm-profile.txt
+    cached_root: bool = True  # run the guest's Python from the cache=loose view (CACHED_TAG)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,7 +279,7 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
     opts = VmOptions(
         scenarios=scenarios, reports=reports, run_args=options.run_args, kernel=options.kernel,
         timeout_s=options.timeout_s, accel=options.accel, memory=options.memory,
-        cpus=options.cpus, profile=options.profile,
+        cpus=options.cpus, profile=options.profile, cached_root=options.cached_root,
     )
     manifest = make_manifest(scenarios, reports, options.run_args, profile=options.profile)
     manifest_path = reports / MANIFEST_NAME
@@ -289,9 +290,8 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
     started = time.monotonic()
     accel = choose_accel(options.accel, qemu, kernel)
     precompile()
-    cmd = vng_command(
-        vng, kernel, accel, opts, guest_command(manifest_path, cached_dirs(reports))
-    )
+    cached = cached_dirs(reports) if options.cached_root else []
+    cmd = vng_command(vng, kernel, accel, opts, guest_command(manifest_path, cached))
     log.info("booting %s (%s) for %d scenario(s)", kernel.path, accel, len(scenarios))
     log.debug("vng command: %s", shlex.join(cmd))
     env = dict(os.environ)
