@@ -8,6 +8,7 @@ and the probe forkserver that preloads them is started once per process, not per
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import importlib
 import logging
 import os
@@ -51,6 +52,12 @@ CACHE_DIR = Path("/run/netcheck-vm/cache")
 # Lab dockerds (each with its own containerd) under TCG: 30 s, the host's limit, ran out
 # with two of them starting at once (one alone answered in ~13 s).
 LAB_DOCKERD_READY_S = 240
+# A step of the batch (the warm-up, one scenario) still running after this long prints every
+# thread's Python stack to the console (kept as vm-console.log), and again at each further
+# interval: a hang's log then says which call it was in, beside the kernel's own report.
+# faulthandler's C thread needs no GIL, so it prints while a thread is stuck in a syscall.
+# The slowest step of a good batch under TCG took ~55 s (the warm-up).
+STALL_DUMP_S = 150.0
 
 
 def _uptime() -> float:
@@ -140,7 +147,13 @@ def warm_probe_workers() -> float | None:
     return round(time.monotonic() - started, 3)
 
 
+def watch_stall(timeout: float = STALL_DUMP_S) -> None:
+    """(Re)arm the stall dump for the step starting now (see STALL_DUMP_S)."""
+    faulthandler.dump_traceback_later(timeout, repeat=True, file=sys.stderr)
+
+
 def run_job(job: ScenarioJob, run_args: Sequence[str], run: RunFn) -> ScenarioResult:
+    watch_stall()
     argv = ["run", job.scenario, *run_args, "--json", job.json, "--junit", job.junit]
     started = time.monotonic()
     started_s = _uptime()
@@ -270,6 +283,7 @@ def run_batch(
         # Written before anything slow: the host tells "never booted" from "too slow".
         save(False)
         if warm:
+            watch_stall()
             started = time.monotonic()
             start_probe_forkserver()
             preimport_s = preimport()
@@ -295,6 +309,7 @@ def run_batch(
                 done.append(run_job(job, manifest.run_args, run))
             save(False)
     finally:
+        faulthandler.cancel_dump_traceback_later()
         docker.stop()
         if sampler is not None and manifest.profile:
             sampler.stop()

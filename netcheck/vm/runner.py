@@ -53,12 +53,18 @@ MODULE_BLACKLIST = (
     "psmouse", "ahci", "libahci", "libata", "sr_mod", "cdrom", "i2c_i801", "iTCO_wdt",
     "lpc_ich", "pcspkr", "serio_raw", "evdev", "sg", "intel_pmc_bxt", "i6300esb",
 )
-# vng's `--verbose` shows the kernel console (where a panic is printed); loglevel=1 keeps
-# only emergencies there, since every console byte is slow under TCG. Debian's kernel turns
-# AppArmor on, and the guest (this machine's root) has no apparmor_parser: dockerd then
-# refuses to start any container ("the docker-default profile could not be loaded").
+# vng's `--verbose` shows the kernel console (where a panic is printed): it is kept as
+# <reports>/vm-console.log. loglevel=5 lets warnings through, as the registers and call trace
+# of a soft lockup are printed at the default level (4): with loglevel=1 a hang's log said
+# only "soft lockup - CPU#1 stuck [python:141]", not where. Informational lines (a line per
+# bridge port change; every console byte is slow under TCG) stay out. A stuck CPU may wait
+# on another: softlockup_all_cpu_backtrace shows every CPU. A task blocked (D state) for
+# 60 s is named (Debian's default is 120 s). Debian's kernel turns AppArmor on, and the guest
+# (this machine's root) has no apparmor_parser: dockerd then refuses to start any container
+# ("the docker-default profile could not be loaded").
 KERNEL_APPEND = (
-    "loglevel=1", "apparmor=0", "module_blacklist=" + ",".join(MODULE_BLACKLIST),
+    "loglevel=5", "softlockup_all_cpu_backtrace=1", "sysctl.kernel.hung_task_timeout_secs=60",
+    "apparmor=0", "module_blacklist=" + ",".join(MODULE_BLACKLIST),
 )
 KILL_GRACE_S = 3.0
 _TAIL_LINES = 40
