@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reports", default=str(ROOT / "reports" / "vm-bench"))
     ap.add_argument("--limit", type=float, default=900.0, help="netcheck vm run --timeout")
     ap.add_argument("--profile", action="store_true", help="sample the guest's stacks")
+    ap.add_argument("--no-cached-root", action="store_true",
+                    help="the guest's Python from virtme-ng's plain 9p root (netcheck vm run's)")
     ap.add_argument("--top", type=int, default=40, help="functions listed with --profile")
     ap.add_argument("--read", action="store_true",
                     help="only summarize a batch already in --reports (e.g. reports/vm-batch "
@@ -100,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.executable, "-m", "netcheck", "vm", "run", "--reports", str(reports),
         "--timeout", f"{args.limit:g}", "--quiet-console",
         *(["--profile"] if args.profile else []),
+        *(["--no-cached-root"] if args.no_cached_root else []),
         *(str(p) for p in VM_SCENARIOS), "--", "--timeout", "3",
     ]
     load_before = os.getloadavg()[0]

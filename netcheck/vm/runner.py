@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -67,6 +68,13 @@ KERNEL_APPEND = (
     "apparmor=0", "module_blacklist=" + ",".join(MODULE_BLACKLIST),
 )
 KILL_GRACE_S = 3.0
+# The kernel repeats "soft lockup - CPU#1 stuck for 45s! [python:141]" while a CPU stays in
+# kernel code without scheduling. Under TCG a starved vCPU can cause one report of 20-40 s
+# (the guest's clock runs on while QEMU waits for a host core), after which it goes on; a CPU
+# still stuck after this long never came back (a batch ran 900 s into its time limit with
+# one), so the VM is stopped then instead of at --timeout.
+LOCKUP_KILL_S = 240
+_LOCKUP = re.compile(r"soft lockup - CPU#(?P<cpu>\d+) stuck for (?P<s>\d+)s! \[(?P<task>[^\]]*)\]")
 _TAIL_LINES = 40
 # A second, read-only view of the host's root that the guest mounts with cache=loose: the
 # interpreter, the venv and netcheck are bound from it over their own paths before Python
@@ -230,6 +238,15 @@ class _Pump(threading.Thread):
         self.on_line = on_line
         self.tail: deque[str] = deque(maxlen=_TAIL_LINES)
         self.kernel_at: float | None = None  # time.monotonic() of "Linux version"
+        self.lockup: str | None = None  # the kernel's report of a CPU stuck for good
+        self.stuck = threading.Event()
+
+    def _check_lockup(self, line: str) -> None:
+        found = _LOCKUP.search(line)
+        if found is not None and int(found["s"]) >= LOCKUP_KILL_S and self.lockup is None:
+            self.lockup = (f"CPU#{found['cpu']} stuck for {found['s']} s in "
+                           f"{found['task']}")
+            self.stuck.set()
 
     def run(self) -> None:
         assert hasattr(self.stream, "readline")
@@ -241,16 +258,24 @@ class _Pump(threading.Thread):
                 out.write(line + "\n")
                 out.flush()
                 self.tail.append(line)
+                self._check_lockup(line)
                 if self.on_line is not None:
                     self.on_line(line)
 
 
 def _explain(
-    results: BatchResults | None, total: int, timed_out: bool, tail: Sequence[str], limit: float
+    results: BatchResults | None, total: int, timed_out: bool, tail: Sequence[str], limit: float,
+    lockup: str | None = None,
 ) -> str:
     panic = next((line for line in tail if "Kernel panic" in line), None)
     if panic is not None:
         return f"the VM kernel panicked: {panic.strip()}"
+    if lockup is not None:
+        done = 0 if results is None else len(results.results)
+        return (
+            f"the VM kernel hung (soft lockup: {lockup}) after {done} of {total} scenarios; "
+            "killed it (the console log has the stuck CPU's call trace)"
+        )
     if results is None:
         if timed_out:
             return (
@@ -264,6 +289,18 @@ def _explain(
             f"{total} scenarios; killed it"
         )
     return f"the VM stopped after {len(results.results)} of {total} scenarios (guest crash?)"
+
+
+def _wait(proc: subprocess.Popen[bytes], pump: _Pump, deadline: float) -> int | None:
+    """The boot's exit code, or None: the deadline passed or the guest kernel hung."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or pump.stuck.is_set():
+            return None
+        try:
+            return proc.wait(timeout=min(remaining, 1.0))
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
@@ -311,14 +348,14 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
     pump = _Pump(proc.stdout, console_log, on_line)
     pump.start()
     timed_out = False
-    vng_exit: int | None
+    vng_exit: int | None = None
     try:
-        remaining = options.timeout_s - (time.monotonic() - started)
-        vng_exit = proc.wait(timeout=max(remaining, 0.001))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        vng_exit = None
-        log.warning("VM time limit of %g s reached: killing the VM", options.timeout_s)
+        vng_exit = _wait(proc, pump, started + options.timeout_s)
+        if vng_exit is None and pump.lockup is not None:
+            log.warning("VM kernel soft lockup (%s): killing the VM", pump.lockup)
+        elif vng_exit is None:
+            timed_out = True
+            log.warning("VM time limit of %g s reached: killing the VM", options.timeout_s)
     finally:
         # Also on KeyboardInterrupt: no QEMU outlives the command that started it.
         if proc.poll() is None:
@@ -342,7 +379,7 @@ def run_in_vm(options: VmOptions, on_line: LineFn | None = None) -> VmOutcome:
         )
     else:
         code = EXIT_ENVIRONMENT
-        message = _explain(results, total, timed_out, tail, options.timeout_s)
+        message = _explain(results, total, timed_out, tail, options.timeout_s, pump.lockup)
         message += f". Console log: {console_log}"
     return VmOutcome(
         exit_code=code, message=message, kernel=kernel, accel=accel, elapsed_s=elapsed,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -174,6 +178,81 @@ def test_explain_tells_panic_hang_and_partial_batches_apart() -> None:
     assert "panicked" in panic
     assert "did not reach userspace" in runner._explain(None, 2, True, [], 5)
     assert "after 0 of 2" in runner._explain(done, 2, True, [], 60)
+
+
+def test_kernel_console_keeps_what_explains_a_hang(tmp_path: Path) -> None:
+    image = kernel.KernelImage(path=Path("/k/vmlinuz-1"), release="1", modules=None)
+    opts = runner.VmOptions(scenarios=(Path("/s/a.yaml"),), reports=tmp_path)
+    cmd = runner.vng_command("vng", image, "tcg", opts, ["true"])
+    appended = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--append"]
+    # A soft lockup's call trace is printed at the default level (4): loglevel must pass it.
+    level = next(int(a.split("=")[1]) for a in appended if a.startswith("loglevel="))
+    assert level > 4
+    assert "softlockup_all_cpu_backtrace=1" in appended
+
+
+def _pump(tmp_path: Path, lines: Sequence[str]) -> runner._Pump:
+    stream = io.BytesIO("".join(f"{line}\r\n" for line in lines).encode())
+    pump = runner._Pump(stream, tmp_path / "console.log", None)
+    pump.run()
+    return pump
+
+
+def test_console_pump_tells_a_passing_lockup_from_a_hung_cpu(tmp_path: Path) -> None:
+    passing = _pump(tmp_path, [
+        "[  116.52] watchdog: BUG: soft lockup - CPU#1 stuck for 45s! [runc:2103]",
+        "building lab…",
+    ])
+    assert passing.lockup is None and not passing.stuck.is_set()
+    assert (tmp_path / "console.log").read_text().splitlines()[1] == "building lab…"
+    hung = _pump(tmp_path, [
+        "[  116.52] watchdog: BUG: soft lockup - CPU#1 stuck for 45s! [python:141]",
+        f"[  330.51] watchdog: BUG: soft lockup - CPU#1 stuck for {runner.LOCKUP_KILL_S}s! "
+        "[python:141]",
+        "[  360.51] watchdog: BUG: soft lockup - CPU#0 stuck for 999s! [runc:7]",
+    ])
+    assert hung.stuck.is_set()
+    assert hung.lockup == f"CPU#1 stuck for {runner.LOCKUP_KILL_S} s in python:141"
+
+
+def test_wait_stops_waiting_for_a_hung_guest(tmp_path: Path) -> None:
+    pump = _pump(tmp_path, [])
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        pump.stuck.set()
+        assert runner._wait(proc, pump, time.monotonic() + 60) is None
+        assert proc.poll() is None  # the caller kills it
+    finally:
+        proc.kill()
+        proc.wait()
+    done = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    assert runner._wait(done, _pump(tmp_path, []), time.monotonic() + 60) == 3
+    late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert runner._wait(late, _pump(tmp_path, []), time.monotonic() - 1) is None
+    finally:
+        late.kill()
+        late.wait()
+
+
+def test_explain_names_a_kernel_hang() -> None:
+    done = batch.BatchResults(kernel="k", uptime_at_start_s=1.0, results=(), finished=False)
+    message = runner._explain(done, 7, False, [], 900, "CPU#1 stuck for 240 s in python:141")
+    assert "soft lockup: CPU#1 stuck for 240 s in python:141" in message
+    assert "after 0 of 7" in message
+
+
+def test_guest_prints_its_python_stacks_when_a_step_stalls() -> None:
+    code = (
+        "import time\nfrom netcheck.vm import guest\n"
+        "def stuck_here():\n    time.sleep(1.5)\n"
+        "guest.watch_stall(0.3)\nstuck_here()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0
+    assert "most recent call first" in done.stderr
+    assert "stuck_here" in done.stderr
 
 
 def test_run_in_vm_rejects_bad_input_before_booting(tmp_path: Path) -> None:
