@@ -189,6 +189,8 @@ def test_kernel_console_keeps_what_explains_a_hang(tmp_path: Path) -> None:
     level = next(int(a.split("=")[1]) for a in appended if a.startswith("loglevel="))
     assert level > 4
     assert "softlockup_all_cpu_backtrace=1" in appended
+    # And drop-reason tracing does not patch the scheduler at each event toggle.
+    assert "trace_options=norecord-cmd" in appended
 
 
 def _pump(tmp_path: Path, lines: Sequence[str]) -> runner._Pump:
