@@ -22,6 +22,7 @@ class NodeNotes:
     addresses: tuple[str, ...] = ()  # "192.0.2.53/32 dev lo"
     routes: tuple[str, ...] = ()  # main-table routes, and "no default route (...)"
     tables: tuple[str, ...] = ()  # "table 100: default via 10.51.0.1 dev eth0"
+    table_ids: tuple[str, ...] = ()  # the extra tables themselves ("100"): the badge counts them
     rules: tuple[str, ...] = ()  # "priority 100 from 10.51.0.11/32 lookup 100"
     neighbours: tuple[str, ...] = ()  # "10.71.0.20 lladdr ... dev eth0 nud permanent"
     vxlans: tuple[str, ...] = ()  # "vx42 id 42 remote 10.71.0.12 (a2) dstport 4789 ..."
@@ -41,7 +42,7 @@ class NodeNotes:
     def badge(self) -> str:
         """A short count per kind for the node's box: `2 rule · 1 tbl · 1 nbr · vx42`."""
         words = []
-        for label, items in (("rule", self.rules), ("tbl", self.tables),
+        for label, items in (("rule", self.rules), ("tbl", self.table_ids),
                              ("addr", self.addresses), ("nbr", self.neighbours)):
             if items:
                 words.append(f"{len(items)} {label}")
@@ -90,6 +91,7 @@ def _stack(stack: NodeStack, routes: tuple[Route, ...]) -> dict[str, tuple[str, 
         "addresses": tuple(str(a) for a in stack.addresses),
         "routes": tuple(main),
         "tables": tuple(_route(r, t.id) for t in stack.tables for r in t.routes),
+        "table_ids": tuple(str(t.id) for t in stack.tables),
         "rules": tuple(str(r) for r in stack.rules),
         "neighbours": tuple(str(n) for n in stack.neighbours),
     }
