@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,9 +107,20 @@ def result_for(
 
 # How long a started worker waits for the parent's go (run_workers' prelude) at most.
 GO_TIMEOUT_S = 120.0
+_GO_POLL_S = 0.2  # how often a waiting worker looks whether its parent still runs
 
 
 def wait_for_go(go: Any) -> None:
-    """Block until the parent says the probes may go out (None: at once)."""
-    if go is not None and not go.wait(GO_TIMEOUT_S):
-        raise TimeoutError(f"no go from the parent within {GO_TIMEOUT_S:.0f} s")
+    """Block until the parent says the probes may go out (None: at once). A parent that
+    dies meanwhile (SIGTERM between starting this worker and recording it) never says go:
+    the worker leaves at once instead of outliving it, holding its stdout, for the whole
+    wait."""
+    if go is None:
+        return
+    parent = multiprocessing.parent_process()
+    deadline = time.monotonic() + GO_TIMEOUT_S
+    while not go.wait(_GO_POLL_S):
+        if parent is not None and not parent.is_alive():
+            raise SystemExit("the run that started this probe worker is gone")
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no go from the parent within {GO_TIMEOUT_S:.0f} s")
