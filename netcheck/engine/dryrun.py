@@ -99,17 +99,8 @@ def _route(route: Route) -> str:
 
 
 def _vxlan_line(host: str, vx: Vxlan) -> str:
-    words = [f"id {vx.vni}", f"remote {vx.remote}"
-             + (f" ({vx.remote_host})" if vx.remote_host else "")]
-    if vx.local is not None:
-        words.append(f"local {vx.local}")
-    words.append(f"dstport {vx.port}")
-    if vx.dev is not None:
-        words.append(f"dev {vx.dev}")
-    if vx.mtu is not None:
-        words.append(f"mtu {vx.mtu}")
     where = f", a port of network {vx.master}'s bridge" if vx.master else ""
-    return f"create vxlan {host}:{vx.name} ({' '.join(words)}){where}"
+    return f"create vxlan {host}:{vx.name} ({' '.join(vx.ip_words())}){where}"
 
 
 def _node_settings(plan: Plan, hosts: Sequence[str]) -> list[str]:

@@ -413,6 +413,20 @@ class Vxlan:
     master: str | None = None  # a bridge network: the device becomes a port of its bridge
     location: Location | None = None
 
+    def ip_words(self) -> tuple[str, ...]:
+        """Its `ip link add ... type vxlan` options as the dry run and the report show them
+        (`remote` names the lab host holding the address)."""
+        words = [f"id {self.vni}", f"remote {self.remote}"
+                 + (f" ({self.remote_host})" if self.remote_host else "")]
+        if self.local is not None:
+            words.append(f"local {self.local}")
+        words.append(f"dstport {self.port}")
+        if self.dev is not None:
+            words.append(f"dev {self.dev}")
+        if self.mtu is not None:
+            words.append(f"mtu {self.mtu}")
+        return tuple(words)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Host(NodeFeatures):

@@ -69,15 +69,7 @@ def _route(route: Route, table: int | None = None) -> str:
 
 
 def vxlan_text(vx: Vxlan) -> str:
-    words = [vx.name, f"id {vx.vni}",
-             f"remote {vx.remote}" + (f" ({vx.remote_host})" if vx.remote_host else "")]
-    if vx.local is not None:
-        words.append(f"local {vx.local}")
-    words.append(f"dstport {vx.port}")
-    if vx.dev is not None:
-        words.append(f"dev {vx.dev}")
-    if vx.mtu is not None:
-        words.append(f"mtu {vx.mtu}")
+    words = [vx.name, *vx.ip_words()]
     if vx.master is not None:
         words.append(f"master {vx.master}")
     return " ".join(words)
