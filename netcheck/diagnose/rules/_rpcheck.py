@@ -204,3 +204,29 @@ def arp_failed(case: Case, drop: RpDrop) -> tuple[bool, str | None]:
     if state is not None and ("INCOMPLETE" in state[0] or "FAILED" in state[0]):
         return True, f"neighbour {drop.dst} in {src.name}: {state[0]} (no ARP reply)"
     return False, None
+
+
+def arrival_evidence(case: Case, dst: Node) -> list[str] | None:
+    """What the target's own counters say about the request getting in, as evidence lines:
+    None when rp_filter dropped it on arrival, or when nothing there moved (a missing route
+    back may be true and still not why this probe died). The counters are the kind's
+    `arrived` trait, plus Ip.OutNoRoutes for replies it could not route."""
+    r = case.result
+    w = case.live.window
+    iface = holding(dst, r.target_address)
+    if w.delta(dst.netns, RP_COUNTER) or (
+        iface is not None and device_drops(case, dst, iface.ifname, RP_REASON)
+    ):
+        return None  # dropped on arrival by rp_filter: the request never got in
+    arrived = [f"{name} +{moved}" for name in kind_of(case).counters.arrived
+               if (moved := w.delta(dst.netns, name))]
+    no_routes = w.delta(dst.netns, "Ip.OutNoRoutes")
+    if not arrived and not no_routes:
+        return None
+    out = []
+    if arrived:
+        out.append(f"{dst.name}: {', '.join(arrived)} while the probes ran (requests received)")
+    if no_routes:
+        out.append(f"{dst.name}: Ip.OutNoRoutes +{no_routes} while the probes ran "
+                   "(packets it could not route)")
+    return out

@@ -20,25 +20,19 @@ import errno
 
 from netcheck.diagnose.base import Case, Explained, Strength
 from netcheck.diagnose.rules._common import (
-    holding,
     on_link,
     probe_line,
     source_address,
     source_node,
     target_node,
 )
-from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
-from netcheck.model.plan import NodeKind, ProbeKind
+from netcheck.diagnose.rules._rpcheck import arrival_evidence
+from netcheck.model.plan import NodeKind
 from netcheck.model.results import Finding, Node, Observation
 
 # Lab nodes the scenario gives (or denies) a default route: containers get Docker's.
 _LAB_NODES = (NodeKind.MACHINE, NodeKind.HOST)
 # Counters in the target's namespace that move only when the request got in.
-_ARRIVED = {
-    ProbeKind.ICMP: ("Icmp.InEchos",),
-    ProbeKind.UDP: ("Udp.InDatagrams", "Udp.NoPorts"),
-    ProbeKind.DNS: ("Udp.InDatagrams", "Udp.NoPorts"),
-}
 
 
 def lacks_default(case: Case) -> bool:
@@ -136,26 +130,12 @@ class NoDefaultRoute:
     def _replies(self, case: Case, dst: Node, lookup: str, table: list[str],
                  s_addr: str) -> Explained | None:
         r = case.result
-        w = case.live.window
-        iface = holding(dst, r.target_address)
-        if w.delta(dst.netns, RP_COUNTER) or (
-            iface is not None and device_drops(case, dst, iface.ifname, RP_REASON)
-        ):
-            return None  # dropped on arrival by rp_filter: the request never got in
-        arrived = [f"{name} +{moved}" for name in _ARRIVED.get(r.probe.kind, ())
-                   if (moved := w.delta(dst.netns, name))]
-        no_routes = w.delta(dst.netns, "Ip.OutNoRoutes")
-        if not arrived and not no_routes:
-            return None  # nothing at the target says a request got in
+        arrival = arrival_evidence(case, dst)
+        if arrival is None:
+            return None  # rp_filter dropped it, or nothing at the target says it got in
         evidence = [f"{dst.name}: {lookup}",
                     f"{dst.name}: main table (ip route, read live): "
-                    f"{'; '.join(table) if table else '(empty)'}"]
-        if arrived:
-            evidence.append(f"{dst.name}: {', '.join(arrived)} while the probes ran "
-                            "(requests received)")
-        if no_routes:
-            evidence.append(f"{dst.name}: Ip.OutNoRoutes +{no_routes} while the probes ran "
-                            "(packets it could not route)")
+                    f"{'; '.join(table) if table else '(empty)'}", *arrival]
         evidence.append(probe_line(case))
         assert r.target_address is not None
         via = _gateways(case, dst, r.target_address.version)[0]

@@ -21,14 +21,13 @@ import errno
 
 from netcheck.diagnose.base import Case, Explained, Strength
 from netcheck.diagnose.rules._common import (
-    holding,
     kind_of,
     probe_line,
     source_address,
     source_node,
     target_node,
 )
-from netcheck.diagnose.rules._rpcheck import RP_COUNTER, RP_REASON, device_drops
+from netcheck.diagnose.rules._rpcheck import arrival_evidence
 from netcheck.diagnose.rules.docker_internal import only_internal
 from netcheck.diagnose.rules.no_default_route import lacks_default, misses_default_back
 from netcheck.diagnose.rules.unrouted_address import HOP_NO_ROUTE, first_hop_without_route
@@ -76,30 +75,12 @@ class NoRoute:
             return self.hop_without_route(case, src, dst, s_addr)
         if misses_default_back(case):
             return None  # a lab node that skips its LAN's gateway: no-default-route's
-        w = case.live.window
-        iface = holding(dst, r.target_address)
-        if w.delta(dst.netns, RP_COUNTER) or (
-            iface is not None and device_drops(case, dst, iface.ifname, RP_REASON)
-        ):
-            return None  # dropped on arrival by rp_filter: the request never got in
-        evidence = [f"{dst.name}: {back.text}"]
-        arrived: list[str] = []
-        # Counters in the target's namespace that move only when the request got in.
-        for name in kind_of(case).counters.arrived:
-            moved = w.delta(dst.netns, name)
-            if moved:
-                arrived.append(f"{name} +{moved}")
-        no_routes = w.delta(dst.netns, "Ip.OutNoRoutes")
-        if not arrived and not no_routes:
-            # Nothing at the target says a request got in: its missing route back may be
-            # true and still not why this probe died (the request may never have arrived).
+        arrival = arrival_evidence(case, dst)
+        if arrival is None:
+            # rp_filter dropped it on arrival, or nothing at the target says a request got
+            # in: its missing route back may be true and still not why this probe died.
             return None
-        if arrived:
-            evidence.append(f"{dst.name}: {', '.join(arrived)} while the probes ran "
-                            "(requests received)")
-        if no_routes:
-            evidence.append(f"{dst.name}: Ip.OutNoRoutes +{no_routes} while the probes ran "
-                            "(packets it could not route)")
+        evidence = [f"{dst.name}: {back.text}", *arrival]
         evidence.append(probe_line(case))
         finding = Finding(
             id=self.id,
