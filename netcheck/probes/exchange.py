@@ -362,6 +362,17 @@ def exchange(sock: Any, probes: Sequence[Probe], timeout: float, *, multi: bool)
     return out
 
 
+def apply_actions(neigh: NeighSocket, actions: Sequence[Action]) -> None:
+    """Carry out a pacer's requests on this namespace's neighbour table."""
+    for action in actions:
+        if action.op == "delete":
+            neigh.delete(action.entry)
+        elif action.op == "permanent":
+            neigh.set_state(action.entry, NUD_PERMANENT)
+        else:
+            neigh.set_state(action.entry, NUD_FAILED)
+
+
 def exchange_paced(
     sock: Any, probes: Sequence[Probe], timeout: float, pacer: NeighbourPacer,
     neigh: NeighSocket, poll_s: float = _TOKEN_POLL_S,
@@ -380,13 +391,7 @@ def exchange_paced(
     fd, nfd = sock.ins, neigh.fileno()
 
     def apply(actions: Sequence[Action]) -> None:
-        for action in actions:
-            if action.op == "delete":
-                neigh.delete(action.entry)
-            elif action.op == "permanent":
-                neigh.set_state(action.entry, NUD_PERMANENT)
-            else:
-                neigh.set_state(action.entry, NUD_FAILED)
+        apply_actions(neigh, actions)
 
     def send_due(now: float) -> None:
         nonlocal last_sent

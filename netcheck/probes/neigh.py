@@ -34,6 +34,8 @@ NUD_KEEP = NUD_PERMANENT | NUD_NOARP
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 _NLM_F_REQUEST, _NLM_F_DUMP, _NLM_F_REPLACE = rtnl.NLM_F_REQUEST, 0x300, 0x100
 _RTMGRP_NEIGH = 0x4
+_RTNLGRP_NEIGH = 3
+_SOL_NETLINK, _NETLINK_DROP_MEMBERSHIP = 270, 2
 _NDA_DST, _NDA_LLADDR = 1, 2
 _NDMSG = struct.Struct("=BBHiHBB")
 _RCVBUF = 4 << 20
@@ -95,7 +97,10 @@ def request(
     """One rtnetlink neighbour message (new/del/get)."""
     body = _NDMSG.pack(family, 0, 0, ifindex, state, 0, 0)
     if dst is not None:
-        body += rtnl.attr(_NDA_DST, ipaddress.ip_address(dst).packed)
+        # inet_pton: a pacer sends one of these per pair of a mesh (62,250 at N=250).
+        af = family if family in (socket.AF_INET, socket.AF_INET6) else (
+            socket.AF_INET6 if ":" in dst else socket.AF_INET)
+        body += rtnl.attr(_NDA_DST, socket.inet_pton(af, dst))
     if lladdr is not None:
         body += rtnl.attr(_NDA_LLADDR, lladdr)
     return rtnl.message(mtype, flags, seq, body)
@@ -119,6 +124,12 @@ class NeighSocket:
 
     def close(self) -> None:
         self._sock.close()
+
+    def mute(self) -> None:
+        """Stop hearing events: requests from here on (the final deletes) are not echoed
+        back to this socket, one notification each."""
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(_SOL_NETLINK, _NETLINK_DROP_MEMBERSHIP, _RTNLGRP_NEIGH)
 
     def _send(self, mtype: int, flags: int, **fields: object) -> None:
         self._seq += 1

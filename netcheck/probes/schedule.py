@@ -9,16 +9,21 @@ ARP (or NDP) is part of what it proves. So a paced worker:
 - sends the first probe to each next hop (the group's *lead*) only while it holds a token
   of a semaphore shared by every worker of the run (one token = room for the two entries a
   resolution costs: the source's and the one the target learns from the request);
-- when the kernel reports the lead's entry resolved, the packet has left: the entry is
-  deleted right away (no more probes to that next hop) or turned permanent while the rest
-  of the group go out, then deleted. Either way the token goes back;
+- when the kernel reports the lead's entry resolved, the packet has left: the entry is made
+  permanent (a permanent entry is exempt from the limit) and the token goes back;
+- an entry learned from a peer's request is made permanent too, and the probes to that peer
+  go out through it at once, without a lead or a token: the kernel sends through a learned
+  entry in a run with room for every entry (an unpaced one) just the same. So each pair
+  costs one broadcast, and the echo replies find their entries instead of resolving anew;
 - when the lead's timeout passes unresolved, the entry is marked FAILED, as the kernel
   would after its retries: the probe's verdict (SILENT) is already final, the diagnosis still
-  finds the FAILED entry, and a FAILED entry is one the kernel may reclaim when it needs
-  room, so the token goes back too;
-- entries this worker did not resolve for a probe of its own (learned from another worker's
-  request, or left behind) are deleted as soon as they appear, so the run holds only the
-  entries of resolutions in flight.
+  finds the FAILED entry, and a FAILED entry is one the kernel reclaims when it needs room,
+  so the token goes back too;
+- when the run's probes are all done, `release()` names the entries made permanent, to be
+  deleted: the table is left as the probes found it, FAILED marks aside.
+
+Pinned and FAILED entries are the ones that take no room (`settled`): the host's table
+fill less theirs is what the room brake reads.
 
 Waits overlap: every probe has its own deadline (its send time + the timeout) and the
 worker goes on sending while earlier probes wait, so silent probes cost one timeout in
@@ -29,11 +34,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal, Protocol
 
-from netcheck.probes.neigh import NUD_FAILED, NUD_KEEP, NUD_VALID, NeighEntry
+from netcheck.probes.neigh import NUD_FAILED, NUD_KEEP, NUD_PERMANENT, NUD_VALID, NeighEntry
 
 # Marking an entry FAILED makes the kernel answer its queued packet with a host-unreachable
 # from this namespace, as it does after its own retries; that must land after the lead's
@@ -113,7 +118,7 @@ class Action:
 class _State(Enum):
     QUEUED = "queued"
     RESOLVING = "resolving"  # lead sent, token held
-    SENDING = "sending"  # resolved and made permanent: the rest go out next
+    SENDING = "sending"  # its entry is valid: the rest go out next
     DONE = "done"
 
 
@@ -124,7 +129,6 @@ class _Group:
     state: _State = _State.QUEUED
     sent: int = 0  # how many of `probes` have been handed out
     deadline: float = 0.0  # the lead's: its send time + timeout
-    entry: NeighEntry | None = None  # the resolved entry, while SENDING
 
 
 @dataclass(slots=True)
@@ -143,17 +147,20 @@ class NeighbourPacer:
     family: int
     preexisting: Sequence[NeighEntry] = ()
     # The room the whole host's table has now (a brake beyond the tokens: a peer slow to
-    # free what it learned shows here first); None: tokens alone.
+    # settle what it learned shows here first); None: tokens alone.
     room: Callable[[], int] | None = None
+    # Told how many entries of this namespace take no room now (`settled`), on each change.
+    on_settled: Callable[[int], None] | None = None
     _groups: dict[Key, _Group] = field(default_factory=dict)
     _queue: deque[Key] = field(default_factory=deque)
     _free: list[int] = field(default_factory=list)  # probes needing no resolution
     _resolving: deque[_Group] = field(default_factory=deque)  # in deadline order
     _sending: list[_Group] = field(default_factory=list)  # resolved: the rest go out next
-    _just_sent: list[_Group] = field(default_factory=list)
     _unsent: int = 0
     _held: int = 0
     _pending: list[Action] = field(default_factory=list)
+    # Entries this pacer made permanent or marked FAILED, as it set them.
+    _ours: dict[Key, NeighEntry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for i, key in enumerate(self.keys):
@@ -173,6 +180,11 @@ class NeighbourPacer:
     def held(self) -> int:
         """Tokens this worker holds now."""
         return self._held
+
+    @property
+    def settled(self) -> int:
+        """Entries of this namespace, made so here, that take no room: permanent or FAILED."""
+        return len(self._ours)
 
     @property
     def starved(self) -> bool:
@@ -195,6 +207,19 @@ class NeighbourPacer:
         if not self._queue and isinstance(self.tokens, QuotaTokens):
             self.tokens.retire()
 
+    def _set(self, entry: NeighEntry, op: Op, state: int) -> Action:
+        self._ours[entry.key] = replace(entry, state=state)
+        self._tell()
+        return Action(op, entry)
+
+    def _forget(self, key: Key) -> None:
+        if self._ours.pop(key, None) is not None:
+            self._tell()
+
+    def _tell(self) -> None:
+        if self.on_settled is not None:
+            self.on_settled(len(self._ours))
+
     def due(self, now: float) -> list[int]:
         """Probes to send now: free ones, the rest of resolved groups, leads with a token."""
         out, self._free = self._free, []
@@ -202,7 +227,7 @@ class NeighbourPacer:
             if group.state is _State.SENDING:
                 out.extend(group.probes[group.sent :])
                 group.sent = len(group.probes)
-                self._just_sent.append(group)
+                group.state = _State.DONE
         self._sending.clear()
         # Each lead may cost two entries: start no more than half the room.
         allowed = self.room() // 2 if self.room is not None and self._queue else len(self._queue)
@@ -238,21 +263,25 @@ class NeighbourPacer:
             group.deadline = max(group.deadline, at + self.timeout + FAIL_GRACE_S)
 
     def after_send(self) -> list[Action]:
-        """Once `due()`'s probes have gone out: groups sent in full drop their entry."""
+        """What the table needs once `due()`'s probes have gone out (entries seen before
+        the first send); groups sent in full are done, their entries stay pinned."""
         out, self._pending = self._pending, []
-        for group in self._just_sent:
-            group.state = _State.DONE
-            if group.entry is not None:
-                out.append(Action("delete", group.entry))
-            group.entry = None
-        self._just_sent.clear()
         return out
 
     def on_entry(self, entry: NeighEntry) -> list[Action]:
         """React to a neighbour event (or a dumped entry) of this namespace."""
-        if entry.deleted or entry.family != self.family:
+        if entry.family != self.family:
             return []
-        group = self._groups.get(entry.key)
+        key = entry.key
+        if entry.deleted:
+            self._forget(key)
+            return []
+        mine = self._ours.get(key)
+        if mine is not None:
+            if entry.state == mine.state:
+                return []  # what we set, echoed
+            self._forget(key)  # changed since: a new resolution after a failure
+        group = self._groups.get(key)
         if entry.state & NUD_KEEP:
             # Configured, not learned: used as it is, never touched. Its group needs no token.
             if group is not None and group.state is _State.QUEUED:
@@ -264,18 +293,21 @@ class NeighbourPacer:
                 self._give_back()
                 if group.sent < len(group.probes):
                     group.state = _State.SENDING
-                    group.entry = entry
                     self._sending.append(group)
-                    return [Action("permanent", entry)]
-                group.state = _State.DONE
-                return [Action("delete", entry)]
+                else:
+                    group.state = _State.DONE
+                return [self._set(entry, "permanent", NUD_PERMANENT)]
             if entry.state & NUD_FAILED:  # the kernel gave up before the deadline
                 return self._fail(group)
             return []
         if entry.state & NUD_VALID:
-            # Learned from a peer's request (or resolved after we gave up): room to free.
-            # A group still queued then resolves by its own lead's ARP, not by this one.
-            return [Action("delete", entry)]
+            # Learned from a peer's request (or resolved after we gave up, or left from
+            # before). Pinned: it takes no room, and answers to the peer go through it.
+            if group is not None and group.state is _State.QUEUED:
+                # The kernel sends through it, as in a run with room for every entry.
+                group.state = _State.SENDING
+                self._sending.append(group)
+            return [self._set(entry, "permanent", NUD_PERMANENT)]
         return []
 
     def _fail(self, group: _Group) -> list[Action]:
@@ -286,7 +318,19 @@ class NeighbourPacer:
             self._queue.appendleft(group.key)
         else:
             group.state = _State.DONE
-        return [Action("failed", self._entry(group.key))]
+        return [self._set(self._entry(group.key), "failed", NUD_FAILED)]
+
+    def on_entries(self, entries: Sequence[NeighEntry]) -> list[Action]:
+        """`on_entry` for each of a read's events."""
+        return [a for entry in entries for a in self.on_entry(entry)]
+
+    def release(self) -> list[Action]:
+        """The entries made permanent here, to delete: the run's probes are all done."""
+        out = [Action("delete", e) for e in self._ours.values() if e.state == NUD_PERMANENT]
+        for action in out:
+            del self._ours[action.entry.key]
+        self._tell()
+        return out
 
     def on_time(self, now: float) -> list[Action]:
         """Leads whose timeout passed unresolved give their token back."""

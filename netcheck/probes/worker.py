@@ -29,13 +29,14 @@ from netcheck.probes._netns import enter_netns
 from netcheck.probes.base import BatchInfo, Pacing, ProbeTask, WorkerReport, wait_for_go
 from netcheck.probes.exchange import (
     SendErrors,
+    apply_actions,
     exchange,
     exchange_paced,
     l2_socket,
     l3_socket,
 )
 from netcheck.probes.kinds import destination, kind_for
-from netcheck.probes.neigh import NUD_KEEP, NUD_VALID, NeighSocket
+from netcheck.probes.neigh import NeighSocket
 from netcheck.probes.packets import classify_probe, craft_probe, error_result, send_error_result
 from netcheck.probes.route import RouteError, RouteInfo, RouteLookup
 from netcheck.probes.schedule import Key, NeighbourPacer, QuotaTokens
@@ -54,8 +55,20 @@ log = logging.getLogger(__name__)
 FULL_SCAPY_RELOAD = False
 
 
+_RESET_LOCK = threading.Lock()
+_RESET_DONE = False
+
+
 def reset_scapy(*, full: bool = FULL_SCAPY_RELOAD) -> None:
-    """Make scapy see the namespace this process is now in, and route through the kernel."""
+    """Make scapy see the namespace this process is now in, and route through the kernel.
+
+    Once per process: a process serving several namespaces (one thread each, L3 probes
+    only, which never ask scapy for an interface) resets it for all of them."""
+    global _RESET_DONE
+    with _RESET_LOCK:
+        if _RESET_DONE and not full:
+            return
+        _RESET_DONE = True
     conf.verb = 0
     if full:
         conf.ifaces.reload()
@@ -100,7 +113,11 @@ class _Batch:
     tokens: Any = None
     family: int = socket.AF_INET
     room: Callable[[], int] | None = None
+    on_settled: Callable[[int], None] | None = None
     poll_s: float = 0.01
+    # Where a paced batch leaves its neighbour socket and pacer (the namespace thread's
+    # _PINNING list: a batch may run on a thread of its own).
+    pinning: list[tuple[NeighSocket, NeighbourPacer]] = field(default_factory=list)
     answers: dict[int, list[Reply]] = field(default_factory=dict)
     errors: SendErrors = field(default_factory=SendErrors)
     failure: str | None = None
@@ -133,11 +150,15 @@ class _Batch:
         try:
             pacer = NeighbourPacer(
                 keys=self.keys, tokens=self.tokens, timeout=timeout, family=self.family,
-                preexisting=neigh.dump(), room=self.room,
+                preexisting=neigh.dump(), room=self.room, on_settled=self.on_settled,
             )
-            return exchange_paced(sock, probes, timeout, pacer, neigh, self.poll_s)
-        finally:
+            done = exchange_paced(sock, probes, timeout, pacer, neigh, self.poll_s)
+        except BaseException:
             neigh.close()
+            raise
+        # Its pins stay while peers still probe (their answers go through them): linger().
+        self.pinning.append((neigh, pacer))
+        return done
 
     def info(self) -> BatchInfo:
         answered = sum(1 for _, p in self.items if id(p) in self.answers)
@@ -155,7 +176,9 @@ class _Batch:
 def _plan_batches(
     tasks: Sequence[ProbeTask], lookup: RouteLookup, results: list[ProbeResult | None]
 ) -> tuple[dict[str, _Batch], dict[int, RouteInfo]]:
-    rng = random.Random(os.getpid() ^ time.time_ns())  # noqa: S311 - ports/ids, not secrets
+    # Seeded per thread: threads of one process serve several namespaces at once.
+    rng = random.Random(  # noqa: S311 - ports/ids, not secrets
+        (os.getpid() << 32) ^ (threading.get_native_id() << 16) ^ time.time_ns())
     sport_base = rng.randrange(20000, 60000 - len(tasks))
     ident = rng.randrange(1, 0xFFFF)
     batches: dict[str, _Batch] = {}
@@ -215,10 +238,14 @@ def _pace(
         batch = batches.get(name)
         if batch is None or version not in pacing.tokens:
             continue
+        batch.pinning = _PINNING.held
         batch.tokens = QuotaTokens(pacing.tokens[version], pacing.quota.get(version, 0))
         batch.poll_s = pacing.poll_s
+        settled = pacing.settled.get(version)
+        if settled is not None:
+            batch.on_settled = _slot_writer(settled, pacing.slot)
         if version in pacing.limit:
-            batch.room = gauge.room(version, pacing.limit[version])
+            batch.room = gauge.room(version, pacing.limit[version], settled)
         batch.family = family
         for i, _pkt in batch.items:
             route = routes[i]
@@ -252,31 +279,77 @@ class TableGauge:
         except (OSError, ValueError, IndexError):
             return None
 
-    def room(self, version: int, limit: int) -> Callable[[], int] | None:
+    def room(
+        self, version: int, limit: int, settled: Any = None
+    ) -> Callable[[], int] | None:
+        """The room left under `limit`: the host's entries less those every worker has
+        settled (`settled`: the shared per-worker counts; permanent and FAILED entries
+        take no room)."""
         if self.entries(version) is None:
             return None
-        return lambda: limit - (self.entries(version) or 0)
+        if settled is None:
+            return lambda: limit - (self.entries(version) or 0)
+        return lambda: limit - (self.entries(version) or 0) + sum(settled[:])
+
+
+def _slot_writer(settled: Any, slot: int) -> Callable[[int], None]:
+    def write(count: int) -> None:
+        settled[slot] = count
+
+    return write
+
+
+class _Pinning(threading.local):
+    """The paced batches' neighbour sockets and pacers, kept for linger(): per thread, as
+    a thread serves one namespace (its batches' threads append to their parent's)."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[NeighSocket, NeighbourPacer]] = []
+
+
+_PINNING = _Pinning()
 
 
 def linger(stop: Any) -> None:
-    """Until `stop` reaches EOF: delete the learned entries peers' probes leave here.
+    """Until `stop` reaches EOF: keep this namespace's neighbour table settled, then
+    delete the entries pinned for the run.
 
-    A paced run budgets the neighbour table for resolutions in flight; a namespace whose
-    worker is done still learns an entry from every ARP request a peer sends it.
+    A namespace whose worker is done still learns an entry from a peer's request now and
+    then; pinned, it takes no room and the peer's answers go through it. At EOF every
+    worker has reported: the pins go, and the table is left as the probes found it.
     """
-    neigh = NeighSocket()
+    held = list(_PINNING.held)
+    _PINNING.held.clear()
+    if not held:  # no paced batch here (ARP only): free what peers leave
+        neigh = NeighSocket()
+        held = [(neigh, NeighbourPacer(keys=(), tokens=QuotaTokens(_NoTokens(), 0), timeout=0.0,
+                                       family=socket.AF_INET))]
+        apply_actions(neigh, held[0][1].on_entries(neigh.dump()))
     try:
-        events = neigh.dump()
+        fds = {neigh.fileno(): (neigh, pacer) for neigh, pacer in held}
         while True:
-            for e in events:
-                if not e.deleted and e.state & NUD_VALID and not e.state & NUD_KEEP:
-                    neigh.delete(e)
-            ready = select.select([neigh.fileno(), stop.fileno()], [], [], 5.0)[0]
+            ready = select.select([*fds, stop.fileno()], [], [], 5.0)[0]
             if stop.fileno() in ready:
-                return
-            events = neigh.dump() if neigh.lost else neigh.read()
+                break
+            for fd in ready:
+                neigh, pacer = fds[fd]
+                apply_actions(neigh, pacer.on_entries(neigh.dump() if neigh.lost else neigh.read()))
+        for neigh, pacer in held:
+            neigh.mute()
+            apply_actions(neigh, pacer.release())
     finally:
-        neigh.close()
+        for neigh, _pacer in held:
+            neigh.close()
+
+
+class _NoTokens:
+    """The token pool of a pacer that sends nothing."""
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        return False
+
+    def release(self) -> None:
+        return None
 
 
 def probe_namespace(
@@ -300,12 +373,9 @@ def probe_namespace(
     if pacing is not None and gauge is not None:
         _pace(batches, tasks, routes, pacing, gauge)
     setup_s = time.monotonic() - started
-    wait_for_go(go)
     if pacing is not None:
-        # Paced workers start together: until then a namespace has nobody to free what it
-        # learns. A worker that never arrives (it crashed) breaks the barrier; go anyway.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            pacing.ready.wait(pacing.ready_timeout)
+        pacing.ready.release()  # in the namespace: the parent's go waits for every one
+    wait_for_go(go)
 
     t0 = time.time()
     todo = list(batches.values())
@@ -341,5 +411,5 @@ def probe_namespace(
         results=final,
         batches=tuple(b.info() for b in todo),
         setup_s=round(setup_s, 4),
-        cpu_s=round(time.process_time(), 4),
+        cpu_s=round(time.thread_time(), 4),  # this namespace's thread (the batches' aside)
     )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import time
 from typing import Any
 
 from netcheck.probes.base import wait_for_go
 
 
-def _waiter(go: Any, conn: Any) -> None:
+def _waiter(go: Any, conn: Any, go_w: Any = None) -> None:
+    if go_w is not None:  # forked: only the parent keeps the end that says go
+        go_w.close()
     try:
         wait_for_go(go)
         conn.send("go")
@@ -20,8 +23,8 @@ def _waiter(go: Any, conn: Any) -> None:
 
 def _parent(conn: Any, pid_conn: Any) -> None:
     ctx = multiprocessing.get_context("fork")
-    go = ctx.Event()
-    child = ctx.Process(target=_waiter, args=(go, conn), daemon=False)
+    go, go_w = socket.socketpair()
+    child = ctx.Process(target=_waiter, args=(go, conn, go_w), daemon=False)
     child.start()
     pid_conn.send(child.pid)
     os._exit(0)  # dies without saying go, as a run killed between start and record does
@@ -47,14 +50,18 @@ def test_a_worker_leaves_when_its_parent_dies_before_the_go() -> None:
         raise AssertionError(f"worker {child_pid} still runs 10 s after leaving")
 
 
-def test_the_go_releases_a_waiting_worker() -> None:
+def test_the_go_releases_every_waiting_worker() -> None:
     ctx = multiprocessing.get_context("fork")
-    go = ctx.Event()
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_waiter, args=(go, send))
-    child.start()
-    go.set()
-    assert recv.poll(30)
-    assert recv.recv() == "go"
-    child.join(10)
-    assert child.exitcode == 0
+    go, go_w = socket.socketpair()
+    pipes = [ctx.Pipe(duplex=False) for _ in range(8)]
+    children = [ctx.Process(target=_waiter, args=(go, send, go_w)) for _recv, send in pipes]
+    for child in children:
+        child.start()
+    assert not any(recv.poll(0.5) for recv, _send in pipes)  # nobody goes before the byte
+    go_w.send(b"g")  # one byte, peeked by all: none takes it from the others
+    assert all(recv.poll(30) and recv.recv() == "go" for recv, _send in pipes)
+    for child in children:
+        child.join(10)
+        assert child.exitcode == 0
+    go_w.close()
+    go.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyroute2 import IPRoute
@@ -71,8 +72,22 @@ def test_a_mesh_beyond_the_neighbour_table_passes_without_errors(
             index = ipr.link_lookup(ifname=node.interfaces[0].ifname)[0]
             ipr.link("set", index=index, state="down")
 
+    pinned: list[str] = []
+
+    def look(topology: Topology) -> None:
+        # After the probes, before the teardown: the run's pins are gone (the scenario
+        # configures no static entry), its FAILED marks for the dead one stay.
+        for name, node in topology.nodes.items():
+            if node.netns is None or name == "dead":
+                continue
+            with IPRoute(netns=node.netns, flags=0) as ipr:
+                pinned.extend(f"{name}: {m.get_attr('NDA_DST')}" for m in ipr.get_neighbours()
+                              if int(m["state"]) & 0x80)
+
     overflows = pool.neighbour_overflows().get(4, 0)
-    record = run_plan(plan, RunOptions(runtime="netns", timeout=1.0, after_build=kill_dead))
+    record = run_plan(plan, RunOptions(runtime="netns", timeout=1.0, after_build=kill_dead,
+                                       inspect=look))
+    assert pinned == []
     # Unpaced, this run would have overflowed the table: the pacing was in play.
     assert needed and needed[0].get(4)
     assert pool.neighbour_overflows().get(4, 0) == overflows
@@ -126,3 +141,31 @@ def test_grow_neigh_table_probes_unpaced_records_and_restores(
             assert v.result.observation is Observation.SILENT and v.result.sent
         else:
             assert v.result.observation is Observation.ANSWERED
+
+
+@pytest.mark.privileged
+def test_sites_share_worker_processes_a_thread_each(
+    tmp_path: Path, no_leftovers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mesh.yaml"
+    path.write_text(scenario(6))
+    plan = load_plan(path)
+    monkeypatch.setattr(pool, "SHARED_PROCESSES", 2)
+    reports: list[pool.WorkerReport] = []
+    run_workers = pool.run_workers
+
+    def keep(*args: Any, **kw: Any) -> Any:
+        results, got = run_workers(*args, **kw)
+        reports.extend(got)
+        return results, got
+
+    monkeypatch.setattr(pool, "run_workers", keep)
+    record = run_plan(plan, RunOptions(runtime="netns", timeout=1.0))
+    # 6 source namespaces (the one called dead probes nobody), served by 2 processes.
+    assert len(reports) == 6
+    assert len({r.pid for r in reports}) == 2
+    counts = record.counts()
+    assert counts[Outcome.PASS] == 6 * 5 and counts[Outcome.FAIL] == 6  # "dead" is alive here
+    for v in record.verdicts:
+        assert v.result is not None
+        assert v.result.observation is Observation.ANSWERED, v.expectation_id

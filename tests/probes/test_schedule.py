@@ -52,22 +52,26 @@ def test_leads_go_out_only_with_a_token_and_free_ones_at_once() -> None:
     assert p.due(0.0) == []  # C waits for room
     assert p.starved is False  # its own resolutions in flight will wake it
     actions = p.on_entry(entry(A, NUD_REACHABLE))
-    assert [(a.op, a.entry.key) for a in actions] == [("delete", A)]  # the packet has left
-    assert p.held == 1 and tokens.value == 1
+    # The packet has left: the entry is pinned (no room taken, answers go through it).
+    assert [(a.op, a.entry.key) for a in actions] == [("permanent", A)]
+    assert p.held == 1 and tokens.value == 1 and p.settled == 1
     assert p.due(0.1) == [3]
     assert p.all_sent
 
 
-def test_a_group_sends_its_rest_through_a_permanent_entry_then_drops_it() -> None:
+def test_a_group_sends_its_rest_through_its_pinned_entry() -> None:
     p, tokens = pacer([A, A, A], tokens=1)
     assert p.due(0.0) == [0]  # the lead alone: its own ARP resolves
     assert p.due(0.0) == []  # the others wait for the resolution, not for a token
     actions = p.on_entry(entry(A, NUD_REACHABLE))
     assert [a.op for a in actions] == ["permanent"]
     assert tokens.value == 1  # a permanent entry takes no room
+    assert p.on_entry(entry(A, NUD_PERMANENT)) == []  # our own request, echoed
     assert p.due(0.1) == [1, 2]
-    assert [(a.op, a.entry.key) for a in p.after_send()] == [("delete", A)]
+    assert p.after_send() == []  # the pin stays while peers may still answer through it
     assert p.all_sent
+    assert [(a.op, a.entry.key) for a in p.release()] == [("delete", A)]
+    assert p.settled == 0
 
 
 def test_an_unresolved_lead_fails_after_its_timeout_and_frees_its_token() -> None:
@@ -110,16 +114,37 @@ def test_followers_of_a_failed_lead_try_again_behind_a_lead_of_their_own() -> No
     assert p.all_sent and tokens.value == 1
 
 
-def test_entries_learned_from_peers_are_deleted_and_configured_ones_left_alone() -> None:
+def test_entries_learned_from_peers_are_pinned_and_configured_ones_left_alone() -> None:
     p, _tokens = pacer([A], tokens=1)
     learned = entry((2, "10.0.0.99"), NUD_STALE)
-    assert [(a.op, a.entry.key) for a in p.on_entry(learned)] == [("delete", learned.key)]
-    # Learned for a next hop not probed yet: deleted, so the probe's own ARP resolves it.
-    assert [a.op for a in p.on_entry(entry(A, NUD_STALE))] == ["delete"]
-    assert p.on_entry(entry((2, "10.0.0.98"), NUD_PERMANENT)) == []
-    assert p.on_entry(entry(A, NUD_REACHABLE, deleted=True)) == []
+    # A peer's request: pinned, so it takes no room and our answers to it go through it.
+    assert [(a.op, a.entry.key) for a in p.on_entry(learned)] == [("permanent", learned.key)]
+    assert p.on_entry(entry((2, "10.0.0.98"), NUD_PERMANENT)) == []  # configured
+    assert p.on_entry(entry((2, "10.0.0.99"), NUD_STALE, deleted=True)) == []
+    assert p.settled == 0  # gone from the kernel: no longer ours to count
     v6 = NeighEntry(family=socket.AF_INET6, ifindex=2, dst="fd00::1", state=NUD_STALE)
     assert p.on_entry(v6) == []  # the IPv6 batch's pacer handles its own family
+    assert [a.entry.key for a in p.release()] == []
+
+
+def test_an_entry_learned_from_the_peer_sends_its_group_at_once() -> None:
+    p, tokens = pacer([A, A, B], tokens=1)
+    # A's request reached us: the kernel sends through what it learned, so do we.
+    assert [a.op for a in p.on_entry(entry(A, NUD_STALE))] == ["permanent"]
+    assert p.due(0.0) == [0, 1, 2]  # A's group without a lead or a token; B's lead with it
+    assert tokens.value == 0 and p.held == 1
+    assert p.after_send() == []
+    assert p.all_sent
+    assert sorted(a.entry.key for a in p.release()) == [A]
+
+
+def test_a_learned_entry_crossing_our_own_lead_resolves_it() -> None:
+    p, tokens = pacer([A, A], tokens=1)
+    assert p.due(0.0) == [0]
+    # The peer's request arrived while our own ARP was out: the kernel's entry is valid.
+    assert [a.op for a in p.on_entry(entry(A, NUD_STALE))] == ["permanent"]
+    assert tokens.value == 1 and p.due(0.1) == [1]
+    assert p.settled == 1
 
 
 def test_a_configured_entry_needs_no_token_and_is_never_touched() -> None:
@@ -131,10 +156,22 @@ def test_a_configured_entry_needs_no_token_and_is_never_touched() -> None:
     assert p.on_entry(static) == []
 
 
-def test_preexisting_learned_entries_are_deleted_on_the_first_send() -> None:
-    p, _tokens = pacer([A], tokens=1, preexisting=[entry(A, NUD_STALE)])
+def test_preexisting_learned_entries_are_pinned_on_the_first_send() -> None:
+    p, tokens = pacer([A], tokens=1, preexisting=[entry(A, NUD_STALE)])
+    assert p.due(0.0) == [0] and tokens.value == 1  # through the entry, no token
+    assert [(a.op, a.entry.key) for a in p.after_send()] == [("permanent", A)]
+
+
+def test_a_failed_mark_takes_no_room_until_a_new_resolution() -> None:
+    p, _tokens = pacer([A, A], tokens=1)
     p.due(0.0)
-    assert [(a.op, a.entry.key) for a in p.after_send()] == [("delete", A)]
+    assert [a.op for a in p.on_time(2.0)] == ["failed"]
+    assert p.settled == 1  # the kernel reclaims a FAILED entry when it needs room
+    assert p.on_entry(entry(A, NUD_FAILED)) == []  # our mark, echoed
+    assert p.due(2.0) == [1]
+    assert p.on_entry(entry(A, NUD_INCOMPLETE)) == []  # resolving anew: counted again
+    assert p.settled == 0
+    assert p.release() == []  # a FAILED mark stays for the diagnosis
 
 
 def test_close_gives_back_every_token() -> None:
