@@ -65,7 +65,9 @@ class Pacing:
     # namespace take no room (pinned or FAILED; schedule.NeighbourPacer.settled). The host's
     # count of entries less their sum is the fill the limit is about.
     settled: dict[int, Any] = field(default_factory=dict)
-    slot: int = 0  # this worker's slot in `settled`
+    # The same per worker: its leads in flight (NeighbourPacer.held).
+    held: dict[int, Any] = field(default_factory=dict)
+    slot: int = 0  # this worker's slot in `settled` and `held`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -231,10 +231,11 @@ def neighbour_demand(tasks: Sequence[ProbeTask]) -> dict[int, int]:
     return out
 
 
-# A resolution leaves an entry in the source and one the target learns from the request;
-# the target's worker frees that one when it gets the CPU, which on a loaded host is later
-# than the source frees its own (measured: 2 and 3 per token overflowed at N=100).
-ENTRIES_PER_TOKEN = 8
+# A resolution leaves an entry in the source and one the target learns from the request,
+# both pinned (no room taken) once their worker sees them. Lag beyond that (a worker
+# waiting for a CPU) is the room brake's: it counts every lead in flight as its target's
+# entry too, as that shows only once the request is processed.
+ENTRIES_PER_TOKEN = 2
 # "auto" | "always" | "never": see pace_tokens (benchmarks compare the modes).
 DEFAULT_PACE = "auto"
 
@@ -348,6 +349,7 @@ def run_workers(
             stop=stop_r,
             poll_s=poll_interval(workers),
             settled={v: ctx.Array("q", workers, lock=False) for v in budget},
+            held={v: ctx.Array("q", workers, lock=False) for v in budget},
         )
         slots = {site: i for i, site in enumerate(sorted(paced, key=str))}
         # Worst case every round of leads is silent and holds its tokens for a timeout.

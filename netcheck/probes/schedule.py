@@ -94,6 +94,9 @@ class QuotaTokens:
             self.shared.release()
 
 
+# Leads one look at the room may start (see NeighbourPacer.due).
+MAX_LEADS_AT_ONCE = 16
+
 # Workers waiting for a token poll the shared semaphore (it cannot be waited on with the
 # sockets). All together they should look a few thousand times a second, not 25,000 (250
 # workers every 10 ms measured most of two cores spent looking): a freed token is still
@@ -151,6 +154,15 @@ class NeighbourPacer:
     room: Callable[[], int] | None = None
     # Told how many entries of this namespace take no room now (`settled`), on each change.
     on_settled: Callable[[int], None] | None = None
+    # Told how many leads this pacer has in flight (`held`), on each change: the room brake
+    # counts one entry each that may not show yet (the target's, learned once the request
+    # is processed, which a loaded host defers).
+    on_held: Callable[[int], None] | None = None
+    # Where in its list of next hops this pacer starts (the worker's slot): sources of a
+    # mesh list their targets in one order, and starting all at the first would send
+    # every first request to one target, and every silent lead to a dead one last, in
+    # one batch of waits, instead of spread over the run.
+    start: int = 0
     _groups: dict[Key, _Group] = field(default_factory=dict)
     _queue: deque[Key] = field(default_factory=deque)
     _free: list[int] = field(default_factory=list)  # probes needing no resolution
@@ -172,6 +184,8 @@ class NeighbourPacer:
                 group = self._groups[key] = _Group(key=key, probes=[])
                 self._queue.append(key)
             group.probes.append(i)
+        if self._queue:
+            self._queue.rotate(-(self.start % len(self._queue)))
         self._unsent = len(self.keys)
         for entry in self.preexisting:
             self._pending.extend(self.on_entry(entry))
@@ -202,6 +216,8 @@ class NeighbourPacer:
         self._held -= 1
         self.tokens.release()
         self._retire()
+        if self.on_held is not None:
+            self.on_held(self._held)
 
     def _retire(self) -> None:
         if not self._queue and isinstance(self.tokens, QuotaTokens):
@@ -229,8 +245,11 @@ class NeighbourPacer:
                 group.sent = len(group.probes)
                 group.state = _State.DONE
         self._sending.clear()
-        # Each lead may cost two entries: start no more than half the room.
-        allowed = self.room() // 2 if self.room is not None and self._queue else len(self._queue)
+        # Each lead may cost two entries: start no more than half the room, and a few at
+        # a time, so the next look at the room (here or in another worker) sees them.
+        allowed = (min(self.room() // 2, MAX_LEADS_AT_ONCE) if self.room is not None
+                   and self._queue else len(self._queue))
+        held = self._held
         while self._queue and allowed > 0:
             group = self._groups[self._queue[0]]
             if group.state is not _State.QUEUED:  # resolved by a configured entry meanwhile
@@ -248,6 +267,8 @@ class NeighbourPacer:
             group.sent += 1
         self._unsent -= len(out)
         self._retire()
+        if self.on_held is not None and self._held != held:
+            self.on_held(self._held)
         return out
 
     def sent(self, index: int, at: float) -> None:

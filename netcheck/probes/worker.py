@@ -114,6 +114,8 @@ class _Batch:
     family: int = socket.AF_INET
     room: Callable[[], int] | None = None
     on_settled: Callable[[int], None] | None = None
+    on_held: Callable[[int], None] | None = None
+    start: int = 0  # where the pacer starts in its next hops (NeighbourPacer.start)
     poll_s: float = 0.01
     # Where a paced batch leaves its neighbour socket and pacer (the namespace thread's
     # _PINNING list: a batch may run on a thread of its own).
@@ -151,6 +153,7 @@ class _Batch:
             pacer = NeighbourPacer(
                 keys=self.keys, tokens=self.tokens, timeout=timeout, family=self.family,
                 preexisting=neigh.dump(), room=self.room, on_settled=self.on_settled,
+                on_held=self.on_held, start=self.start,
             )
             done = exchange_paced(sock, probes, timeout, pacer, neigh, self.poll_s)
         except BaseException:
@@ -239,13 +242,16 @@ def _pace(
         if batch is None or version not in pacing.tokens:
             continue
         batch.pinning = _PINNING.held
+        batch.start = pacing.slot
         batch.tokens = QuotaTokens(pacing.tokens[version], pacing.quota.get(version, 0))
         batch.poll_s = pacing.poll_s
-        settled = pacing.settled.get(version)
+        settled, held = pacing.settled.get(version), pacing.held.get(version)
         if settled is not None:
             batch.on_settled = _slot_writer(settled, pacing.slot)
+        if held is not None:
+            batch.on_held = _slot_writer(held, pacing.slot)
         if version in pacing.limit:
-            batch.room = gauge.room(version, pacing.limit[version], settled)
+            batch.room = gauge.room(version, pacing.limit[version], settled, held)
         batch.family = family
         for i, _pkt in batch.items:
             route = routes[i]
@@ -280,16 +286,17 @@ class TableGauge:
             return None
 
     def room(
-        self, version: int, limit: int, settled: Any = None
+        self, version: int, limit: int, settled: Any = None, held: Any = None
     ) -> Callable[[], int] | None:
         """The room left under `limit`: the host's entries less those every worker has
         settled (`settled`: the shared per-worker counts; permanent and FAILED entries
-        take no room)."""
+        take no room), less one per lead in flight (`held`: its target's entry may not
+        show yet)."""
         if self.entries(version) is None:
             return None
-        if settled is None:
-            return lambda: limit - (self.entries(version) or 0)
-        return lambda: limit - (self.entries(version) or 0) + sum(settled[:])
+        return lambda: (limit - (self.entries(version) or 0)
+                        + (sum(settled[:]) if settled is not None else 0)
+                        - (sum(held[:]) if held is not None else 0))
 
 
 def _slot_writer(settled: Any, slot: int) -> Callable[[int], None]:

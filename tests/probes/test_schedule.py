@@ -174,6 +174,13 @@ def test_a_failed_mark_takes_no_room_until_a_new_resolution() -> None:
     assert p.release() == []  # a FAILED mark stays for the diagnosis
 
 
+def test_pacers_start_at_their_own_place_in_a_shared_target_order() -> None:
+    p, _tokens = pacer([A, B, C, None], tokens=1, start=1)
+    assert p.due(0.0) == [3, 1]  # the free probe, then B's lead: this source starts at B
+    q, _tokens = pacer([A, B, C], tokens=1, start=5)
+    assert q.due(0.0) == [2]  # 5 % 3: C
+
+
 def test_close_gives_back_every_token() -> None:
     p, tokens = pacer([A, B, C], tokens=2)
     p.due(0.0)
