@@ -39,6 +39,7 @@ from netcheck.probes._entry import noop, probe_local, probe_worker, probe_worker
 from netcheck.probes.base import Pacing, ProbeTask, WorkerReport, result_for
 from netcheck.probes.kinds import added, kind_for
 from netcheck.probes.schedule import poll_interval
+from netcheck.sigmask import signals_blocked
 
 log = logging.getLogger(__name__)
 
@@ -493,7 +494,10 @@ def run_workers(
                     fail(run, f"did not finish within {timeout + margin:.1f} s; killed")
     finally:
         if pre_thread is not None:  # interrupted while it ran: its owner closes what it made
-            pre_thread.join()
+            # A second signal must not cut this wait short: the prelude would then finish
+            # (a trace instance, a tracefs mount) after its owner had closed everything.
+            with signals_blocked():
+                pre_thread.join()
         for end in (go, go_w):  # without the byte, a waiting worker reads EOF and leaves
             if end is not None:
                 end.close()
