@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from netcheck.errors import Location, ScenarioWarning
+from netcheck.model.pickling import by_fields
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -639,6 +640,7 @@ class Service:
 # --- expectations --------------------------------------------------------------------------
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeSpec:
     """What to send. Canonical text form: arp, icmp, icmp/df/1400, tcp/80, udp/53, dns/NAME."""

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from netcheck.model.pickling import by_fields
 from netcheck.model.plan import (
     EndpointMode,
     IPAddress,
@@ -138,6 +139,7 @@ class Observation(StrEnum):
     ERROR = "error"  # could not send: no route, no interface, worker crashed...
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Packet:
     """A packet as evidence: a one-line summary plus who sent it."""
@@ -148,6 +150,7 @@ class Packet:
     time: float | None = None  # seconds since the probe started
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeResult:
     probe_id: str  # the expectation id this result answers
