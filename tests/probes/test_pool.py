@@ -48,3 +48,20 @@ def test_the_room_is_read_from_the_kernel() -> None:
     assert set(room) <= {4, 6}
     for free in room.values():
         assert free <= 1 << 20
+
+
+def test_sites_are_dealt_round_robin_into_at_most_the_process_count() -> None:
+    sites = [NamespacePath(path=f"/run/netns/c{i}") for i in range(5)]
+    assert pool._buckets(sites, 2) == [sites[0::2], sites[1::2]]
+    assert pool._buckets(sites[:1], 4) == [sites[:1]]  # no empty process
+    assert pool._buckets([], 4) == []
+
+
+def test_only_local_l3_sources_share_a_process() -> None:
+    tasks = mesh(2)
+    site = tasks[0].source_site
+    assert pool._sharable(site, tasks[:1])
+    arp = ProbeTask(probe_id="arp:c0->c1", source="c0", source_site=site, target="c1",
+                    target_address=ipaddress.ip_address("10.0.0.11"),
+                    probe=ProbeSpec(kind=ProbeKind.ARP))
+    assert not pool._sharable(site, [tasks[0], arp])  # scapy's interface table is per process
