@@ -8,8 +8,8 @@ RECORD.json is a JSON report of a real run (`netcheck run SCENARIO --json RECORD
 the 250-endpoint mesh, the scenario is `benchmarks/mesh_run.py`'s `scenario(250)`). No lab
 is needed. It is read back with the project's own loader (`netcheck.reports.load_record`,
 as `netcheck diff` and the baseline code read records), then each phase runs `--rounds`
-times, each round in a forked child of the process that holds the record, so a phase's
-peak RSS is its own (the record's share of it is the `held` figure):
+times in the process that holds the record: wall time, CPU time, the peak RSS during the
+phase (the record included; VmHWM, reset before each phase) and how much it grew:
 
     decode   load_record: json.loads and the codec, into the model's dataclasses
     json     the JSON reporter's write, as `netcheck run` calls it (write_reports)
@@ -18,15 +18,17 @@ peak RSS is its own (the record's share of it is the `held` figure):
     plain    the console summary for logs (render_plain: folded per source above 200)
     table    the console summary on a terminal (render_summary)
 
-`--against TREE`: the same phases, with the same record, on another checkout's netcheck
-(e.g. /work/main, the code before a change), run back to back in a second process: the
-ratios old/new and whether each output is the same bytes (the HTML's `generated at`
-time aside) are printed beside the figures.
+`--against TREE`: the same phases on another checkout's netcheck (a tree holding a
+`netcheck/` package, e.g. `git archive main netcheck | tar -x -C /tmp/before`), in a second
+process holding the same record; the two run phase by phase, back to back, so a busy
+machine slows both alike. Printed beside the figures: before/after (medians) and whether
+each output is the same bytes (the HTML's `generated at` time aside).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import io
 import json
@@ -83,80 +85,97 @@ def _phase(name: str, record: Any, plan: Any, path: Path, tmp: Path) -> tuple[st
     return _digest(name, out, None)
 
 
-def _in_child(name: str, record: Any, plan: Any, path: Path, tmp: Path) -> dict[str, Any]:
-    """The phase in a forked child: its wall time, peak RSS and output digest."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: time the phase, report, leave without cleanup handlers
-        os.close(read)
-        try:
-            start = _now_mb()
-            t0 = time.perf_counter()
-            digest, size = _phase(name, record, plan, path, tmp)
-            row = {"s": time.perf_counter() - t0, "rss_mb": _rss_mb(),
-                   "grew_mb": _rss_mb() - start, "digest": digest, "size": size}
-        except BaseException as exc:  # reported by the parent
-            row = {"error": f"{type(exc).__name__}: {exc}"}
-        os.write(write, json.dumps(row).encode())
-        os._exit(0)
-    os.close(write)
-    chunks = []
-    while chunk := os.read(read, 65536):
-        chunks.append(chunk)
-    os.close(read)
-    os.waitpid(pid, 0)
-    row = json.loads(b"".join(chunks))
-    if "error" in row:
-        raise RuntimeError(f"{name}: {row['error']}")
-    return dict(row)
+def _hwm_mb() -> float:
+    """This process's peak RSS since the last _reset_hwm (VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def measure(path: Path, rounds: int, scenario: Path | None) -> dict[str, Any]:
-    """Every phase `rounds` times in this process's netcheck; figures per phase."""
+def _reset_hwm() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # peak RSS := RSS now (Linux >= 4.0)
+
+
+def _timed(name: str, record: Any, plan: Any, path: Path, tmp: Path) -> dict[str, Any]:
+    """The phase in this process (no fork: its copy-on-write faults would be timed too):
+    its wall and CPU time, peak RSS, growth over the RSS it started with, output digest."""
+    gc.collect()
+    _reset_hwm()
+    start = _now_mb()
+    t0, c0 = time.perf_counter(), time.process_time()
+    digest, size = _phase(name, record, plan, path, tmp)
+    row = {"s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+           "rss_mb": _hwm_mb(), "digest": digest, "size": size}
+    row["grew_mb"] = row["rss_mb"] - start
+    return row
+
+
+def serve(path: Path, scenario: Path | None) -> None:
+    """Load the record, say so, then run each phase named on stdin (one a line) in a forked
+    child and answer with its figures, one JSON line each, until stdin closes."""
     import netcheck
     from netcheck.reports import load_record
     from netcheck.scenario import load_plan
 
     base = _rss_mb()
     t0 = time.perf_counter()
-    text = path.read_bytes()
-    json.loads(text)
+    json.loads(path.read_bytes())
     loads_s = time.perf_counter() - t0
-    del text
     record = load_record(path)
-    held = _rss_mb()
     plan = load_plan(scenario) if scenario is not None else None
-    out: dict[str, Any] = {
+    print(json.dumps({
         "netcheck": str(Path(netcheck.__file__).parent.parent), "verdicts": len(record.verdicts),
-        "held_mb": round(held), "base_mb": round(base), "json_loads_s": round(loads_s, 3),
-        "plan": plan is not None, "phases": {},
-    }
+        "held_mb": round(_rss_mb()), "base_mb": round(base), "json_loads_s": round(loads_s, 3),
+        "plan": plan is not None,
+    }), flush=True)
     with tempfile.TemporaryDirectory(prefix="nc-reports-bench-") as tmp:
-        for name in PHASES:
-            rows = [_in_child(name, record, plan, path, Path(tmp)) for _ in range(rounds)]
-            times = [r["s"] for r in rows]
-            out["phases"][name] = {
-                "median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
-                "rss_mb": round(max(r["rss_mb"] for r in rows)),
-                "grew_mb": round(max(r["grew_mb"] for r in rows)), "digest": rows[0]["digest"],
-                "size_mb": round(rows[0]["size"] / 1e6, 2),
-                "same_each_round": len({r["digest"] for r in rows}) == 1,
-            }
-    return out
+        for line in sys.stdin:
+            print(json.dumps(_timed(line.strip(), record, plan, path, Path(tmp))), flush=True)
 
 
-def _run_tree(tree: Path | None, args: argparse.Namespace) -> dict[str, Any]:
-    """This script's --one in a fresh process, importing netcheck from `tree` if given."""
-    env = dict(os.environ)
-    if tree is not None:
-        env["PYTHONPATH"] = str(tree)
-    cmd = [sys.executable, __file__, str(args.record), "--rounds", str(args.rounds), "--one"]
-    if args.scenario is not None:
-        cmd += ["--scenario", str(args.scenario)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"{tree or 'this tree'}: {proc.stderr[-3000:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+class _Tree:
+    """A `serve` process importing netcheck from `root` (None: this checkout)."""
+
+    def __init__(self, root: Path | None, record: Path, scenario: Path | None) -> None:
+        env = dict(os.environ)
+        if root is not None:
+            env["PYTHONPATH"] = str(root)
+        cmd = [sys.executable, __file__, str(record), "--serve"]
+        if scenario is not None:
+            cmd += ["--scenario", str(scenario)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+        self.info = self._answer()
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"benchmark process failed (exit {self.proc.wait()})")
+        return dict(json.loads(line))
+
+    def run(self, phase: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(phase + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    times = [r["s"] for r in rows]
+    return {
+        "median_s": statistics.median(times), "min_s": min(times),
+        "cpu_s": statistics.median(r["cpu_s"] for r in rows),
+        "rss_mb": round(max(r["rss_mb"] for r in rows)),
+        "grew_mb": round(max(r["grew_mb"] for r in rows)), "digest": rows[0]["digest"],
+        "size_mb": rows[0]["size"] / 1e6, "stable": len({r["digest"] for r in rows}) == 1,
+    }
 
 
 def main() -> int:
@@ -167,48 +186,62 @@ def main() -> int:
                    help="the run's scenario file, for the HTML's plan (default: the "
                         "record's `source`, if that file exists)")
     p.add_argument("--against", type=Path, help="another checkout's root, e.g. /work/main")
-    p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.scenario is None:  # the record's `source`, read from its head (not all of it)
         with args.record.open("rb") as fh:
             found = re.search(rb'\n  "source": ("(?:[^"\\]|\\.)*"),', fh.read(1 << 16))
         source = json.loads(found.group(1)) if found else ""
         args.scenario = Path(source) if source and Path(source).is_file() else None
-    if args.one:
-        print(json.dumps(measure(args.record, args.rounds, args.scenario)))
+    if args.serve:
+        serve(args.record, args.scenario)
         return 0
-    new = _run_tree(None, args)
-    old = _run_tree(args.against, args) if args.against is not None else None
-    print(f"{new['verdicts']} verdicts, {args.rounds} rounds, plan: {new['plan']}; "
-          f"json.loads alone {new['json_loads_s']:.2f} s; record held: "
-          f"{new['held_mb']} MB RSS ({new['base_mb']} MB before loading)")
-    head = f"{'phase':<7} {'median':>8} {'min':>7} {'peak rss':>9} {'grew':>7} {'size':>8}"
+    trees = [_Tree(None, args.record, args.scenario)]
+    if args.against is not None:
+        trees.append(_Tree(args.against, args.record, args.scenario))
+    # Phase by phase, the trees back to back: a busy machine slows both alike.
+    rows: list[dict[str, list[dict[str, Any]]]] = [{p: [] for p in PHASES} for _ in trees]
+    for _ in range(args.rounds):
+        for phase in PHASES:
+            for tree, got in zip(trees, rows, strict=True):
+                got[phase].append(tree.run(phase))
+    for tree in trees:
+        tree.close()
+    new = {p: _summary(r) for p, r in rows[0].items()}
+    old = {p: _summary(r) for p, r in rows[1].items()} if len(rows) > 1 else None
+    info = trees[0].info
+    print(f"{info['verdicts']} verdicts, {args.rounds} rounds, plan: {info['plan']}; "
+          f"json.loads alone {info['json_loads_s']:.2f} s; record held: "
+          f"{info['held_mb']} MB peak RSS ({info['base_mb']} MB before loading)")
+    head = (f"{'phase':<7} {'median':>7} {'min':>6} {'cpu':>6} {'peak rss':>8} {'grew':>7} "
+            f"{'size':>7}")
     if old is not None:
-        head += (f" | {'before':>8} {'rss':>7} {'grew':>7} {'before/after':>12} "
+        head += (f" | {'before':>7} {'cpu':>6} {'rss':>7} {'grew':>7} {'before/after':>12} "
                  f"{'same bytes':>10}")
     print(head)
     total = total_old = 0.0
     for name in PHASES:
-        ph = new["phases"][name]
-        line = (f"{name:<7} {ph['median_s']:>7.2f}s {ph['min_s']:>6.2f}s {ph['rss_mb']:>6} MB "
-                f"{ph['grew_mb']:>4} MB {ph['size_mb']:>6.1f}MB")
+        ph = new[name]
+        line = (f"{name:<7} {ph['median_s']:>6.2f}s {ph['min_s']:>5.2f}s {ph['cpu_s']:>5.2f}s "
+                f"{ph['rss_mb']:>5} MB {ph['grew_mb']:>4} MB {ph['size_mb']:>5.1f}MB")
         if name != "decode":
             total += ph["median_s"]
         if old is not None:
-            was = old["phases"][name]
+            was = old[name]
             same = "-" if name == "decode" else ("yes" if was["digest"] == ph["digest"] else "NO")
-            line += (f" | {was['median_s']:>7.2f}s {was['rss_mb']:>4} MB {was['grew_mb']:>4} MB "
-                     f"{was['median_s'] / max(ph['median_s'], 1e-6):>11.1f}x {same:>10}")
+            line += (f" | {was['median_s']:>6.2f}s {was['cpu_s']:>5.2f}s {was['rss_mb']:>4} MB "
+                     f"{was['grew_mb']:>4} MB {was['median_s'] / max(ph['median_s'], 1e-6):>11.1f}x"
+                     f" {same:>10}")
             if name != "decode":
                 total_old += was["median_s"]
         print(line)
-    line = f"{'reports':<7} {total:>7.2f}s (json + junit + html + plain + table, medians)"
+    line = f"{'reports':<7} {total:>6.2f}s (json + junit + html + plain + table, medians)"
     if old is not None:
         line += f" | before {total_old:.2f}s, {total_old / max(total, 1e-6):.1f}x"
-        print(line)
-        print(f"this tree: {new['netcheck']}; before: {old['netcheck']} (run after this one)")
-    else:
-        print(line)
+    print(line)
+    if old is not None:
+        print(f"this tree: {info['netcheck']}; before: {trees[1].info['netcheck']}; "
+              "the two ran phase by phase, back to back")
     return 0
 
 
