@@ -28,7 +28,6 @@ each output is the same bytes (the HTML's `generated at` time aside).
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import io
 import json
@@ -99,8 +98,9 @@ def _reset_hwm() -> None:
 
 def _timed(name: str, record: Any, plan: Any, path: Path, tmp: Path) -> dict[str, Any]:
     """The phase in this process (no fork: its copy-on-write faults would be timed too):
-    its wall and CPU time, peak RSS, growth over the RSS it started with, output digest."""
-    gc.collect()
+    its wall and CPU time, peak RSS, growth over the RSS it started with, output digest.
+    No gc.collect() first: `netcheck run` does not make one either (the cyclic collector's
+    full passes over a big record are part of what a phase costs)."""
     _reset_hwm()
     start = _now_mb()
     t0, c0 = time.perf_counter(), time.process_time()
