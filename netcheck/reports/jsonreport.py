@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from netcheck.baseline.diff import RunDiff
-from netcheck.model.codec import SCHEMA_VERSION, record_from_dict, record_to_dict
+from netcheck.model.codec import (
+    SCHEMA_VERSION,
+    encode,
+    record_from_dict,
+    record_head,
+    record_to_dict,
+)
 from netcheck.model.codec import RecordFormatError as ReportFormatError
 from netcheck.model.plan import Plan
 from netcheck.model.results import RunRecord
@@ -36,11 +42,9 @@ def dumps(record: RunRecord) -> str:
     A 250-endpoint mesh has 62,250 verdicts; indented they were 82 MB and most of the
     report time. A line per verdict still greps and diffs well (`jq .` indents it all).
     """
-    doc = record_to_dict(record)
-    verdicts = doc.pop("verdicts")
-    head = json.dumps(doc, indent=2, ensure_ascii=False)
+    head = json.dumps(record_head(record), indent=2, ensure_ascii=False)
     compact = _compact_encoder()
-    lines = ",\n    ".join(compact(v) for v in verdicts)
+    lines = ",\n    ".join(compact(encode(v)) for v in record.verdicts)
     tail = f'"verdicts": [\n    {lines}\n  ]' if lines else '"verdicts": []'
     return f"{head[:-2]},\n  {tail}\n}}\n"
 
