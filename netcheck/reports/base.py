@@ -7,13 +7,12 @@ a reporter does not use it ignores.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 from netcheck.baseline.diff import RunDiff
+from netcheck.model.codec import gc_paused
 from netcheck.model.plan import Plan
 from netcheck.model.results import RunRecord
 
@@ -53,22 +52,8 @@ def write_reports(
     if unknown:
         raise KeyError(f"no reporter named {', '.join(unknown)} (have {', '.join(reporters)})")
     for name, path in targets.items():
+        # A reporter makes a million short-lived objects: enough to start full collections.
         with gc_paused():
             reporters[name]().write(record, Path(path), plan=plan, diff=diff)
         if written is not None:
             written(name, Path(path))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside. A reporter makes a million short-lived objects
-    (none in cycles), enough to start full collections, and each of those walks the whole
-    record as well: for a 62,250-verdict record (millions of objects) 2-3 of them, 0.3 s
-    each, in the JSON report alone."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
