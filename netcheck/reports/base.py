@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from netcheck.baseline.diff import RunDiff
+from netcheck.model.codec import gc_paused
 from netcheck.model.plan import Plan
 from netcheck.model.results import RunRecord
 
@@ -51,6 +52,8 @@ def write_reports(
     if unknown:
         raise KeyError(f"no reporter named {', '.join(unknown)} (have {', '.join(reporters)})")
     for name, path in targets.items():
-        reporters[name]().write(record, Path(path), plan=plan, diff=diff)
+        # A reporter makes a million short-lived objects: enough to start full collections.
+        with gc_paused():
+            reporters[name]().write(record, Path(path), plan=plan, diff=diff)
         if written is not None:
             written(name, Path(path))

@@ -184,6 +184,27 @@ def folded(record: RunRecord, verbose: bool = False) -> bool:
     return not verbose and len(record.verdicts) > FOLD_ABOVE
 
 
+# A folded run lists at most this many of the verdicts that did not pass (failures first),
+# then how many more: a mesh whose every probe fails is otherwise 62,250 table rows and as
+# many finding blocks (52 s of table layout on a terminal, 7.5 s of plain lines), when the
+# lines per source already say where they are and the reports hold each one.
+LIST_ABOVE_FOLD = FOLD_ABOVE
+
+
+def _listed(record: RunRecord, fold: bool) -> tuple[list[Verdict], int]:
+    """The verdicts the summary lists, failures first, and how many it leaves out."""
+    ordered = sorted(record.verdicts, key=lambda v: _ORDER[v.outcome])
+    if not fold:
+        return ordered, 0
+    problems = [v for v in ordered if v.outcome is not Outcome.PASS]
+    return problems[:LIST_ABOVE_FOLD], max(0, len(problems) - LIST_ABOVE_FOLD)
+
+
+def _more_line(left_out: int) -> Text:
+    return Text(f"... and {left_out} more that did not pass: every verdict is in the JSON, "
+                "JUnit and HTML reports; -v lists them all here", style="yellow")
+
+
 def _source(verdict: Verdict) -> str:
     if verdict.result is not None:
         return verdict.result.source
@@ -210,15 +231,20 @@ def source_lines(record: RunRecord) -> list[Text]:
     return lines
 
 
-def summary_table(record: RunRecord, *, only_problems: bool = False) -> Table:
-    """One row per expectation, failures first; a failure's row names its findings."""
+def summary_table(
+    record: RunRecord, *, only_problems: bool = False, verdicts: list[Verdict] | None = None
+) -> Table:
+    """One row per expectation, failures first; a failure's row names its findings.
+    `verdicts`: these rows only, in this order (default: the record's, failures first)."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("outcome", no_wrap=True)
     # Ids fold rather than lose their tail to an ellipsis: they are what people grep for.
     table.add_column("expectation", overflow="fold")
     table.add_column("expected", overflow="fold")
     table.add_column("observed", overflow="fold")
-    for verdict in sorted(record.verdicts, key=lambda v: _ORDER[v.outcome]):
+    rows = (sorted(record.verdicts, key=lambda v: _ORDER[v.outcome]) if verdicts is None
+            else verdicts)
+    for verdict in rows:
         if only_problems and verdict.outcome is Outcome.PASS:
             continue
         observed = Text(verdict.observed)
@@ -299,9 +325,8 @@ def render_plain(record: RunRecord, console: Console, *, verbose: bool = False) 
     if fold:
         for line in source_lines(record):
             console.print(line, soft_wrap=True)
-    for verdict in sorted(record.verdicts, key=lambda v: _ORDER[v.outcome]):
-        if fold and verdict.outcome is Outcome.PASS:
-            continue
+    listed, left_out = _listed(record, fold)
+    for verdict in listed:
         console.print(plain_line(verdict), soft_wrap=True)
         if verdict.outcome in (Outcome.FAIL, Outcome.ERROR):
             for finding in verdict.findings:
@@ -309,6 +334,8 @@ def render_plain(record: RunRecord, console: Console, *, verbose: bool = False) 
                     console.print(line, soft_wrap=True)
         for x in pathstrip.verdict_lines(verdict, unicode=arrow == "↳"):
             console.print(Text(f"  {x}"), soft_wrap=True)
+    if left_out:
+        console.print(_more_line(left_out), soft_wrap=True)
     console.print(counts_line(record), soft_wrap=True)
 
 
@@ -325,12 +352,15 @@ def render_summary(record: RunRecord, console: Console, *, verbose: bool = False
         if fold:
             for line in source_lines(record):
                 console.print(line)
+        listed, left_out = _listed(record, fold)
         if not fold or not record.ok:
-            console.print(summary_table(record, only_problems=fold))
-        failing = [v for v in record.verdicts if v.outcome in (Outcome.FAIL, Outcome.ERROR)]
+            console.print(summary_table(record, only_problems=fold, verdicts=listed))
+        if left_out:
+            console.print(_more_line(left_out))
+        failing = [v for v in listed if v.outcome in (Outcome.FAIL, Outcome.ERROR)]
         if failing:
             console.print()
-        for verdict in sorted(failing, key=lambda v: _ORDER[v.outcome]):
+        for verdict in failing:
             for line in verdict_lines(verdict, arrow):
                 console.print(line)
         for x in pathstrip.passing_lines(record, unicode=arrow == "↳"):

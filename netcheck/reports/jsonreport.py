@@ -7,10 +7,18 @@ netcheck.model.results, plus `schema_version`, `generator`, `ok` and `counts` at
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from netcheck.baseline.diff import RunDiff
-from netcheck.model.codec import SCHEMA_VERSION, record_from_dict, record_to_dict
+from netcheck.model.codec import (
+    SCHEMA_VERSION,
+    encode,
+    record_from_dict,
+    record_head,
+    record_to_dict,
+)
 from netcheck.model.codec import RecordFormatError as ReportFormatError
 from netcheck.model.plan import Plan
 from netcheck.model.results import RunRecord
@@ -34,13 +42,23 @@ def dumps(record: RunRecord) -> str:
     A 250-endpoint mesh has 62,250 verdicts; indented they were 82 MB and most of the
     report time. A line per verdict still greps and diffs well (`jq .` indents it all).
     """
-    doc = record_to_dict(record)
-    verdicts = doc.pop("verdicts")
-    head = json.dumps(doc, indent=2, ensure_ascii=False)
-    compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    lines = ",\n    ".join(compact(v) for v in verdicts)
+    head = json.dumps(record_head(record), indent=2, ensure_ascii=False)
+    compact = _compact_encoder()
+    lines = ",\n    ".join(compact(encode(v)) for v in record.verdicts)
     tail = f'"verdicts": [\n    {lines}\n  ]' if lines else '"verdicts": []'
     return f"{head[:-2]},\n  {tail}\n}}\n"
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """json.dumps(value, ensure_ascii=False, separators=(",", ":")), with the encoder made
+    once rather than once per verdict (a fifth of the encoding time for 62,250 of them)."""
+    make = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed
+    if make is None:  # no C accelerator in this Python: the module's own path
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    # markers=None: no circular check (the codec's output is a tree); allow_nan as json's.
+    encode = make(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":",
+                  ",", False, False, True)
+    return lambda value: "".join(encode(value, 0))
 
 
 def load_record(path: Path | str) -> RunRecord:

@@ -22,7 +22,9 @@ from netcheck.model.codec import (
     decode,
     decode_dataclass,
     encode,
+    gc_paused,
     record_from_dict,
+    record_head,
     record_to_dict,
 )
 from netcheck.model.plan import EndpointMode, IPAddress, ProbeKind
@@ -245,3 +247,29 @@ def test_bad_values_are_named_with_their_place(tp: Any, data: Any, message: str)
 def test_json_integers_read_as_floats() -> None:
     assert decode(float, 1, "x") == 1.0
     assert isinstance(decode(float, 1, "x"), float)
+
+
+def test_record_head_is_the_document_without_its_verdicts() -> None:
+    record = make_record()
+    whole = record_to_dict(record)
+    del whole["verdicts"]
+    head = record_head(record)
+    assert head == whole and list(head) == list(whole)  # same keys, same order
+    assert head["counts"] == {"pass": 2, "fail": 2, "error": 1, "skip": 1}
+
+
+def test_gc_paused_restores_the_collector_as_it_was() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # the caller's choice is left alone
+    finally:
+        gc.enable()

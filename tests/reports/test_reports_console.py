@@ -4,6 +4,7 @@ import io
 import re
 from collections.abc import Callable
 
+import pytest
 from rich.console import Console
 
 from netcheck.engine.events import (
@@ -210,3 +211,29 @@ def test_a_big_run_folds_passes_into_a_line_per_source(
         console = Console(record=True, width=200)
         render(record, console, verbose=True)
         assert console.export_text().count("PASS") == len(record.verdicts) - len(fails)
+
+
+def test_a_big_run_lists_only_the_first_problems_and_counts_the_rest(
+    record_factory: Callable[..., RunRecord], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netcheck.model.results import Outcome
+    from netcheck.reports import console as console_module
+    from tests.reports.test_html import big_plan, big_record
+
+    record = big_record(big_plan(30), record_factory)  # 870 verdicts, one in 37 failing
+    fails = [v for v in record.verdicts if v.outcome is Outcome.FAIL]
+    assert len(fails) > 5
+    monkeypatch.setattr(console_module, "LIST_ABOVE_FOLD", 5)
+    for render in (render_summary, render_plain):
+        console = Console(record=True, width=200)
+        render(record, console)
+        text = console.export_text()
+        listed = [v for v in fails if f"{v.expectation_id} " in text]
+        assert listed == fails[:5]  # the first five, in the record's order
+        assert f"... and {len(fails) - 5} more that did not pass" in text
+        assert f"{len(fails)} failed" in text.splitlines()[-1]
+        console = Console(record=True, width=200)
+        render(record, console, verbose=True)  # -v: every one
+        text = console.export_text()
+        assert all(f"{v.expectation_id} " in text for v in fails)
+        assert "more that did not pass" not in text

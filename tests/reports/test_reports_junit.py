@@ -157,3 +157,82 @@ def test_host_kernel_and_version_come_from_the_typed_environment(
     assert suite.hostname == "lab-7"
     assert (props["kernel"], props["netcheck_version"]) == ("6.9.1-lab", "9.9")
     assert props["fact.hostname"] == "y"  # still listed, as the run wrote it
+
+
+# --- the document as junitparser built it, before the report was written as text ----------
+
+
+def _reference(record: RunRecord) -> str:
+    """The JUnit document built with junitparser and serialised by ElementTree, as the
+    reporter did until it wrote the XML itself: the text must stay the same, byte for byte."""
+    import io
+
+    from junitparser import TestCase, TestSuite
+
+    from netcheck.reports import pathstrip
+    from netcheck.reports.junit import _hostname, _properties, _timestamp
+    from netcheck.reports.text import verdict_text
+
+    scenario = record.scenario
+    suite = TestSuite(xml_safe(scenario))
+    suite.hostname = xml_safe(_hostname(record))
+    suite.timestamp = xml_safe(_timestamp(record.started_at))
+    for key, value in _properties(record):
+        suite.add_property(xml_safe(key), xml_safe(value))
+    cases = []
+    for v in record.verdicts:
+        case = TestCase(name=xml_safe(v.expectation_id), classname=xml_safe(f"netcheck.{scenario}"),
+                        time=round(v.duration_s, 3))
+        evidence = xml_safe(verdict_text(v) + pathstrip.text_block(v))
+        result: Failure | Error | Skipped
+        if v.outcome is Outcome.FAIL:
+            result = Failure(message=xml_safe(v.message),
+                             type_=v.result.observation.value if v.result else "fail")
+            result.text = evidence
+            case.result = [result]
+        elif v.outcome is Outcome.ERROR:
+            result = Error(message=xml_safe(v.message), type_="error")
+            result.text = evidence
+            case.result = [result]
+        elif v.outcome is Outcome.SKIP:
+            case.result = [Skipped(message=xml_safe(v.observed or v.message))]
+        case.system_out = evidence
+        cases.append(case)
+    suite.add_testcases(cases)
+    xml = JUnitXml(xml_safe(scenario))
+    xml.add_testsuite(suite)
+    xml.update_statistics()  # type: ignore[no-untyped-call]
+    suite.time = round(record.duration_s, 3)
+    xml.time = round(record.duration_s, 3)
+    ET.indent(xml._elem)
+    buf = io.BytesIO()
+    xml.write(buf)
+    return buf.getvalue().decode("utf-8")
+
+
+def test_same_text_as_junitparser_wrote(
+    record: RunRecord, record_factory: Callable[..., RunRecord]
+) -> None:
+    from netcheck.model.results import Hop, HopState, PacketPath
+
+    odd = Verdict(
+        expectation_id='icmp:c1->c2\t"\r\n', outcome=Outcome.FAIL, expected="reachable",
+        message='saw \x07 bell, \x00 nul, "quotes", <tags> & \r\n\t', observed="silent",
+        duration_s=2, path=PacketPath(hops=(
+            Hop(node="c1", state=HopState.SEEN),
+            Hop(node="r<1>", state=HopState.DROPPED, iif="eth0", reason="IP_RPFILTER",
+                location="ip_rcv_finish_core+0x1", evidence=("a & b", "c\x01")),
+        ), note="re-sent alone"),
+    )
+    quiet = (
+        Verdict(expectation_id="s", outcome=Outcome.SKIP, message="", expected="", observed=""),
+        Verdict(expectation_id="", outcome=Outcome.ERROR, message="", expected="", observed=""),
+    )
+    records = [
+        record,
+        record_factory(verdicts=()),
+        record_factory(verdicts=(odd, *quiet), scenario='a"<b>&\n', duration_s=3,
+                       environment=None),
+    ]
+    for r in records:
+        assert dumps(r) == _reference(r)
