@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from netcheck.model.pickling import by_fields
+
 
 class SiteNotLocal(OSError):
     """The node's namespace is not on this machine: live state cannot be read from here.
@@ -27,6 +29,7 @@ class SiteNotLocal(OSError):
     """
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NamespacePath:
     """A network namespace file on this machine."""
@@ -42,6 +45,7 @@ class NamespacePath:
         return self.path
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerPid:
     """A container of this machine's daemon, entered through its main process's namespace."""
@@ -61,6 +65,7 @@ class ContainerPid:
         return f"container {self.container[:12]} (pid {self.pid})"
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemoteContainer:
     """A container on another Docker host, probed from a sidecar sharing its namespace."""

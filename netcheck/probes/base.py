@@ -9,11 +9,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from netcheck.model.pickling import by_fields
 from netcheck.model.plan import IPAddress, Port, ProbeSpec
 from netcheck.model.results import Observation, ProbeResult
 from netcheck.model.sites import ProbeSite
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeTask:
     probe_id: str  # the expectation id
@@ -70,6 +72,7 @@ class Pacing:
     slot: int = 0  # this worker's slot in `settled` and `held`
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BatchInfo:
     """One scapy send/receive batch of a worker: how many packets went out together."""
@@ -83,6 +86,7 @@ class BatchInfo:
     paced: bool = False  # sent as the neighbour table had room (schedule.py)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerReport:
     """What one probe worker (one source namespace) did; `error` set when it failed."""
