@@ -182,20 +182,13 @@ def _scalar_decoder(tp: type) -> Decoder:
     def wrong(data: Any, where: str) -> RecordFormatError:
         return fail(where, f"expected {tp.__name__}, got {data!r}")
 
-    if tp is str:
-        def decode_str(data: Any, where: str) -> Any:
-            if isinstance(data, str):
+    if tp is str or tp is bool:
+        def decode_exact(data: Any, where: str) -> Any:
+            if isinstance(data, tp):
                 return data
             raise wrong(data, where)
 
-        return decode_str
-    if tp is bool:
-        def decode_bool(data: Any, where: str) -> Any:
-            if isinstance(data, bool):
-                return data
-            raise wrong(data, where)
-
-        return decode_bool
+        return decode_exact
     def decode_number(data: Any, where: str) -> Any:
         if not isinstance(data, accepted) or isinstance(data, bool):
             raise wrong(data, where)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import netcheck
 from netcheck.baseline.diff import RunDiff
@@ -66,36 +67,18 @@ def _hostname(record: RunRecord) -> str:
 # tests/reports/test_reports_junit.py checks it against a document junitparser builds.
 
 
+# What ElementTree's serialiser escapes in an attribute beyond &, < and >.
+_ATTR_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+
+
 def _attr(text: str) -> str:
     """An attribute value, escaped as ElementTree's serialiser does (after xml_safe)."""
-    text = xml_safe(text)
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if '"' in text:
-        text = text.replace('"', "&quot;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
-    if "\n" in text:
-        text = text.replace("\n", "&#10;")
-    if "\t" in text:
-        text = text.replace("\t", "&#09;")
-    return text
+    return escape(xml_safe(text), _ATTR_ENTITIES)
 
 
 def _text(text: str) -> str:
     """Element text, escaped as ElementTree's serialiser does (after xml_safe)."""
-    text = xml_safe(text)
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
+    return escape(xml_safe(text))
 
 
 def _case(verdict: Verdict, classname: str) -> str:
