@@ -49,6 +49,11 @@ PRELOAD = ("netcheck._forkserver_quiet", "netcheck.probes.worker")
 # Beyond the probe timeout, how long a worker may take to start, enter its namespace and
 # report before it counts as hung. Generous: 50 workers share 2 cores at start-up.
 DEFAULT_MARGIN_S = 10.0
+# And per probe of the run: a worker's batch shares 2 cores with every other one, and a
+# broadcast costs the kernel more the more namespaces the LAN has (measured: ~0.35 ms of
+# wall per probe at N=250, all sent at once with --grow-neigh-table; 62,250 probes outlived
+# the bare margin and were killed as hung).
+MARGIN_PER_PROBE_S = 0.001
 
 ResultCallback = Callable[[ProbeResult], None]
 
@@ -323,6 +328,7 @@ def run_workers(
     reports: list[WorkerReport] = []
     if not tasks:
         return [], reports
+    margin += MARGIN_PER_PROBE_S * len(tasks)
     ctx = get_context(start_method)
     running: dict[multiprocessing.connection.Connection, _Running] = {}
     lingering: list[Any] = []  # paced workers that reported and still free entries
