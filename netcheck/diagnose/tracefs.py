@@ -154,12 +154,14 @@ def _mounted_tracefs() -> str | None:
 class Window(enum.Enum):
     """What a recording window keeps (the kernel-side filters of its events)."""
 
-    # The probe phase: every drop, with the device of an IP packet's. ARP frames (28 bytes
-    # on Ethernet, and no IP packet netcheck sends is that short) are not recorded as
-    # received: a mesh delivers each ARP request to every namespace of its segment, and
-    # no rule reads the device of an ARP drop in this window. Neither are the echo replies
-    # ping_rcv frees for want of a ping socket (netcheck reads them on raw sockets): one
-    # per answered icmp probe, they hid the drops that matter behind MAX_DROPS.
+    # The probe phase: its drops, with the device of an IP packet's. ARP frames (28 bytes
+    # on Ethernet) are not recorded as received: a mesh delivers each ARP request to every
+    # namespace of its segment, and no rule reads the device of an ARP drop in this window.
+    # The one IP packet netcheck sends that is as short, `icmp/df/0`'s, loses its drop's
+    # device here too (the event has no protocol field to tell them apart). Nor are the
+    # echo replies ping_rcv frees for want of a ping socket (netcheck reads them on raw
+    # sockets) recorded: one per answered icmp probe, they hid the drops that matter
+    # behind MAX_DROPS.
     PROBES = "probes"
     # A re-send: one probe alone, everything kept (the path walk ties ARP drops too).
     RESEND = "resend"
@@ -284,9 +286,12 @@ class DropRecorder:
             try:
                 _write(path, text)
             except OSError:
-                if event not in _FALLBACK:
+                if event == _RECEIVE:  # device names are a bonus: unfiltered, as before
+                    log.debug("no filter on %s: %s", event, text)
+                elif event in _FALLBACK:
+                    _write(path, _FALLBACK[event])
+                else:
                     raise
-                _write(path, _FALLBACK[event])
             self._filters[event] = text
 
     def _fail(self, problem: str) -> None:
