@@ -158,10 +158,11 @@ class Window(enum.Enum):
     # on Ethernet) are not recorded as received: a mesh delivers each ARP request to every
     # namespace of its segment, and no rule reads the device of an ARP drop in this window.
     # The one IP packet netcheck sends that is as short, `icmp/df/0`'s, loses its drop's
-    # device here too (the event has no protocol field to tell them apart). Nor are the
-    # echo replies ping_rcv frees for want of a ping socket (netcheck reads them on raw
-    # sockets) recorded: one per answered icmp probe, they hid the drops that matter
-    # behind MAX_DROPS.
+    # device here too (the event has no protocol field to tell them apart). Nor are two
+    # frees that are never a probe's death recorded: the echo replies ping_rcv frees for
+    # want of a ping socket (netcheck reads them on raw sockets; one per answered icmp
+    # probe) and ip6_mc_input's IPv6 multicast (each namespace's link-up MLD and router
+    # solicitations, delivered to all of a segment): at N=100 they filled MAX_DROPS.
     PROBES = "probes"
     # A re-send: one probe alone, everything kept (the path walk ties ARP drops too).
     RESEND = "resend"
@@ -170,7 +171,8 @@ class Window(enum.Enum):
 _KFREE = "skb/kfree_skb"
 _RECEIVE = "net/netif_receive_skb"
 _FILTERS = {
-    Window.PROBES: {_KFREE: f"({_FILTER}) && location.function != ping_rcv",
+    Window.PROBES: {_KFREE: f"({_FILTER}) && location.function != ping_rcv"
+                            " && location.function != ip6_mc_input",
                     _RECEIVE: "len != 28"},
     Window.RESEND: {_KFREE: _FILTER, _RECEIVE: "0"},  # "0" clears a filter
 }

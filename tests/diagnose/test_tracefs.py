@@ -51,6 +51,11 @@ def send_dropped(a: str, b: str, *, fresh_arp: bool = False) -> None:
         time.sleep(0.01)
 
 
+def _kernel() -> tuple[int, int]:
+    major, minor = os.uname().release.split(".")[:2]
+    return int(major), int(minor)
+
+
 def _netfilter_drops(drops: list[tracefs.Drop]) -> list[tracefs.Drop]:
     return [d for d in drops if d.reason == "NETFILTER_DROP"]
 
@@ -115,6 +120,10 @@ def test_probe_window_records_no_arp_receive_and_a_resend_does(
             assert [d.dev for d in drops] == ["vb"], window  # the IP drop named either way
             assert rec.instance is not None
             seen[window] = Path(rec.instance, "trace").read_text()
+            kfree = Path(rec.instance, "events", "skb", "kfree_skb", "filter").read_text()
+            # Filtering on a function needs Linux 6.3 (older ones keep the plain filter).
+            if _kernel() >= (6, 3):
+                assert ("ping_rcv" in kfree) == (window is Window.PROBES), kfree
         arp = "netif_receive_skb: dev=vb skbaddr="
         arp_lines = {w: [ln for ln in text.splitlines() if arp in ln and ln.endswith("len=28")]
                      for w, text in seen.items()}
