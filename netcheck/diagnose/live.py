@@ -18,7 +18,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from netcheck.diagnose import counters
 from netcheck.diagnose.nsread import read_sysctls
-from netcheck.diagnose.tracefs import Drop, DropRecorder
+from netcheck.diagnose.tracefs import Drop, DropRecorder, Window
 from netcheck.diagnose.window import ProbeWindow
 from netcheck.model.results import ProbeResult
 from netcheck.nsenter import netlink_fd
@@ -127,6 +127,10 @@ class LiveState:
         self._neigh: dict[str, dict[str, tuple[str, str | None]]] = {}
         self._tables: dict[tuple[str, str], list[str]] = {}
         self.reprobe = None if reprobe is None else self._forgetting_neighbours(reprobe)
+        # The re-sends' trace instance: the run's (the probe window's), else one made by the
+        # first re-send and removed by `close`. Either way its events are switched on once.
+        self._trace = self.window.trace
+        self._own_trace: DropRecorder | None = None
 
     def _forgetting_neighbours(self, reprobe: ReprobeFn) -> ReprobeFn:
         def sent_again(tasks: Sequence[ProbeTask], timeout: float) -> list[ProbeResult]:
@@ -150,6 +154,8 @@ class LiveState:
         return nullcontext(self._sockets[netns])
 
     def close(self) -> None:
+        if self._own_trace is not None:
+            self._own_trace.close()
         for ipr in self._sockets.values():
             try:
                 ipr.close()
@@ -343,21 +349,25 @@ class LiveState:
                 moved = counters.delta(was, got)
                 if moved:
                     noise[path] = moved
-        recorder = DropRecorder(run_id)
+        recorder = self._trace
+        if recorder is None:
+            recorder = self._trace = self._own_trace = DropRecorder(run_id)
         drops: list[Drop] = []
-        # One try from the start: a Ctrl-C landing between start() and the re-send must
-        # still remove the trace instance (and its mount) this re-send made.
+        traced = False
+        # One try from the start: a Ctrl-C landing between begin() and the re-send must
+        # still stop the recording (the instance itself goes with the run or `close`).
         try:
-            traced = recorder.start()
+            traced = recorder.begin(Window.RESEND)
             if recorder.problem:
                 problems.append(recorder.problem)
             # The kernel counts and drops within microseconds on a lab's veths; the wait
             # is only for an answer, which a silent probe does not get anyway.
             results = self.reprobe([task], wait)
-            if traced:
-                drops = recorder.stop()
         finally:
-            recorder.close()
+            if traced:
+                drops = recorder.end()
+                if recorder.problem:
+                    problems.append(recorder.problem)
         deltas = {}
         for path, was in before.items():
             now = counters.read(path)

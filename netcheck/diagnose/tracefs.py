@@ -3,15 +3,19 @@
 No BCC, no compiled tools: a private trace *instance* `instances/netcheck-<runid>` gets the
 `skb:kfree_skb` tracepoint (location, protocol, reason) and `net:netif_receive_skb` (device
 name, length), so a drop can be tied to the device it came in on through the skb address.
-The global trace buffer is never touched. When no tracefs is mounted, one is mounted on a
-private directory for the run and unmounted afterwards; the instance is removed at the end
-either way, so no tracefs state outlives the run.
+One instance per run, its events switched on once: the probe phase and each re-send of the
+diagnosis are windows of it (`tracing_on`, the buffer emptied in between), and kernel-side
+filters keep out what no reader of that window uses (see `Window`). The global trace
+buffer is never touched. When no tracefs is mounted, one is mounted on a private directory
+for the run and unmounted afterwards; the instance is removed at the end either way, so
+no tracefs state outlives the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import enum
 import logging
 import os
 import re
@@ -119,6 +123,19 @@ def _write(path: str, text: str) -> None:
         fh.write(text)
 
 
+def _overrun(instance: str) -> int:
+    """Events the ring buffer overwrote since it was last emptied (all CPUs)."""
+    lost = 0
+    per_cpu = os.path.join(instance, "per_cpu")
+    for cpu in os.listdir(per_cpu):
+        with contextlib.suppress(OSError), open(os.path.join(per_cpu, cpu, "stats"),
+                                                encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("overrun:"):
+                    lost += int(line.split()[1])
+    return lost
+
+
 def _mounted_tracefs() -> str | None:
     try:
         with open("/proc/self/mounts", encoding="utf-8") as fh:
@@ -134,11 +151,45 @@ def _mounted_tracefs() -> str | None:
     return None
 
 
-class DropRecorder:
-    """`start()` before the probes, `stop()` after: the drops seen in between.
+class Window(enum.Enum):
+    """What a recording window keeps (the kernel-side filters of its events)."""
 
-    Never raises: on any failure (no tracefs, no permission) it records nothing and says
-    why in `problem`.
+    # The probe phase: its drops, with the device of an IP packet's. ARP frames (28 bytes
+    # on Ethernet) are not recorded as received: a mesh delivers each ARP request to every
+    # namespace of its segment, and no rule reads the device of an ARP drop in this window.
+    # The one IP packet netcheck sends that is as short, `icmp/df/0`'s, loses its drop's
+    # device here too (the event has no protocol field to tell them apart). Nor are two
+    # frees that are never a probe's death recorded: the echo replies ping_rcv frees for
+    # want of a ping socket (netcheck reads them on raw sockets; one per answered icmp
+    # probe) and ip6_mc_input's IPv6 multicast (each namespace's link-up MLD and router
+    # solicitations, delivered to all of a segment): at N=100 they filled MAX_DROPS.
+    PROBES = "probes"
+    # A re-send: one probe alone, everything kept (the path walk ties ARP drops too).
+    RESEND = "resend"
+
+
+_KFREE = "skb/kfree_skb"
+_RECEIVE = "net/netif_receive_skb"
+_FILTERS = {
+    Window.PROBES: {_KFREE: f"({_FILTER}) && location.function != ping_rcv"
+                            " && location.function != ip6_mc_input",
+                    _RECEIVE: "len != 28"},
+    Window.RESEND: {_KFREE: _FILTER, _RECEIVE: "0"},  # "0" clears a filter
+}
+# When the kernel cannot filter on a function (`.function`: Linux 6.3), the noise stays.
+_FALLBACK = {_KFREE: _FILTER}
+BUFFER_KB = 2048  # per CPU; the probe phase of a big run asks for more (buffer_kb)
+MAX_BUFFER_KB = 65536
+
+
+class DropRecorder:
+    """The run's trace instance: made once, its events switched on once, and only
+    `tracing_on` toggled between recording windows (`begin()` ... `end()`).
+
+    Switching a trace event on or off patches kernel text; a 2-CPU TCG guest deadlocked in
+    text_poke_bp when each re-send did it. `close()` removes the instance. Never raises:
+    on any failure (no tracefs, no permission) it records nothing and says why in
+    `problem`. `start()`/`stop()`: one window, then close (a recorder used once).
     """
 
     def __init__(self, run_id: str) -> None:
@@ -147,12 +198,17 @@ class DropRecorder:
         self._root: str | None = None
         self._own_mount: str | None = None
         self._instance: str | None = None
+        self._filters: dict[str, str] = {}
+        self._failed = False
 
     @property
     def instance(self) -> str | None:
         return self._instance
 
-    def start(self) -> bool:
+    def open(self, *, buffer_kb: int = BUFFER_KB) -> bool:
+        """Make the instance and switch its events on (tracing stays off)."""
+        if self._instance is not None or self._failed:
+            return not self._failed
         try:
             self._root = self._find_or_mount()
             inst = os.path.join(self._root, "instances", trace_instance(self.run_id))
@@ -163,38 +219,88 @@ class DropRecorder:
             with contextlib.suppress(OSError):
                 _write(os.path.join(inst, "trace_clock"), "mono")
             with contextlib.suppress(OSError):
-                _write(os.path.join(inst, "buffer_size_kb"), "2048")
-            kfree = os.path.join(inst, "events", "skb", "kfree_skb")
-            _write(os.path.join(kfree, "filter"), _FILTER)
-            _write(os.path.join(kfree, "enable"), "1")
+                _write(os.path.join(inst, "buffer_size_kb"),
+                       str(min(max(buffer_kb, BUFFER_KB), MAX_BUFFER_KB)))
+            self._filter(Window.PROBES)
+            _write(os.path.join(inst, "events", _KFREE, "enable"), "1")
             with contextlib.suppress(OSError):  # device names are a bonus
-                _write(os.path.join(inst, "events", "net", "netif_receive_skb", "enable"), "1")
-            _write(os.path.join(inst, "tracing_on"), "1")
+                _write(os.path.join(inst, "events", _RECEIVE, "enable"), "1")
             return True
         except OSError as exc:
-            self.problem = f"tracefs: {exc.strerror or exc} ({getattr(exc, 'filename', '')})"
-            log.info("kernel drop reasons not recorded: %s", self.problem)
-            self.close()
+            self._fail(f"tracefs: {exc.strerror or exc} ({getattr(exc, 'filename', '')})")
             return False
         except BaseException:  # Ctrl-C/SIGTERM half way: what was made goes with it
             self.close()
             raise
 
-    def stop(self) -> list[Drop]:
+    def begin(self, window: Window = Window.PROBES) -> bool:
+        """Empty the buffer and record (opening the instance on first use)."""
+        if not self.open():
+            return False
+        assert self._instance is not None
+        self.problem = None  # the last window's; a failure to open stays (see _fail)
+        try:
+            self._filter(window)
+            # An empty buffer: each window's drops are its own, never an earlier one's.
+            _write(os.path.join(self._instance, "trace"), "")
+            _write(os.path.join(self._instance, "tracing_on"), "1")
+            return True
+        except OSError as exc:
+            self._fail(f"tracefs: {exc.strerror or exc} ({getattr(exc, 'filename', '')})")
+            return False
+
+    def end(self) -> list[Drop]:
+        """Stop recording and read the drops since `begin()`."""
         if self._instance is None:
             return []
-        drops: list[Drop] = []
         try:
             _write(os.path.join(self._instance, "tracing_on"), "0")
+            lost = _overrun(self._instance)
+            if lost:
+                self.problem = (f"tracefs: the trace buffer overflowed ({lost} events "
+                                "overwritten): the earliest drops are missing")
+                log.info("%s", self.problem)
             with open(os.path.join(self._instance, "trace"), encoding="utf-8",
                       errors="replace") as fh:
-                drops = parse(fh.read().splitlines())
+                return parse(fh.read().splitlines())
         except OSError as exc:
             self.problem = f"tracefs: reading the trace: {exc}"
             log.info("%s", self.problem)
+            return []
+
+    def start(self) -> bool:
+        return self.begin()
+
+    def stop(self) -> list[Drop]:
+        try:
+            return self.end()
         finally:
             self.close()
-        return drops
+
+    def _filter(self, window: Window) -> None:
+        """Set the events' filters for `window`, writing only those that change (a filter
+        is swapped under RCU: no kernel text is patched)."""
+        assert self._instance is not None
+        for event, text in _FILTERS[window].items():
+            if self._filters.get(event) == text:
+                continue
+            path = os.path.join(self._instance, "events", event, "filter")
+            try:
+                _write(path, text)
+            except OSError:
+                if event == _RECEIVE:  # device names are a bonus: unfiltered, as before
+                    log.debug("no filter on %s: %s", event, text)
+                elif event in _FALLBACK:
+                    _write(path, _FALLBACK[event])
+                else:
+                    raise
+            self._filters[event] = text
+
+    def _fail(self, problem: str) -> None:
+        self.problem = problem
+        self._failed = True
+        log.info("kernel drop reasons not recorded: %s", problem)
+        self.close()
 
     def close(self) -> None:
         """Disable the events and remove the instance (and our private mount). Idempotent.
@@ -205,9 +311,11 @@ class DropRecorder:
         with signals_blocked():
             inst, self._instance = self._instance, None
             if inst is not None:
-                for event in (("skb", "kfree_skb"), ("net", "netif_receive_skb")):
+                with contextlib.suppress(OSError):
+                    _write(os.path.join(inst, "tracing_on"), "0")
+                for event in (_KFREE, _RECEIVE):
                     with contextlib.suppress(OSError):
-                        _write(os.path.join(inst, "events", *event, "enable"), "0")
+                        _write(os.path.join(inst, "events", event, "enable"), "0")
                 try:
                     os.rmdir(inst)
                 except OSError as exc:
@@ -240,9 +348,9 @@ class DropRecorder:
 
 @contextlib.contextmanager
 def recording(run_id: str) -> Iterator[DropRecorder]:
+    """The run's recorder, its instance removed on the way out (made by its first window)."""
     rec = DropRecorder(run_id)
     try:
-        rec.start()
         yield rec
     finally:
         rec.close()

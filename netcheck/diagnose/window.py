@@ -7,6 +7,8 @@ afterwards. Observing never fails a run: whatever cannot be read is left out, wi
 from __future__ import annotations
 
 import logging
+import math
+import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 from netcheck.diagnose import counters
 from netcheck.diagnose.kmsg import KernelLog
-from netcheck.diagnose.tracefs import Drop, DropRecorder
+from netcheck.diagnose.tracefs import Drop, DropRecorder, Window
 from netcheck.model.results import Topology
 from netcheck.sigmask import signals_blocked
 
@@ -31,6 +33,9 @@ class ProbeWindow:
     kernel_log: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     recorded_drops: bool = False
+    # The run's recorder, still open after the window for the diagnosis's re-sends (when
+    # the caller gave one to `observe`); not part of what was observed.
+    trace: DropRecorder | None = field(default=None, repr=False, compare=False)
 
     def delta(self, netns: str, name: str) -> int:
         return self.counter_deltas.get(netns, {}).get(name, 0)
@@ -57,12 +62,27 @@ def _snapshot(paths: Sequence[str]) -> dict[str, Mapping[str, int]]:
     return {p: counters.read(p) for p in paths}
 
 
+# Trace buffer bytes a probe may need in the probe window: the receives of its request and
+# reply (~40 bytes each in the ring), doubled as the probes are not spread evenly over CPUs.
+_BYTES_PER_PROBE = 2 * 2 * 48
+
+
+def buffer_kb(probes: int) -> int:
+    """Per-CPU trace buffer for a probe window of `probes` probes (tracefs clamps it)."""
+    return math.ceil(probes * _BYTES_PER_PROBE / (os.cpu_count() or 1) / 1024)
+
+
 @contextmanager
-def observe(topology: Topology, *, trace: bool = True) -> Iterator[ProbeWindow]:
-    window = ProbeWindow()
+def observe(topology: Topology, *, trace: bool = True, recorder: DropRecorder | None = None,
+            probes: int = 0) -> Iterator[ProbeWindow]:
+    """The probe window. With `recorder` (the run's), its instance stays for the re-sends
+    and the caller removes it; without, the window makes its own and removes it."""
+    window = ProbeWindow(trace=recorder)
     paths = _namespaces(topology)
     before: dict[str, Mapping[str, int]] = {}
-    recorder = DropRecorder(topology.run_id) if trace else None
+    own = recorder is None
+    if recorder is None and trace:
+        recorder = DropRecorder(topology.run_id)
     klog = KernelLog()
     try:
         try:
@@ -71,7 +91,8 @@ def observe(topology: Topology, *, trace: bool = True) -> Iterator[ProbeWindow]:
             window.problems.append(f"counters: {exc}")
         klog.start()
         if recorder is not None:
-            window.recorded_drops = recorder.start()
+            recorder.open(buffer_kb=buffer_kb(probes))
+            window.recorded_drops = recorder.begin(Window.PROBES)
         window.started = time.monotonic()
         yield window
     finally:
@@ -79,6 +100,8 @@ def observe(topology: Topology, *, trace: bool = True) -> Iterator[ProbeWindow]:
         # tracefs mount would outlive the run): signals wait until the window is read.
         with signals_blocked():
             _close_window(window, recorder, klog, paths, before)
+            if own and recorder is not None:
+                recorder.close()
         log.debug("probe window: %d drops, %d log lines, problems %s",
                   len(window.drops), len(window.kernel_log), window.problems)
 
@@ -92,11 +115,10 @@ def _close_window(
 ) -> None:
     window.ended = time.monotonic()
     if recorder is not None:
-        # The instance existed only around the probes: every drop in it is in the window.
-        window.drops = recorder.stop()
+        # The buffer was emptied as the window began: every drop in it is in the window.
+        window.drops = recorder.end()
         if recorder.problem:
             window.problems.append(recorder.problem)
-        recorder.close()
     window.kernel_log = klog.read_new()
     if klog.problem:
         window.problems.append(klog.problem)

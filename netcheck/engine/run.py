@@ -230,6 +230,7 @@ def _probe_and_judge(
     host_settings: ExitStack,
 ) -> list[Verdict]:
     from netcheck.diagnose import diagnose_all, explain_skip
+    from netcheck.diagnose.tracefs import recording
     from netcheck.diagnose.window import ProbeWindow, observe
     from netcheck.probes import Responders, run_probes
 
@@ -261,12 +262,15 @@ def _probe_and_judge(
 
             # Kernel drop reasons, counter deltas and log lines while the probes fly. The
             # window opens (a trace instance, every namespace's counters: ~1 s at N=100)
-            # while the probe workers start; they send once it is open.
+            # while the probe workers start; they send once it is open. The run's one trace
+            # instance stays until the diagnosis's re-sends are done (`stack`).
+            recorder = stack.enter_context(recording(options.run_id))
             with ExitStack() as watching:
                 windows: list[ProbeWindow] = []
 
                 def open_window() -> None:
-                    windows.append(watching.enter_context(observe(topology)))
+                    windows.append(watching.enter_context(
+                        observe(topology, recorder=recorder, probes=len(tasks))))
 
                 for r in run_probes(tasks, options.timeout, on_result, prelude=open_window):
                     results[r.probe_id] = r
