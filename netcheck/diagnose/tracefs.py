@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -200,13 +201,25 @@ class DropRecorder:
         self._instance: str | None = None
         self._filters: dict[str, str] = {}
         self._failed = False
+        # The run's recorder is opened by the probe window on the prelude thread while the
+        # main thread may be unwinding from a signal and closing it: the two never overlap,
+        # and once closed it never opens again (an instance made then would outlive the run).
+        self._lock = threading.RLock()
+        self._closed = False
 
     @property
     def instance(self) -> str | None:
         return self._instance
 
     def open(self, *, buffer_kb: int = BUFFER_KB) -> bool:
-        """Make the instance and switch its events on (tracing stays off)."""
+        """Make the instance and switch its events on (tracing stays off). False once
+        closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            return self._open(buffer_kb)
+
+    def _open(self, buffer_kb: int) -> bool:
         if self._instance is not None or self._failed:
             return not self._failed
         try:
@@ -308,7 +321,8 @@ class DropRecorder:
         Signals wait until it is done: an instance or mount dropped from this object but not
         yet removed would outlive the run.
         """
-        with signals_blocked():
+        with signals_blocked(), self._lock:
+            self._closed = True
             inst, self._instance = self._instance, None
             if inst is not None:
                 with contextlib.suppress(OSError):

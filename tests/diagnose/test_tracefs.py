@@ -158,3 +158,13 @@ def test_parse_ties_each_drop_to_its_own_receive() -> None:
         ("eth1", "IPv4", "IP_RPFILTER", "ip_rcv_finish_core"),
         (None, "ARP", "NEIGH_FAILED", "neigh_invalidate"),
     ]
+
+
+def test_a_closed_recorder_never_opens_again() -> None:
+    """The run's recorder is opened by the probe window's thread while the main thread may
+    already be closing it (a signal): an instance made after close() would outlive the run."""
+    rec = DropRecorder(new_run_id())
+    rec.close()
+    assert rec.open() is False
+    assert rec.begin(Window.PROBES) is False
+    assert rec.instance is None
