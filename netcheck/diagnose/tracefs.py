@@ -16,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import enum
+import errno
 import logging
 import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -248,6 +250,10 @@ class DropRecorder:
 
     def begin(self, window: Window = Window.PROBES) -> bool:
         """Empty the buffer and record (opening the instance on first use)."""
+        with self._lock:
+            return self._begin(window)
+
+    def _begin(self, window: Window) -> bool:
         if not self.open():
             return False
         assert self._instance is not None
@@ -264,6 +270,10 @@ class DropRecorder:
 
     def end(self) -> list[Drop]:
         """Stop recording and read the drops since `begin()`."""
+        with self._lock:
+            return self._end()
+
+    def _end(self) -> list[Drop]:
         if self._instance is None:
             return []
         try:
@@ -330,10 +340,7 @@ class DropRecorder:
                 for event in (_KFREE, _RECEIVE):
                     with contextlib.suppress(OSError):
                         _write(os.path.join(inst, "events", event, "enable"), "0")
-                try:
-                    os.rmdir(inst)
-                except OSError as exc:
-                    log.warning("could not remove trace instance %s: %s", inst, exc)
+                _remove_instance(inst)
             mount, self._own_mount = self._own_mount, None
             if mount is not None:
                 if _libc.umount2(mount.encode(), MNT_DETACH) != 0:
@@ -358,6 +365,24 @@ class DropRecorder:
                 raise OSError(err, f"mount tracefs: {os.strerror(err)}", where)
             self._own_mount = where
         return where
+
+
+# An instance is busy while any of its files is open anywhere (EBUSY): a write of
+# another thread or a child forked meanwhile holds one for a moment.
+_RMDIR_TRIES = 60
+_RMDIR_WAIT_S = 0.05
+
+
+def _remove_instance(inst: str) -> None:
+    for attempt in range(_RMDIR_TRIES):
+        try:
+            os.rmdir(inst)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or attempt == _RMDIR_TRIES - 1:
+                log.warning("could not remove trace instance %s: %s", inst, exc)
+                return
+            time.sleep(_RMDIR_WAIT_S)
 
 
 @contextlib.contextmanager
