@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +16,7 @@ from netcheck.model.plan import FirewallAction, ProbeKind
 from netcheck.runtime.netns.nodefeatures import commands, sysctl_path
 from netcheck.scenario.labfeatures import parse_firewall_rule, parse_route, parse_sysctls
 from netcheck.scenario.values import ValueProblem
+from tests.diagnose import dropping
 
 NETSTAT = """TcpExt: SyncookiesSent IPReversePathFilter
 TcpExt: 0 7
@@ -94,14 +93,8 @@ def test_kernel_feature_names_esp_and_ipvs() -> None:
 
 @pytest.fixture
 def pair() -> Iterator[tuple[str, str]]:
-    names = (f"nctest-ev{os.getpid()}a", f"nctest-ev{os.getpid()}b")
-    try:
-        for name in names:
-            subprocess.run(["ip", "netns", "add", name], check=True)
+    with dropping.namespaces("ev") as names:
         yield names
-    finally:
-        for name in names:
-            subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _instances() -> set[str]:
@@ -121,25 +114,11 @@ def _tracefs_mounts() -> list[str]:
 @pytest.mark.privileged
 def test_recorder_sees_a_netfilter_drop_and_leaves_nothing(pair: tuple[str, str]) -> None:
     a, b = pair
-    subprocess.run(["ip", "-n", a, "link", "add", "va", "type", "veth", "peer", "name", "vb",
-                    "netns", b], check=True)
-    for ns, dev, addr in ((a, "va", "10.9.0.1/24"), (b, "vb", "10.9.0.2/24")):
-        subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev", dev], check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
-    subprocess.run(["ip", "netns", "exec", b, "iptables", "-A", "INPUT", "-p", "udp",
-                    "--dport", "9", "-j", "DROP"], check=True)
+    dropping.wire(a, b, "10.9.0")
     mounts, instances = _tracefs_mounts(), _instances()
     rec = DropRecorder("abcdef")
     assert rec.start(), rec.problem
-    before = counters.read(f"/run/netns/{b}")
-    subprocess.run(["ip", "netns", "exec", a, "python3", "-c",
-                    "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
-                    "s.sendto(b'x', ('10.9.0.2', 9))"], check=True)
-    # The datagram waits for ARP; poll (bounded) until b has received it.
-    deadline = time.monotonic() + 5
-    while counters.delta(before, counters.read(f"/run/netns/{b}")).get("Ip.InReceives", 0) < 1:
-        assert time.monotonic() < deadline, "the datagram never arrived"
-        time.sleep(0.01)
+    dropping.send_dropped(a, b, "10.9.0.2")
     drops = rec.stop()
     assert any(d.reason == "NETFILTER_DROP" and d.dev == "vb" for d in drops), [
         str(d) for d in drops[:20]]

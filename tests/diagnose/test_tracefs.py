@@ -4,51 +4,27 @@ tracefs, two namespaces joined by a veth; run under the lab lock)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from netcheck.diagnose import counters, tracefs
+from netcheck.diagnose import tracefs
 from netcheck.diagnose.tracefs import DropRecorder, Window
 from netcheck.runtime.naming import new_run_id
+from tests.diagnose import dropping
 
 
 @pytest.fixture
 def veth_pair() -> Iterator[tuple[str, str]]:
     """Namespaces a (10.9.1.1 on va) and b (10.9.1.2 on vb); b drops UDP to port 9."""
-    names = (f"nctest-tr{os.getpid()}a", f"nctest-tr{os.getpid()}b")
-    try:
-        for name in names:
-            subprocess.run(["ip", "netns", "add", name], check=True)
-        a, b = names
-        subprocess.run(["ip", "-n", a, "link", "add", "va", "type", "veth", "peer", "name",
-                        "vb", "netns", b], check=True)
-        for ns, dev, addr in ((a, "va", "10.9.1.1/24"), (b, "vb", "10.9.1.2/24")):
-            subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev", dev], check=True)
-            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
-        subprocess.run(["ip", "netns", "exec", b, "iptables", "-A", "INPUT", "-p", "udp",
-                        "--dport", "9", "-j", "DROP"], check=True)
+    with dropping.namespaces("tr") as names:
+        dropping.wire(*names, "10.9.1")
         yield names
-    finally:
-        for name in names:
-            subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def send_dropped(a: str, b: str, *, fresh_arp: bool = False) -> None:
-    """One UDP datagram a -> b that b's INPUT chain drops; returns once b received it."""
-    if fresh_arp:
-        subprocess.run(["ip", "-n", a, "neigh", "flush", "dev", "va"], check=True)
-    before = counters.read(f"/run/netns/{b}")
-    subprocess.run(["ip", "netns", "exec", a, "python3", "-c",
-                    "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
-                    "s.sendto(b'x', ('10.9.1.2', 9))"], check=True)
-    deadline = time.monotonic() + 5
-    while counters.delta(before, counters.read(f"/run/netns/{b}")).get("Ip.InReceives", 0) < 1:
-        assert time.monotonic() < deadline, "the datagram never arrived"
-        time.sleep(0.01)
+    dropping.send_dropped(a, b, "10.9.1.2", fresh_arp=fresh_arp)
 
 
 def _kernel() -> tuple[int, int]:
