@@ -390,9 +390,6 @@ def exchange_paced(
     last_sent = started
     fd, nfd = sock.ins, neigh.fileno()
 
-    def apply(actions: Sequence[Action]) -> None:
-        apply_actions(neigh, actions)
-
     def send_due(now: float) -> None:
         nonlocal last_sent
         for i in pacer.due(now):
@@ -402,7 +399,7 @@ def exchange_paced(
             pacer.sent(i, last_sent)
             deadlines[id(p)] = last_sent + timeout
             order.append((last_sent + timeout, id(p)))
-        apply(pacer.after_send())
+        apply_actions(neigh, pacer.after_send())
 
     def match(reply: Reply) -> None:
         probe = matcher.find(reply, out.answers)
@@ -440,15 +437,14 @@ def exchange_paced(
             # is resolved, not failed.
             if nfd in ready:
                 events = neigh.dump() if neigh.lost else neigh.read()
-                for entry in events:
-                    apply(pacer.on_entry(entry))
+                apply_actions(neigh, pacer.on_entries(events))
             if fd in ready:
                 for _ in range(256):  # what is queued now, then the table again
                     receive()
                     if not select.select([fd], [], [], 0)[0]:
                         break
             now = time.time()
-            apply(pacer.on_time(now))
+            apply_actions(neigh, pacer.on_time(now))
             send_due(now)
         # Replies already queued when their deadline struck count if they came in time.
         for _ in range(_MAX_READS):
